@@ -1,0 +1,113 @@
+import Foundation
+
+/// IAM tokens per project, refreshed by one call at a time.
+///
+/// - A token is served until `expiresAt - refreshMargin`; after that the first caller starts
+///   one refresh and, while the old token still has `minimumRemaining` left, every caller keeps
+///   using the old token without waiting.
+/// - Callers wait only when no usable token exists; all of them wait on the same refresh.
+/// - A failed refresh is forgotten once it has been reported, except that an authentication
+///   failure (IAM refused the credentials) is answered from memory for `failureBackoff`
+///   seconds so that a wrong password cannot turn into a loop of IAM calls.
+actor TokenCache {
+    private enum Entry {
+        case ready(IAMToken)
+        case refreshing(Task<IAMToken, any Error>, previous: IAMToken?, generation: Int)
+        case failed(IMSClientError, at: Date)
+    }
+
+    private let refreshMargin: TimeInterval
+    private let minimumRemaining: TimeInterval
+    private let failureBackoff: TimeInterval
+    private let now: @Sendable () -> Date
+    private let fetch: @Sendable (String) async throws(IMSClientError) -> IAMToken
+    private var entries: [String: Entry] = [:]
+    private var generation = 0
+
+    /// - Parameters:
+    ///   - refreshMargin: seconds before `expiresAt` at which a refresh starts.
+    ///   - minimumRemaining: seconds of validity below which the old token is no longer handed out.
+    ///   - failureBackoff: seconds an IAM authentication failure is remembered.
+    ///   - now: the clock.
+    ///   - fetch: obtains a new token for a project.
+    init(
+        refreshMargin: TimeInterval,
+        minimumRemaining: TimeInterval = 30,
+        failureBackoff: TimeInterval = 5,
+        now: @escaping @Sendable () -> Date,
+        fetch: @escaping @Sendable (String) async throws(IMSClientError) -> IAMToken
+    ) {
+        self.refreshMargin = refreshMargin
+        self.minimumRemaining = min(minimumRemaining, refreshMargin)
+        self.failureBackoff = failureBackoff
+        self.now = now
+        self.fetch = fetch
+    }
+
+    /// A usable token for `projectID`.
+    /// - Throws: the ``IMSClientError`` of the refresh when there is no usable token.
+    func token(for projectID: String) async throws(IMSClientError) -> IAMToken {
+        let current = now()
+        let task: Task<IAMToken, any Error>
+        switch entries[projectID] {
+        case .ready(let token):
+            if current < token.expiresAt.addingTimeInterval(-refreshMargin) { return token }
+            task = startRefresh(projectID, previous: token)
+            if current < token.expiresAt.addingTimeInterval(-minimumRemaining) { return token }
+        case .refreshing(let running, let previous, _):
+            if let previous, current < previous.expiresAt.addingTimeInterval(-minimumRemaining) { return previous }
+            task = running
+        case .failed(let error, let at):
+            if current < at.addingTimeInterval(failureBackoff) { throw error }
+            task = startRefresh(projectID, previous: nil)
+        case nil:
+            task = startRefresh(projectID, previous: nil)
+        }
+        do {
+            return try await task.value
+        } catch let error as IMSClientError {
+            throw error
+        } catch {
+            throw IMSClientError.credentials("token refresh failed: \(error)")
+        }
+    }
+
+    /// Drops `tokenValue` for `projectID` if it is the cached one (IMS refused it).
+    func invalidate(projectID: String, tokenValue: String) {
+        switch entries[projectID] {
+        case .ready(let token) where token.value == tokenValue:
+            entries[projectID] = nil
+        case .refreshing(let task, let previous, let generation) where previous?.value == tokenValue:
+            entries[projectID] = .refreshing(task, previous: nil, generation: generation)
+        default:
+            break
+        }
+    }
+
+    private func startRefresh(_ projectID: String, previous: IAMToken?) -> Task<IAMToken, any Error> {
+        generation += 1
+        let mine = generation
+        let task = Task { try await self.refresh(projectID, generation: mine) }
+        entries[projectID] = .refreshing(task, previous: previous, generation: mine)
+        return task
+    }
+
+    private func refresh(_ projectID: String, generation: Int) async throws -> IAMToken {
+        do {
+            let token = try await fetch(projectID)
+            if case .refreshing(_, _, generation) = entries[projectID] {
+                entries[projectID] = .ready(token)
+            }
+            return token
+        } catch {
+            if case .refreshing(_, let previous, generation) = entries[projectID] {
+                if case .authentication = error {
+                    entries[projectID] = .failed(error, at: now())
+                } else {
+                    entries[projectID] = previous.map { .ready($0) }
+                }
+            }
+            throw error
+        }
+    }
+}

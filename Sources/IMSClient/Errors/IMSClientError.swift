@@ -1,0 +1,50 @@
+import CurlHTTP
+
+/// Why an ``IMSClient`` call produced no usable answer.
+public enum IMSClientError: Error, Sendable, CustomStringConvertible {
+    /// No HTTP answer (connect refused, DNS, timeout, reset). The wrapped error tells whether
+    /// the request may have reached IMS.
+    case transport(CurlHTTPError)
+    /// IMS or the API gateway answered with an error status.
+    case upstream(UpstreamError)
+    /// IAM refused the gateway's own credentials (wrong password, locked user), or IMS kept
+    /// refusing a freshly obtained token.
+    case authentication(UpstreamError)
+    /// A 2xx answer whose body lacked what the operation needs (e.g. no `job_id`).
+    case malformedResponse(operation: String, httpStatus: Int, detail: String)
+    /// The credentials are not usable (e.g. missing password); no request was sent.
+    case credentials(String)
+
+    /// Whether the request may have reached IMS (and so may have created a job).
+    public var mayHaveReachedServer: Bool {
+        switch self {
+        case .transport(let error): return error.mayHaveReachedServer
+        case .upstream, .authentication, .malformedResponse: return true
+        case .credentials: return false
+        }
+    }
+
+    /// A short machine-readable code for result documents: the upstream code when there is one
+    /// (`APIGW.0301`, `IMG.0024`), else `transport.<kind>`, `upstream.http_<status>`,
+    /// `upstream.malformed_response` or `credentials`.
+    public var errorCode: String {
+        switch self {
+        case .transport(let error): return "transport.\(error.code.rawValue)"
+        case .upstream(let error), .authentication(let error):
+            return error.code ?? "upstream.http_\(error.httpStatus)"
+        case .malformedResponse: return "upstream.malformed_response"
+        case .credentials: return "credentials"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .transport(let error): return "IMS unreachable: \(error.message)"
+        case .upstream(let error): return "IMS answered \(error)"
+        case .authentication(let error): return "upstream authentication failed: \(error)"
+        case .malformedResponse(let operation, let status, let detail):
+            return "\(operation): unexpected HTTP \(status) answer: \(detail)"
+        case .credentials(let detail): return "upstream credentials unusable: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import CurlHTTP
+import Logging
+
+/// The IMS calls the gateway makes, over ``CurlHTTPClient``, authenticated by a
+/// ``CredentialProvider``.
+///
+/// A 401 (APIGW.0301 / APIGW.0307) drops the credentials used, obtains new ones and replays the
+/// request once; a second refusal is ``IMSClientError/authentication(_:)``, never a loop (IAM
+/// and the API gateway lock identities after repeated failures).
+public final class IMSClient: Sendable {
+    /// Where IMS is and the limits of each call.
+    public let configuration: IMSClientConfiguration
+    private let http: CurlHTTPClient
+    private let credentials: any CredentialProvider
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - configuration: endpoint and limits.
+    ///   - http: the client every call goes through.
+    ///   - credentials: adds `X-Auth-Token` (or a signature) to each request.
+    ///   - logger: upstream calls are logged at debug level with IMS's `X-Request-Id`.
+    public init(
+        configuration: IMSClientConfiguration,
+        http: CurlHTTPClient,
+        credentials: any CredentialProvider,
+        logger: Logger = Logger(label: "ims-gateway.ims")
+    ) {
+        self.configuration = configuration
+        self.http = http
+        self.credentials = credentials
+        self.logger = logger
+    }
+
+    /// Submits one job that sets `body.status` for `body.images` in `body.projectID`
+    /// (BatchUpdateMembers, `PUT /v1/cloudimages/members`, doc ims_03_0625).
+    /// - Returns: the `job_id` IMS answered.
+    /// - Throws: ``IMSClientError``; `mayHaveReachedServer` tells whether a job may exist anyway.
+    public func batchUpdateMembers(_ body: BatchUpdateMembersRequest) async throws(IMSClientError) -> String {
+        let request = CurlHTTPRequest(
+            method: "PUT", url: configuration.imsBaseURL + "/v1/cloudimages/members",
+            headers: [("Content-Type", "application/json;charset=UTF-8")],
+            body: body.jsonBytes())
+        let response = try await send(request, projectID: body.projectID, operation: "BatchUpdateMembers")
+        guard let jobID = LenientJSON.object(response.body).flatMap({ LenientJSON.string($0["job_id"]) }) else {
+            throw IMSClientError.malformedResponse(
+                operation: "BatchUpdateMembers", httpStatus: response.status, detail: "no job_id in the answer")
+        }
+        return jobID
+    }
+
+    /// Reads a job (ShowJob `GET /v1/{project_id}/jobs/{job_id}`, or ShowJobProgress
+    /// `GET /v1/cloudimages/job/{job_id}` when configured).
+    /// - Parameters:
+    ///   - projectID: the project the job was submitted for (32 hex characters).
+    ///   - jobID: the job id; percent-encoded into the path.
+    ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
+    ///     until a deadline), or nil.
+    /// - Throws: ``IMSClientError``; a body that is not a JSON object is `malformedResponse`.
+    public func showJob(projectID: String, jobID: String, timeoutMilliseconds: Int? = nil) async throws(IMSClientError) -> Job {
+        let escaped = PathSegment.escape(jobID)
+        let path: String
+        let operation: String
+        switch configuration.jobQuery {
+        case .showJob:
+            path = "/v1/\(PathSegment.escape(projectID))/jobs/\(escaped)"
+            operation = "ShowJob"
+        case .showJobProgress:
+            path = "/v1/cloudimages/job/\(escaped)"
+            operation = "ShowJobProgress"
+        }
+        let request = CurlHTTPRequest(
+            method: "GET", url: configuration.imsBaseURL + path,
+            headers: [("Content-Type", "application/json")])
+        let response = try await send(
+            request, projectID: projectID, operation: operation, timeoutMilliseconds: timeoutMilliseconds)
+        guard let job = Job.decode(response.body) else {
+            throw IMSClientError.malformedResponse(
+                operation: operation, httpStatus: response.status, detail: "the body is not a JSON object")
+        }
+        return job
+    }
+
+    /// Authorizes and sends `request`; on a 401 refreshes the credentials and replays once.
+    private func send(
+        _ request: CurlHTTPRequest, projectID: String, operation: String, timeoutMilliseconds: Int? = nil
+    ) async throws(IMSClientError) -> CurlHTTPResponse {
+        var request = request
+        request.timeoutMilliseconds = max(1, min(timeoutMilliseconds ?? .max, configuration.timeoutMilliseconds))
+        request.connectTimeoutMilliseconds = configuration.connectTimeoutMilliseconds
+        request.maxResponseBodyBytes = configuration.maxResponseBodyBytes
+        var attempt = 0
+        while true {
+            attempt += 1
+            var authorized = request
+            try await credentials.authorize(&authorized, projectID: projectID)
+            let response: CurlHTTPResponse
+            do throws(CurlHTTPError) {
+                response = try await http.execute(authorized)
+            } catch {
+                logger.debug("IMS call failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
+                throw IMSClientError.transport(error)
+            }
+            let requestID = response.header("X-Request-Id")
+            logger.debug(
+                "IMS call", metadata: ["operation": "\(operation)", "status": "\(response.status)", "ims_request_id": "\(requestID ?? "-")"])
+            if (200..<300).contains(response.status) { return response }
+            let error = UpstreamError(
+                httpStatus: response.status, body: response.body, requestID: requestID,
+                retryAfter: response.header("Retry-After"))
+            if error.isAuthenticationFailure {
+                await credentials.invalidate(authorized, projectID: projectID)
+                if attempt == 1 { continue }
+                throw IMSClientError.authentication(error)
+            }
+            throw IMSClientError.upstream(error)
+        }
+    }
+}
+
+/// Percent-encoding of one URL path segment (RFC 3986 unreserved characters kept).
+enum PathSegment {
+    static func escape(_ segment: String) -> String {
+        var output = ""
+        for byte in segment.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
+                output.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                output += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return output
+    }
+}

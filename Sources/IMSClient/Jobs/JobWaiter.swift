@@ -1,0 +1,93 @@
+/// What a wait for one job ended with.
+public struct JobWaitOutcome: Sendable {
+    /// Why the wait ended.
+    public enum Ending: Sendable {
+        /// The job reached SUCCESS or FAIL; `job` holds it.
+        case finished
+        /// The deadline passed first; `job` holds the last state seen, if any.
+        case deadlinePassed
+        /// IMS refused the gateway's credentials even after one refresh and replay.
+        case authenticationFailed(IMSClientError)
+    }
+
+    /// Why the wait ended.
+    public var ending: Ending
+    /// The last job state read (final when `ending` is `.finished`).
+    public var job: Job?
+    /// ShowJob calls made.
+    public var polls: Int
+    /// The last poll error, when the last poll failed (transport, 5xx, 404, malformed body).
+    public var lastError: IMSClientError?
+}
+
+/// Polls one job until SUCCESS or FAIL or a deadline.
+///
+/// Poll errors never end a wait (timeouts, 5xx, 429, 404 right after submit, malformed
+/// bodies), and neither does an unknown status word: only the deadline and an authentication
+/// failure that survived one refresh and replay do. Time comes from an injected clock.
+public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
+    private let client: IMSClient
+    private let schedule: PollSchedule
+    private let clock: C
+
+    /// - Parameters:
+    ///   - client: the IMS client that polls.
+    ///   - schedule: when to poll.
+    ///   - clock: the clock deadlines are read on (`ContinuousClock` in production).
+    public init(client: IMSClient, schedule: PollSchedule, clock: C) {
+        self.client = client
+        self.schedule = schedule
+        self.clock = clock
+    }
+
+    /// Waits for `jobID` of `projectID` until it is final or `deadline` passes. Task
+    /// cancellation ends the wait like a passed deadline.
+    public func wait(projectID: String, jobID: String, deadline: C.Instant) async -> JobWaitOutcome {
+        var outcome = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: 0, lastError: nil)
+        var generator = SystemRandomNumberGenerator()
+        var index = 0
+        while !Task.isCancelled {
+            let remaining = clock.now.duration(to: deadline)
+            guard remaining > .zero else { return outcome }
+            var pause = schedule.delay(beforePoll: index, using: &generator)
+            let latest = remaining - schedule.finalPollMargin
+            let isLast = pause >= latest
+            if isLast { pause = max(.zero, latest) }
+            do {
+                try await clock.sleep(for: pause, tolerance: nil)
+            } catch {
+                return outcome
+            }
+            outcome.polls += 1
+            let left = clock.now.duration(to: deadline)
+            do throws(IMSClientError) {
+                let job = try await client.showJob(
+                    projectID: projectID, jobID: jobID, timeoutMilliseconds: max(1, left.milliseconds))
+                outcome.job = job
+                outcome.lastError = nil
+                if job.status.isFinal {
+                    outcome.ending = .finished
+                    return outcome
+                }
+            } catch {
+                if case .authentication = error {
+                    outcome.ending = .authenticationFailed(error)
+                    outcome.lastError = error
+                    return outcome
+                }
+                outcome.lastError = error
+            }
+            if isLast { return outcome }
+            index += 1
+        }
+        return outcome
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}
