@@ -47,24 +47,24 @@ final class CurlMultiEngine: @unchecked Sendable {
 
     /// Queues a transfer. Returns false when the engine no longer accepts work.
     func submit(_ transfer: CurlTransfer) -> Bool {
-        let accepted = inbox.withLock { inbox -> Bool in
+        // The wakeup happens under the lock: shutdown() frees the multi handle only after it
+        // has set `stopping` under the same lock.
+        inbox.withLock { inbox -> Bool in
             guard !inbox.stopping else { return false }
             inbox.incoming.append(transfer)
+            curl_multi_wakeup(multi)
             return true
         }
-        if accepted { curl_multi_wakeup(multi) }
-        return accepted
     }
 
     /// Asks the engine to remove a transfer and resume it with ``CurlHTTPError/Code/cancelled``.
     func cancel(_ transfer: CurlTransfer) {
         transfer.cancelRequested.store(true, ordering: .sequentiallyConsistent)
-        let queued = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopping else { return false }
+        inbox.withLock { inbox in
+            guard !inbox.stopping else { return }
             inbox.cancellations.append(transfer)
-            return true
+            curl_multi_wakeup(multi)
         }
-        if queued { curl_multi_wakeup(multi) }
     }
 
     /// Stops the engine: every unfinished transfer fails with ``CurlHTTPError/Code/shutdown``,

@@ -45,9 +45,13 @@ final class CurlTransfer: @unchecked Sendable {
     /// One header line from libcurl's header callback (status lines included). A status line
     /// starts a new response, so headers of a 1xx response are dropped.
     func receiveHeaderLine(_ pointer: UnsafeMutablePointer<CChar>, count: Int) -> Int {
-        let bytes = UnsafeRawBufferPointer(start: pointer, count: count)
-        var line = String(decoding: bytes, as: UTF8.self)
-        while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
+        // The line ending is cut as bytes: in a Swift String "\r\n" is one Character, which
+        // neither hasSuffix("\n") nor hasSuffix("\r") matches.
+        var bytes = UnsafeRawBufferPointer(start: pointer, count: count)[...]
+        while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
+            bytes.removeLast()
+        }
+        let line = String(decoding: bytes, as: UTF8.self)
         if line.hasPrefix("HTTP/") {
             responseHeaders.removeAll(keepingCapacity: true)
         } else if let colon = line.firstIndex(of: ":") {

@@ -1,0 +1,134 @@
+import Configuration
+import Foundation
+import IMSClient
+
+/// A setting that stops start-up: names the setting, never shows a secret value.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// The message shown to the operator.
+    public let description: String
+
+    /// Creates an error.
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+extension GatewayConfiguration {
+    /// Reads every setting from `reader` (keys below; as environment variables they are
+    /// upper-cased with `_`, e.g. `maxImagesPerJob` is `IMSGW_MAX_IMAGES_PER_JOB` when the
+    /// environment provider is prefixed with `imsgw`).
+    ///
+    /// Keys: `host`, `port`, `ims.url`, `iam.url`, `iam.domain`, `iam.user`, `iam.password`
+    /// (secret), `iam.passwordFile`, `maxImagesPerRequest`, `maxImagesPerJob`,
+    /// `fanOutPerRequest`, `maxUpstreamTransfers`, `wait.defaultSeconds`, `wait.maxSeconds`,
+    /// `maxBodyBytes`, `poll.initialMs`, `poll.growth`, `poll.maxMs`,
+    /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
+    /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`.
+    /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
+    public init(reader: ConfigReader) throws(ConfigurationError) {
+        let settings = SettingsReader(reader: reader)
+        let imsURL = try settings.url("ims.url")
+        let iamURL = try settings.url("iam.url")
+        let domain = try settings.required("iam.domain")
+        let user = try settings.required("iam.user")
+        let password = try settings.secret("iam.password", fileKey: "iam.passwordFile")
+        self.init(
+            imsBaseURL: imsURL, iamBaseURL: iamURL,
+            credentials: IAMPasswordCredentials(domainName: domain, userName: user, password: password))
+        host = settings.string("host") ?? host
+        port = try settings.int("port", default: port, range: 0...65535)
+        maxImagesPerRequest = try settings.int("maxImagesPerRequest", default: maxImagesPerRequest, range: 1...100_000)
+        maxImagesPerJob = try settings.int("maxImagesPerJob", default: maxImagesPerJob, range: 1...10_000)
+        fanOutPerRequest = try settings.int("fanOutPerRequest", default: fanOutPerRequest, range: 1...1024)
+        maxUpstreamTransfers = try settings.int("maxUpstreamTransfers", default: maxUpstreamTransfers, range: 1...4096)
+        defaultWaitSeconds = try settings.int("wait.defaultSeconds", default: defaultWaitSeconds, range: 1...86_400)
+        maxWaitSeconds = try settings.int("wait.maxSeconds", default: maxWaitSeconds, range: 1...86_400)
+        maxBodyBytes = try settings.int("maxBodyBytes", default: maxBodyBytes, range: 1024...(64 << 20))
+        let initialMs = try settings.int("poll.initialMs", default: 1000, range: 1...600_000)
+        let maxMs = try settings.int("poll.maxMs", default: 10_000, range: 1...600_000)
+        let growth = try settings.double("poll.growth", default: 1.5, range: 1...10)
+        pollSchedule = PollSchedule(
+            initialDelay: .milliseconds(initialMs), growthFactor: growth, maxDelay: .milliseconds(max(initialMs, maxMs)))
+        upstreamConnectTimeoutMilliseconds = try settings.int(
+            "upstream.connectTimeoutMs", default: upstreamConnectTimeoutMilliseconds, range: 1...600_000)
+        upstreamTimeoutMilliseconds = try settings.int(
+            "upstream.timeoutMs", default: upstreamTimeoutMilliseconds, range: 1...600_000)
+        tokenRefreshMarginSeconds = try settings.int(
+            "iam.refreshMarginSeconds", default: tokenRefreshMarginSeconds, range: 0...86_400)
+        maxSubmitAttempts = try settings.int("submit.maxAttempts", default: maxSubmitAttempts, range: 1...20)
+        if let query = settings.string("ims.jobQuery") {
+            guard let value = IMSClientConfiguration.JobQuery(rawValue: query) else {
+                throw ConfigurationError("setting ims.jobQuery: '\(query)' is not one of show_job, show_job_progress")
+            }
+            jobQuery = value
+        }
+        if let path = settings.string("tls.caBundle") {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError("setting tls.caBundle: cannot read the file \(path)")
+            }
+            caBundlePath = path
+        }
+        if defaultWaitSeconds > maxWaitSeconds {
+            throw ConfigurationError("setting wait.defaultSeconds (\(defaultWaitSeconds)) is above wait.maxSeconds (\(maxWaitSeconds))")
+        }
+    }
+}
+
+/// Typed reads with errors that name the setting.
+struct SettingsReader {
+    let reader: ConfigReader
+
+    func string(_ key: String) -> String? {
+        guard let value = reader.string(forKey: ConfigKey(key)) else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    func required(_ key: String) throws(ConfigurationError) -> String {
+        guard let value = string(key) else { throw ConfigurationError("setting \(key) is required") }
+        return value
+    }
+
+    func url(_ key: String) throws(ConfigurationError) -> String {
+        let value = try required(key)
+        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            url.host?.isEmpty == false, url.query == nil
+        else {
+            throw ConfigurationError("setting \(key): '\(value)' is not an http(s) URL without query")
+        }
+        return value
+    }
+
+    func int(_ key: String, default defaultValue: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = string(key) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError("setting \(key): '\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func double(_ key: String, default defaultValue: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        guard let text = string(key) else { return defaultValue }
+        guard let value = Double(text), range.contains(value) else {
+            throw ConfigurationError("setting \(key): '\(text)' is not a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// A secret from the setting itself (environment only) or from the file the `fileKey`
+    /// setting names; the value is never part of an error.
+    func secret(_ key: String, fileKey: String) throws(ConfigurationError) -> String {
+        if let path = string(fileKey) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError("setting \(fileKey): cannot read the file \(path)")
+            }
+            let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else { throw ConfigurationError("setting \(fileKey): the file \(path) is empty") }
+            return value
+        }
+        guard let value = reader.string(forKey: ConfigKey(key), isSecret: true), !value.isEmpty else {
+            throw ConfigurationError("setting \(key) (or \(fileKey)) is required")
+        }
+        return value
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IMSClient
+import Logging
+import NIOCore
+
+/// `POST /accept-images` and `POST /reject-images`: validate, split into batches, submit one
+/// IMS job per batch, wait for all of them and answer once (DESIGN.md section 2).
+struct MemberStatusController {
+    let configuration: GatewayConfiguration
+    let planner: BatchPlanner
+    let executor: PlanExecutor
+    let logger: Logger
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/accept-images") { request, _ in
+            try await handle(request, memberStatus: .accepted, route: "/accept-images")
+        }
+        router.post("/reject-images") { request, _ in
+            try await handle(request, memberStatus: .rejected, route: "/reject-images")
+        }
+    }
+
+    private func handle(_ request: Request, memberStatus: MemberStatus, route: String) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = RequestIdentifier.from(request.headers[ResponseFactory.requestIDHeader])
+        let idHeader: HTTPFields = [ResponseFactory.requestIDHeader: requestID]
+
+        guard Self.isJSON(request.headers[.contentType]) else {
+            throw GatewayProblem(
+                ProblemDetails(
+                    slug: "unsupported-media-type", title: "Unsupported media type", status: 415,
+                    detail: "send the body as application/json", requestID: requestID),
+                headers: idHeader)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw GatewayProblem(
+                ProblemDetails(
+                    slug: "body-too-large", title: "Request body too large", status: 413,
+                    detail: "the body is larger than \(configuration.maxBodyBytes) bytes", requestID: requestID),
+                headers: idHeader)
+        }
+        let plan: MemberStatusPlan
+        switch planner.plan(body: Array(body.readableBytesView), memberStatus: memberStatus) {
+        case .success(let value):
+            plan = value
+        case .failure(let invalid):
+            logger.info(
+                "request refused", metadata: ["request_id": "\(requestID)", "route": "\(route)", "status": "400"])
+            throw GatewayProblem(
+                ProblemDetails(
+                    slug: "invalid-request", title: "Invalid request body", status: 400,
+                    detail: "\(invalid.errors.count) field(s) are invalid; nothing was sent to IMS",
+                    requestID: requestID, errors: invalid.errors),
+                headers: idHeader)
+        }
+
+        let wait = WaitPreference(
+            header: request.headers[ResponseFactory.preferHeader], defaultSeconds: configuration.defaultWaitSeconds,
+            maxSeconds: configuration.maxWaitSeconds)
+        let deadline = started.advanced(by: .seconds(wait.seconds))
+        let batches = await executor.execute(plan, deadline: deadline, requestID: requestID)
+        let elapsed = started.duration(to: .now)
+        let result = MemberStatusResult(requestID: requestID, plan: plan, batches: batches, elapsedMs: elapsed.wholeMilliseconds)
+        log(result, route: route)
+
+        var headers = idHeader
+        if wait.requested { headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
+        switch result.httpStatus {
+        case 200:
+            return ResponseFactory.json(status: 200, result, headers: headers)
+        case 502:
+            let problem = ProblemDetails(
+                slug: "batches-failed", title: "IMS jobs failed", status: 502,
+                detail: "\(result.totals.failed + result.totals.submitFailed) of \(result.totals.batches) batch(es) failed; see batches[]",
+                requestID: requestID)
+            return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
+        default:
+            headers[ResponseFactory.retryAfterHeader] = "\(configuration.pollSchedule.maxDelay.components.seconds)"
+            let problem = ProblemDetails(
+                slug: "deadline-passed", title: "Deadline passed", status: result.httpStatus,
+                detail: "\(result.totals.pending) batch(es) still pending and \(result.totals.notSubmitted) not submitted after \(wait.seconds) s; job ids are in batches[]",
+                requestID: requestID)
+            return ResponseFactory.json(
+                status: result.httpStatus, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
+        }
+    }
+
+    /// One line per request and one audit line per batch.
+    private func log(_ result: MemberStatusResult, route: String) {
+        for batch in result.batches {
+            logger.info(
+                "batch",
+                metadata: [
+                    "audit": "true", "request_id": "\(result.requestID)", "project_id": "\(result.projectID)",
+                    "member_status": "\(result.memberStatus.rawValue)", "batch": "\(batch.index)",
+                    "images": "\(batch.images.joined(separator: ","))", "job_id": "\(batch.jobID ?? "-")",
+                    "state": "\(batch.state.rawValue)",
+                ])
+        }
+        logger.info(
+            "request",
+            metadata: [
+                "request_id": "\(result.requestID)", "route": "\(route)", "project_id": "\(result.projectID)",
+                "images": "\(result.totals.images)", "batches": "\(result.totals.batches)",
+                "outcome": "\(result.outcome.rawValue)", "status": "\(result.httpStatus)", "elapsed_ms": "\(result.elapsedMs)",
+            ])
+    }
+
+    /// `application/json` or any `+json` type, parameters ignored.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
+    }
+}
+
+/// The id of a request: the caller's `X-Request-Id` when it is short and plain, else a new one.
+enum RequestIdentifier {
+    static func from(_ header: String?) -> String {
+        if let header, (1...128).contains(header.utf8.count),
+            header.utf8.allSatisfy({ byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            })
+        {
+            return header
+        }
+        return UUID().uuidString.lowercased()
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var wholeMilliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

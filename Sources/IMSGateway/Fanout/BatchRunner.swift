@@ -1,0 +1,86 @@
+import IMSClient
+import Logging
+
+/// Takes one batch from submit to a final state: submits its IMS job (repeating as
+/// ``SubmitRetryPolicy`` allows) and waits for the job until it ends or the deadline passes.
+struct BatchRunner: Sendable {
+    let client: IMSClient
+    let waiter: JobWaiter<ContinuousClock>
+    let retryPolicy: SubmitRetryPolicy
+    let logger: Logger
+
+    func run(
+        _ batch: BatchResult, plan: MemberStatusPlan, deadline: ContinuousClock.Instant, requestID: String
+    ) async -> BatchResult {
+        var result = batch
+        let body = BatchUpdateMembersRequest(
+            images: batch.images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
+        guard let jobID = await submit(body, into: &result, deadline: deadline) else { return result }
+        result.jobID = jobID
+        result.state = .pending
+
+        let outcome = await waiter.wait(projectID: plan.projectID, jobID: jobID, deadline: deadline)
+        result.polls = outcome.polls
+        if let job = outcome.job {
+            result.jobStatus = job.rawStatus
+            result.beginTime = job.beginTime
+            result.endTime = job.endTime
+            result.results = job.results
+            result.errorCode = job.errorCode
+            result.failReason = job.failReason
+        }
+        switch outcome.ending {
+        case .finished:
+            result.state = outcome.job?.status == .success ? .succeeded : .failed
+        case .authenticationFailed(let error):
+            result.state = .failed
+            result.errorCode = error.errorCode
+            result.failReason = "the job could not be read: \(error); it may still finish upstream"
+        case .deadlinePassed:
+            result.state = .pending
+            if result.jobStatus == nil, let error = outcome.lastError {
+                result.failReason = "the job could not be read yet: \(error)"
+            }
+        }
+        return result
+    }
+
+    /// Submits with retries. Returns the job id, or nil with `result` set to
+    /// `submit_failed` / `not_submitted`.
+    private func submit(
+        _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline: ContinuousClock.Instant
+    ) async -> String? {
+        var mayExist = false
+        var lastError: IMSClientError?
+        while result.submitAttempts < retryPolicy.maxAttempts {
+            if let lastError {
+                let pause = retryPolicy.delay(beforeAttempt: result.submitAttempts + 1, after: lastError)
+                guard ContinuousClock.now.advanced(by: pause) < deadline else { break }
+                try? await Task.sleep(for: pause)
+            }
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
+            result.submitAttempts += 1
+            do throws(IMSClientError) {
+                return try await client.batchUpdateMembers(body)
+            } catch {
+                lastError = error
+                mayExist = mayExist || error.mayHaveReachedServer
+                logger.warning(
+                    "submit failed",
+                    metadata: ["batch": "\(result.index)", "attempt": "\(result.submitAttempts)", "error": "\(error)"])
+                if !retryPolicy.isRetryable(error) { break }
+            }
+        }
+        guard let lastError else {
+            result.state = .notSubmitted
+            result.failReason = "the deadline passed before the batch could be submitted"
+            return nil
+        }
+        result.state = .submitFailed
+        result.errorCode = lastError.errorCode
+        var reason = "\(lastError)"
+        if mayExist { reason += "; an IMS job may have been created anyway" }
+        result.failReason = reason
+        return nil
+    }
+}

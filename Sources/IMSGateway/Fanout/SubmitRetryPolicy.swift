@@ -1,0 +1,40 @@
+import IMSClient
+
+/// When a failed submit is repeated (DESIGN.md section 3): no answer at all (connect refused,
+/// DNS, reset, timeout), 429 or 5xx are repeated with exponential backoff and jitter, up to
+/// `maxAttempts` and never past the deadline; other 4xx and authentication failures are final.
+public struct SubmitRetryPolicy: Sendable {
+    /// Most attempts, the first included.
+    public var maxAttempts: Int
+    /// Backoff before the second attempt; doubled for each later one.
+    public var baseDelay: Duration
+    /// Longest backoff.
+    public var maxDelay: Duration
+
+    /// Creates a policy (defaults: 4 attempts, 200 ms doubling to at most 5 s).
+    public init(maxAttempts: Int = 4, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(5)) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// Whether `error` is worth another attempt.
+    public func isRetryable(_ error: IMSClientError) -> Bool {
+        switch error {
+        case .transport: return true
+        case .upstream(let upstream): return upstream.isThrottled || upstream.isServerError
+        case .authentication, .malformedResponse, .credentials: return false
+        }
+    }
+
+    /// The pause before attempt `attempt` (2 = first retry), with ±50 % jitter; a
+    /// `Retry-After` in seconds from IMS replaces it.
+    public func delay(beforeAttempt attempt: Int, after error: IMSClientError) -> Duration {
+        if case .upstream(let upstream) = error, let text = upstream.retryAfter, let seconds = Int(text), seconds >= 0 {
+            return .seconds(seconds)
+        }
+        var delay = baseDelay
+        for _ in 2..<max(2, attempt) { delay = min(delay * 2, maxDelay) }
+        return delay * Double.random(in: 0.5...1.5)
+    }
+}

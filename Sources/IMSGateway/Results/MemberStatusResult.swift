@@ -1,0 +1,103 @@
+import IMSClient
+
+/// How a whole accept/reject request ended.
+public enum RequestOutcome: String, Sendable, Codable {
+    /// Every batch's job ended SUCCESS (HTTP 200).
+    case succeeded
+    /// Some batches succeeded, others failed; none pending (HTTP 502).
+    case partiallyFailed = "partially_failed"
+    /// No batch succeeded; none pending (HTTP 502).
+    case failed
+    /// The deadline passed with a batch pending or not submitted (HTTP 504).
+    case timedOut = "timed_out"
+    /// No batch could be submitted before the deadline (HTTP 429 when IMS throttled, else 504).
+    case notSubmitted = "not_submitted"
+}
+
+/// Counts over the batches of an answer.
+public struct ResultTotals: Sendable, Codable, Equatable {
+    /// Images after removing duplicates.
+    public var images: Int
+    /// Batches (IMS jobs) the images were split into.
+    public var batches: Int
+    /// Batches per state.
+    public var succeeded: Int
+    public var failed: Int
+    public var submitFailed: Int
+    public var notSubmitted: Int
+    public var pending: Int
+
+    enum CodingKeys: String, CodingKey {
+        case images, batches, succeeded, failed, pending
+        case submitFailed = "submit_failed"
+        case notSubmitted = "not_submitted"
+    }
+
+    init(batches: [BatchResult]) {
+        images = batches.reduce(0) { $0 + $1.images.count }
+        self.batches = batches.count
+        func count(_ state: BatchState) -> Int { batches.filter { $0.state == state }.count }
+        succeeded = count(.succeeded)
+        failed = count(.failed)
+        submitFailed = count(.submitFailed)
+        notSubmitted = count(.notSubmitted)
+        pending = count(.pending)
+    }
+}
+
+/// The answer to `POST /accept-images` and `POST /reject-images`: the whole request and each
+/// batch (DESIGN.md section 2, `openapi.yaml` schema `MemberStatusResult`).
+public struct MemberStatusResult: Sendable, Codable, Equatable {
+    /// The gateway's id for this request (also the `X-Request-Id` answer header).
+    public var requestID: String
+    /// The member project.
+    public var projectID: String
+    /// `accepted` or `rejected`.
+    public var memberStatus: MemberStatus
+    /// How the request ended.
+    public var outcome: RequestOutcome
+    /// Non-fatal notes (duplicates removed).
+    public var warnings: [String]
+    /// Every batch, in order.
+    public var batches: [BatchResult]
+    /// Counts over `batches`.
+    public var totals: ResultTotals
+    /// Time from receiving the request to answering, in milliseconds.
+    public var elapsedMs: Int
+
+    enum CodingKeys: String, CodingKey {
+        case warnings, batches, totals, outcome
+        case requestID = "request_id"
+        case projectID = "project_id"
+        case memberStatus = "member_status"
+        case elapsedMs = "elapsed_ms"
+    }
+
+    /// Builds the result from the batches and derives `outcome` and `totals`.
+    public init(requestID: String, plan: MemberStatusPlan, batches: [BatchResult], elapsedMs: Int) {
+        self.requestID = requestID
+        self.projectID = plan.projectID
+        self.memberStatus = plan.memberStatus
+        self.warnings = plan.warnings
+        self.batches = batches
+        self.totals = ResultTotals(batches: batches)
+        self.elapsedMs = elapsedMs
+        self.outcome = Self.outcome(of: totals)
+    }
+
+    static func outcome(of totals: ResultTotals) -> RequestOutcome {
+        if totals.notSubmitted == totals.batches { return .notSubmitted }
+        if totals.pending > 0 || totals.notSubmitted > 0 { return .timedOut }
+        if totals.succeeded == totals.batches { return .succeeded }
+        return totals.succeeded == 0 ? .failed : .partiallyFailed
+    }
+
+    /// The HTTP status of the answer: 200, 502, 504, or 429 for `not_submitted` caused by throttling.
+    public var httpStatus: Int {
+        switch outcome {
+        case .succeeded: return 200
+        case .failed, .partiallyFailed: return 502
+        case .timedOut, .notSubmitted: return 504
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Configuration
+import CurlHTTP
+import IMSGateway
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `ims-gateway serve`: runs the gateway until SIGTERM or SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the gateway.",
+        discussion: """
+            Every setting can also be given as an IMSGW_* environment variable (e.g. IMSGW_IMS_URL,
+            IMSGW_MAX_IMAGES_PER_JOB) or as a further --kebab-case flag (e.g. --max-images-per-job 50).
+            The IAM password comes only from IMSGW_IAM_PASSWORD or the file named by
+            IMSGW_IAM_PASSWORD_FILE, never from a flag.
+            """)
+
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (default 8080).") var port: String?
+    @Option(name: .customLong("ims-url"), help: "IMS endpoint, e.g. https://ims.cn-north-4.myhuaweicloud.com.") var imsURL: String?
+    @Option(name: .customLong("iam-url"), help: "IAM endpoint, e.g. https://iam.cn-north-4.myhuaweicloud.com.") var iamURL: String?
+    @Option(name: .customLong("iam-domain"), help: "Account (domain) name of the IAM user.") var iamDomain: String?
+    @Option(name: .customLong("iam-user"), help: "IAM user name.") var iamUser: String?
+    @Option(name: .customLong("iam-password-file"), help: "File holding the IAM password.") var iamPasswordFile: String?
+    @Option(name: .customLong("max-images-per-job"), help: "Most images per IMS job (default 20).") var maxImagesPerJob: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (default info).") var logLevel: String?
+    @Argument(parsing: .allUnrecognized, help: .hidden) var settings: [String] = []
+
+    func run() async throws {
+        let reader = try ConfigSources.reader(
+            flags: [
+                "host": host, "port": port, "ims.url": imsURL, "iam.url": iamURL, "iam.domain": iamDomain,
+                "iam.user": iamUser, "iam.passwordFile": iamPasswordFile, "maxImagesPerJob": maxImagesPerJob,
+                "logLevel": logLevel,
+            ],
+            forwarded: settings)
+        let logger = try Logging.bootstrapped(level: reader.string(forKey: "logLevel"))
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration(reader: reader)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let http = try CurlHTTPClient(configuration: .init(
+            maxConnections: configuration.maxUpstreamTransfers, caBundlePath: configuration.caBundlePath))
+        let app = GatewayApplication.build(configuration: configuration, http: http, logger: logger) { port in
+            logger.info("ims-gateway listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        http.shutdown()
+    }
+}
+
+extension Logging {
+    /// Sends logs to standard error at `level` (default info) and returns the root logger.
+    static func bootstrapped(level: String?) throws -> Logger {
+        var parsed = Logger.Level.info
+        if let level {
+            guard let value = Logger.Level(rawValue: level.lowercased()) else {
+                throw ValidationError("setting logLevel: '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
+            }
+            parsed = value
+        }
+        let chosen = parsed
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = chosen
+            return handler
+        }
+        return Logger(label: "ims-gateway")
+    }
+}
+
+/// A namespace for logging set-up helpers.
+enum Logging {}

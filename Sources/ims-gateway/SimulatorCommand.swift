@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import IMSSimulator
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `ims-gateway simulator`: runs the IAM + IMS simulator on its own.
+struct SimulatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulator",
+        abstract: "Run the built-in IAM + IMS simulator (for trying the gateway without a cloud account).",
+        discussion: """
+            It knows one IAM user, demo-domain/demo-user, whose password is read from IMSGW_IAM_PASSWORD
+            (or the file named by IMSGW_IAM_PASSWORD_FILE). Without --share it shares the two images of the
+            IMS documentation example with project edc89b490d7d4392898e19b2deb34797.
+            Call counters: GET /_sim/stats.
+            """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 9000
+    @Option(name: .customLong("job-duration-ms"), help: "How long each job runs, in milliseconds.") var jobDurationMs = 2000
+    @Option(name: .customLong("token-lifetime"), help: "Lifetime of issued IAM tokens, in seconds.") var tokenLifetime = 86_400
+    @Option(
+        name: .customLong("share"),
+        help: "PROJECT_ID=IMAGE_ID[,IMAGE_ID...]: images shared with a project (repeatable; replaces the demo catalogue).")
+    var shares: [String] = []
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+        guard jobDurationMs >= 0 else { throw ValidationError("--job-duration-ms must not be negative") }
+        guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
+    }
+
+    func run() async throws {
+        let logger = try Logging.bootstrapped(level: ProcessInfo.processInfo.environment["IMSGW_LOG_LEVEL"])
+        let password = try SimulatorCommand.password()
+        var configuration = SimulatorConfiguration.demo(password: password, jobDuration: .milliseconds(jobDurationMs))
+        configuration.tokenLifetimeSeconds = tokenLifetime
+        if !shares.isEmpty {
+            configuration.sharedImages = try Self.parseShares(shares)
+        }
+        let app = IMSSimulator.buildApplication(
+            configuration: configuration, host: host, port: port, logger: logger
+        ) { bound in
+            logger.info("ims simulator listening", metadata: ["host": "\(host)", "port": "\(bound)"])
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    static func password() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["IMSGW_IAM_PASSWORD_FILE"] {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("IMSGW_IAM_PASSWORD_FILE: cannot read the file \(path)")
+            }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let password = environment["IMSGW_IAM_PASSWORD"], !password.isEmpty else {
+            throw ValidationError("set IMSGW_IAM_PASSWORD (or IMSGW_IAM_PASSWORD_FILE): the password of the simulated IAM user")
+        }
+        return password
+    }
+
+    static func parseShares(_ shares: [String]) throws -> [String: Set<String>] {
+        var catalogue: [String: Set<String>] = [:]
+        for share in shares {
+            let parts = share.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--share '\(share)': expected PROJECT_ID=IMAGE_ID[,IMAGE_ID...]") }
+            let images = parts[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            catalogue[String(parts[0]).lowercased(), default: []].formUnion(images)
+        }
+        return catalogue
+    }
+}
