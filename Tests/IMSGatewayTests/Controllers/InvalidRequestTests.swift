@@ -1,0 +1,100 @@
+import Foundation
+import IMSGateway
+import Testing
+
+/// Invalid requests are answered before any upstream call: the simulator counts nothing.
+@Suite("invalid requests", .serialized)
+struct InvalidRequestTests {
+    static let valid = "d164b5df-1bc3-4c3f-893e-3e471fd16e64"
+
+    /// A body and the fields the 400 answer must name.
+    struct Case: Sendable, CustomStringConvertible {
+        let description: String
+        let path: String
+        let body: String
+        let fields: [String]
+    }
+
+    static let cases: [Case] = [
+        Case(description: "not JSON", path: "/accept-images", body: "{not json", fields: ["body"]),
+        Case(description: "a JSON array", path: "/accept-images", body: "[1,2]", fields: ["body"]),
+        Case(description: "empty object", path: "/accept-images", body: "{}", fields: ["project_id", "images"]),
+        Case(
+            description: "project_id too short and images empty", path: "/accept-images",
+            body: #"{"project_id":"abc","images":[]}"#, fields: ["project_id", "images"]),
+        Case(
+            description: "project_id with a path separator", path: "/accept-images",
+            body: #"{"project_id":"0123456789abcdef0123456789abcd/e","images":["\#(valid)"]}"#, fields: ["project_id"]),
+        Case(
+            description: "project_id not a string", path: "/accept-images",
+            body: #"{"project_id":123,"images":["\#(valid)"]}"#, fields: ["project_id"]),
+        Case(
+            description: "images not an array", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":"\#(valid)"}"#, fields: ["images"]),
+        Case(
+            description: "non-string, blank, compound and non-UUID images", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)",7,"  ","\#(valid);\#(valid)","a,b","not-a-uuid"]}"#,
+            fields: ["images[1]", "images[2]", "images[3]", "images[4]", "images[5]"]),
+        Case(
+            description: "vault_id on reject", path: "/reject-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)"],"vault_id":"3b5816b5-f29c-4172-9d9a-76c719a659ce"}"#,
+            fields: ["vault_id"]),
+        Case(
+            description: "vault_id not a UUID", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)"],"vault_id":"../x"}"#, fields: ["vault_id"]),
+        Case(
+            description: "unknown field (typo)", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","image":["\#(valid)"]}"#, fields: ["image", "images"]),
+    ]
+
+    @Test("400 naming every bad field, and nothing sent upstream", arguments: cases)
+    func refused(_ testCase: Case) async throws {
+        try await withGateway(shared: [Self.valid]) { harness in
+            let answer = try await harness.post(testCase.path, raw: Array(testCase.body.utf8))
+            #expect(answer.status == 400)
+            #expect(answer.header("Content-Type") == "application/problem+json")
+            let json = answer.json
+            #expect(json["type"] as? String == "urn:ims-gateway:problem:invalid-request")
+            #expect(json["status"] as? Int == 400)
+            let fields = (json["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
+            #expect(fields == testCase.fields)
+            #expect(try await harness.simulatorCallsTotal() == 0)
+        }
+    }
+
+    @Test("more images than max_images_per_request: 400")
+    func tooManyImages() async throws {
+        try await withGateway(shared: [], adjust: { $0.maxImagesPerRequest = 10 }) { harness in
+            let answer = try await harness.post(
+                "/accept-images", json: ["project_id": testProjectID, "images": testImages(11)])
+            #expect(answer.status == 400)
+            let fields = (answer.json["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
+            #expect(fields == ["images"])
+            #expect(try await harness.simulatorCallsTotal() == 0)
+        }
+    }
+
+    @Test("wrong content type: 415")
+    func wrongContentType() async throws {
+        try await withGateway(shared: []) { harness in
+            let answer = try await harness.post(
+                "/accept-images", raw: Array(#"{"project_id":"x"}"#.utf8), contentType: "text/plain")
+            #expect(answer.status == 415)
+            #expect(answer.header("Content-Type") == "application/problem+json")
+            let missing = try await harness.post("/accept-images", raw: Array("{}".utf8), contentType: nil)
+            #expect(missing.status == 415)
+            #expect(try await harness.simulatorCallsTotal() == 0)
+        }
+    }
+
+    @Test("body over the limit: 413, and the gateway keeps serving")
+    func bodyTooLarge() async throws {
+        try await withGateway(shared: [], adjust: { $0.maxBodyBytes = 4096 }) { harness in
+            let big = #"{"project_id":"\#(testProjectID)","images":["\#(String(repeating: "a", count: 8000))"]}"#
+            let answer = try await harness.post("/accept-images", raw: Array(big.utf8))
+            #expect(answer.status == 413)
+            #expect(try await harness.get("/healthz").status == 200)
+            #expect(try await harness.simulatorCallsTotal() == 0)
+        }
+    }
+}

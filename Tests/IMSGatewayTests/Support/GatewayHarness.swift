@@ -1,0 +1,140 @@
+import CurlHTTP
+import Foundation
+import IMSClient
+import IMSGateway
+import IMSSimulator
+import Logging
+
+/// The simulator and the gateway, both real servers on loopback ports, plus a libcurl client
+/// to call them. Lives for one ``withGateway(simulator:gateway:_:)`` call.
+struct GatewayHarness: Sendable {
+    let simulator: InProcessServer
+    let gateway: InProcessServer
+    let http: CurlHTTPClient
+
+    /// A parsed answer of the gateway.
+    struct Answer: Sendable {
+        let status: Int
+        let headers: [(name: String, value: String)]
+        let body: [UInt8]
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+
+        /// The body as a JSON object (empty when it is not one).
+        var json: [String: Any] {
+            ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:]
+        }
+
+        /// The body decoded as the result document.
+        func result() throws -> MemberStatusResult {
+            try JSONDecoder().decode(MemberStatusResult.self, from: Data(body))
+        }
+    }
+
+    /// POSTs `body` (raw bytes) to the gateway.
+    func post(
+        _ path: String, raw body: [UInt8], contentType: String? = "application/json", headers: [(String, String)] = []
+    ) async throws -> Answer {
+        var fields = headers.map { (name: $0.0, value: $0.1) }
+        if let contentType { fields.append((name: "Content-Type", value: contentType)) }
+        let response = try await http.execute(CurlHTTPRequest(
+            method: "POST", url: gateway.baseURL + path, headers: fields, body: body, timeoutMilliseconds: 120_000))
+        return Answer(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    /// POSTs a JSON object to the gateway.
+    func post(_ path: String, json: [String: Any], headers: [(String, String)] = []) async throws -> Answer {
+        let data = try JSONSerialization.data(withJSONObject: json)
+        return try await post(path, raw: Array(data), headers: headers)
+    }
+
+    /// GET on the gateway.
+    func get(_ path: String) async throws -> Answer {
+        let response = try await http.execute(CurlHTTPRequest(method: "GET", url: gateway.baseURL + path))
+        return Answer(status: response.status, headers: response.headers, body: response.body)
+    }
+
+    /// The simulator's call counter for `operation` (e.g. `BatchUpdateMembers`, `ShowJob`).
+    func simulatorCalls(_ operation: String) async throws -> Int {
+        try await simulatorStats()["calls"].flatMap { ($0 as? [String: Any])?[operation] as? Int } ?? 0
+    }
+
+    /// Sum of all the simulator's call counters.
+    func simulatorCallsTotal() async throws -> Int {
+        let calls = try await simulatorStats()["calls"] as? [String: Any] ?? [:]
+        return calls.values.compactMap { $0 as? Int }.reduce(0, +)
+    }
+
+    func simulatorStats() async throws -> [String: Any] {
+        let response = try await http.execute(CurlHTTPRequest(method: "GET", url: simulator.baseURL + "/_sim/stats"))
+        return ((try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]) ?? [:]
+    }
+}
+
+/// The member project every harness test uses.
+let testProjectID = "0123456789abcdef0123456789abcdef"
+
+/// `count` distinct lower-case UUIDs, the same for the same `seed`.
+func testImages(_ count: Int, seed: Int = 0) -> [String] {
+    (0..<count).map { index in
+        let hex = String(seed * 1_000_000 + index, radix: 16)
+        return "d164b5df-1bc3-4c3f-893e-" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+    }
+}
+
+/// A logger that drops everything (the tests assert answers, not log lines).
+let quietLogger = Logger(label: "ims-gateway-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// Runs a simulator sharing `shared` images with ``testProjectID`` and a gateway in front of
+/// it, both on loopback, for the duration of `body`.
+/// - Parameters:
+///   - shared: images the simulator shares with the test project.
+///   - jobDuration: how long each simulated job runs.
+///   - adjust: changes to the gateway configuration (fast polls are already set).
+func withGateway<Value: Sendable>(
+    shared: [String],
+    jobDuration: Duration = .milliseconds(300),
+    adjust: (inout GatewayConfiguration) -> Void = { _ in },
+    _ body: (GatewayHarness) async throws -> Value
+) async throws -> Value {
+    let password = "test-password-\(UInt64.random(in: 0...UInt64.max))"
+    let simulatorConfiguration = SimulatorConfiguration(
+        users: [.init(domainName: "test-domain", name: "test-user", password: password)],
+        sharedImages: [testProjectID: Set(shared)],
+        jobDuration: jobDuration)
+    let simulator = try await InProcessServer.start(logger: quietLogger) { onRunning in
+        IMSSimulator.buildApplication(configuration: simulatorConfiguration, logger: quietLogger, onServerRunning: onRunning)
+    }
+    var configuration = GatewayConfiguration(
+        imsBaseURL: simulator.baseURL, iamBaseURL: simulator.baseURL,
+        credentials: .init(domainName: "test-domain", userName: "test-user", password: password))
+    configuration.port = 0
+    configuration.pollSchedule = PollSchedule(
+        initialDelay: .milliseconds(100), growthFactor: 1.5, maxDelay: .milliseconds(400), jitter: 0.1,
+        finalPollMargin: .milliseconds(50))
+    adjust(&configuration)
+    let http = try CurlHTTPClient()
+    let finalConfiguration = configuration
+    let gateway: InProcessServer
+    do {
+        gateway = try await InProcessServer.start(logger: quietLogger) { onRunning in
+            GatewayApplication.build(configuration: finalConfiguration, http: http, logger: quietLogger, onServerRunning: onRunning)
+        }
+    } catch {
+        await simulator.stop()
+        throw error
+    }
+    let harness = GatewayHarness(simulator: simulator, gateway: gateway, http: http)
+    let result: Result<Value, any Error>
+    do {
+        result = .success(try await body(harness))
+    } catch {
+        result = .failure(error)
+    }
+    await gateway.stop()
+    await simulator.stop()
+    http.shutdown()
+    return try result.get()
+}
