@@ -103,6 +103,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "IMSSimulatorTests",
+            dependencies: ["IMSSimulator", "CurlHTTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IMSGatewayTests",
             dependencies: [
                 "IMSGateway",
