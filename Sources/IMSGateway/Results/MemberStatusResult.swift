@@ -10,7 +10,7 @@ public enum RequestOutcome: String, Sendable, Codable {
     case failed
     /// The deadline passed with a batch pending or not submitted (HTTP 504).
     case timedOut = "timed_out"
-    /// No batch could be submitted before the deadline (HTTP 429 when IMS throttled, else 504).
+    /// No batch could be submitted before the deadline (HTTP 504).
     case notSubmitted = "not_submitted"
 }
 
@@ -20,11 +20,15 @@ public struct ResultTotals: Sendable, Codable, Equatable {
     public var images: Int
     /// Batches (IMS jobs) the images were split into.
     public var batches: Int
-    /// Batches per state.
+    /// Batches whose job ended SUCCESS.
     public var succeeded: Int
+    /// Batches whose job ended FAIL (or could not be read for an authentication failure).
     public var failed: Int
+    /// Batches whose submit was refused or kept failing.
     public var submitFailed: Int
+    /// Batches never sent.
     public var notSubmitted: Int
+    /// Batches submitted whose job had not ended at the deadline.
     public var pending: Int
 
     enum CodingKeys: String, CodingKey {
@@ -92,7 +96,8 @@ public struct MemberStatusResult: Sendable, Codable, Equatable {
         return totals.succeeded == 0 ? .failed : .partiallyFailed
     }
 
-    /// The HTTP status of the answer: 200, 502, 504, or 429 for `not_submitted` caused by throttling.
+    /// The HTTP status of the answer: 200 (`succeeded`), 502 (`failed`, `partially_failed`) or
+    /// 504 (`timed_out`, `not_submitted`).
     public var httpStatus: Int {
         switch outcome {
         case .succeeded: return 200
