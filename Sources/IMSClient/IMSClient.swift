@@ -33,14 +33,21 @@ public final class IMSClient: Sendable {
 
     /// Submits one job that sets `body.status` for `body.images` in `body.projectID`
     /// (BatchUpdateMembers, `PUT /v1/cloudimages/members`, doc ims_03_0625).
+    /// - Parameters:
+    ///   - body: the images, project, status and optional vault.
+    ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
+    ///     until a deadline), or nil.
     /// - Returns: the `job_id` IMS answered.
     /// - Throws: ``IMSClientError``; `mayHaveReachedServer` tells whether a job may exist anyway.
-    public func batchUpdateMembers(_ body: BatchUpdateMembersRequest) async throws(IMSClientError) -> String {
+    public func batchUpdateMembers(
+        _ body: BatchUpdateMembersRequest, timeoutMilliseconds: Int? = nil
+    ) async throws(IMSClientError) -> String {
         let request = CurlHTTPRequest(
             method: "PUT", url: configuration.imsBaseURL + "/v1/cloudimages/members",
             headers: [("Content-Type", "application/json;charset=UTF-8")],
             body: body.jsonBytes())
-        let response = try await send(request, projectID: body.projectID, operation: "BatchUpdateMembers")
+        let response = try await send(
+            request, projectID: body.projectID, operation: "BatchUpdateMembers", timeoutMilliseconds: timeoutMilliseconds)
         guard let jobID = LenientJSON.object(response.body).flatMap({ LenientJSON.string($0["job_id"]) }) else {
             throw IMSClientError.malformedResponse(
                 operation: "BatchUpdateMembers", httpStatus: response.status, detail: "no job_id in the answer")

@@ -62,7 +62,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
             let left = clock.now.duration(to: deadline)
             do throws(IMSClientError) {
                 let job = try await client.showJob(
-                    projectID: projectID, jobID: jobID, timeoutMilliseconds: max(1, left.milliseconds))
+                    projectID: projectID, jobID: jobID, timeoutMilliseconds: max(1, left.wholeMilliseconds))
                 outcome.job = job
                 outcome.lastError = nil
                 if job.status.isFinal {
@@ -86,7 +86,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
 
 extension Duration {
     /// Whole milliseconds, rounded down.
-    var milliseconds: Int {
+    public var wholeMilliseconds: Int {
         let (seconds, attoseconds) = components
         return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }

@@ -134,11 +134,3 @@ enum RequestIdentifier {
         return UUID().uuidString.lowercased()
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var wholeMilliseconds: Int {
-        let (seconds, attoseconds) = components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
-}

@@ -61,7 +61,10 @@ struct BatchRunner: Sendable {
             guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
             result.submitAttempts += 1
             do throws(IMSClientError) {
-                return try await client.batchUpdateMembers(body)
+                // A submit never outlives the caller's wait: one cut short reports that a job
+                // may exist, which the answer says.
+                let left = ContinuousClock.now.duration(to: deadline).wholeMilliseconds
+                return try await client.batchUpdateMembers(body, timeoutMilliseconds: max(1, left))
             } catch {
                 lastError = error
                 mayExist = mayExist || error.mayHaveReachedServer
