@@ -87,6 +87,22 @@ public final class IMSClient: Sendable {
         return job
     }
 
+    /// Proves that IMS accepts the gateway's credentials for `projectID`, at the cost of one
+    /// ShowJob of a job id that cannot exist: 404 means the token or signature was accepted.
+    /// With password credentials this also obtains (and caches) the project's token.
+    /// - Throws: ``IMSClientError``: `authentication` when IMS or IAM refuse the credentials,
+    ///   `transport` or `upstream` when IMS cannot tell.
+    public func proveCredentials(projectID: String) async throws(IMSClientError) {
+        do {
+            _ = try await showJob(projectID: projectID, jobID: Self.probeJobID)
+        } catch .upstream(let error) where error.httpStatus == 404 {
+            return
+        }
+    }
+
+    /// The made-up job id readiness probes ask for.
+    public static let probeJobID = "ims-gateway-readiness-probe"
+
     /// Authorizes and sends `request`; on a 401 refreshes the credentials and replays once.
     private func send(
         _ request: CurlHTTPRequest, projectID: String, operation: String, timeoutMilliseconds: Int? = nil
