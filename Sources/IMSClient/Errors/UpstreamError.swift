@@ -33,7 +33,9 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
             code = found.code
             message = found.message
         } else if !body.isEmpty {
-            message = String(decoding: body.prefix(512), as: UTF8.self)
+            // Decoded whole and cut below by characters: cutting the bytes could split a
+            // multi-byte character and leave U+FFFD at the end.
+            message = String(decoding: body, as: UTF8.self)
         }
         self.init(
             httpStatus: httpStatus, code: code, message: message.map { String($0.prefix(512)) },
