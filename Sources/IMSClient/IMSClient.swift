@@ -143,6 +143,8 @@ public final class IMSClient: Sendable {
 /// Percent-encoding of one URL path segment (RFC 3986 unreserved characters kept).
 enum PathSegment {
     static func escape(_ segment: String) -> String {
+        // "." and ".." are dot segments that URL normalisation would remove.
+        if segment == "." || segment == ".." { return String(repeating: "%2E", count: segment.count) }
         var output = ""
         for byte in segment.utf8 {
             switch byte {

@@ -22,4 +22,10 @@ struct PathSegmentTests {
         #expect(PathSegment.escape("../job 1?x=%2F#é") == "..%2Fjob%201%3Fx%3D%252F%23%C3%A9")
         #expect(PathSegment.escape("") == "")
     }
+
+    @Test func dotSegmentsAreEncoded() {
+        #expect(PathSegment.escape(".") == "%2E")
+        #expect(PathSegment.escape("..") == "%2E%2E")
+        #expect(PathSegment.escape("...") == "...")
+    }
 }

@@ -6,12 +6,13 @@ import Foundation
 ///   one refresh and, while the old token still has `minimumRemaining` left, every caller keeps
 ///   using the old token without waiting.
 /// - Callers wait only when no usable token exists; all of them wait on the same refresh.
-/// - A failed refresh is forgotten once it has been reported, except that an authentication
-///   failure (IAM refused the credentials) is answered from memory for `failureBackoff`
-///   seconds so that a wrong password cannot turn into a loop of IAM calls.
+/// - A failed refresh is not remembered as permanent, but nothing calls IAM again for
+///   `failureBackoff` seconds: after a failed background refresh the old token keeps serving,
+///   and an authentication failure (IAM refused the credentials) is answered from memory, so
+///   that neither an IAM outage nor a wrong password turns into a loop of IAM calls.
 actor TokenCache {
     private enum Entry {
-        case ready(IAMToken)
+        case ready(IAMToken, refreshNotBefore: Date?)
         case refreshing(Task<IAMToken, any Error>, previous: IAMToken?, generation: Int)
         case failed(IMSClientError, at: Date)
     }
@@ -50,10 +51,12 @@ actor TokenCache {
         let current = now()
         let task: Task<IAMToken, any Error>
         switch entries[projectID] {
-        case .ready(let token):
+        case .ready(let token, let notBefore):
+            let usable = current < token.expiresAt.addingTimeInterval(-minimumRemaining)
             if current < token.expiresAt.addingTimeInterval(-refreshMargin) { return token }
+            if let notBefore, current < notBefore, usable { return token }
             task = startRefresh(projectID, previous: token)
-            if current < token.expiresAt.addingTimeInterval(-minimumRemaining) { return token }
+            if usable { return token }
         case .refreshing(let running, let previous, _):
             if let previous, current < previous.expiresAt.addingTimeInterval(-minimumRemaining) { return previous }
             task = running
@@ -75,7 +78,7 @@ actor TokenCache {
     /// Drops `tokenValue` for `projectID` if it is the cached one (IMS refused it).
     func invalidate(projectID: String, tokenValue: String) {
         switch entries[projectID] {
-        case .ready(let token) where token.value == tokenValue:
+        case .ready(let token, _) where token.value == tokenValue:
             entries[projectID] = nil
         case .refreshing(let task, let previous, let generation) where previous?.value == tokenValue:
             entries[projectID] = .refreshing(task, previous: nil, generation: generation)
@@ -96,7 +99,7 @@ actor TokenCache {
         do {
             let token = try await fetch(projectID)
             if case .refreshing(_, _, generation) = entries[projectID] {
-                entries[projectID] = .ready(token)
+                entries[projectID] = .ready(token, refreshNotBefore: nil)
             }
             return token
         } catch {
@@ -104,7 +107,8 @@ actor TokenCache {
                 if case .authentication = error {
                     entries[projectID] = .failed(error, at: now())
                 } else {
-                    entries[projectID] = previous.map { .ready($0) }
+                    let retryAt = now().addingTimeInterval(failureBackoff)
+                    entries[projectID] = previous.map { .ready($0, refreshNotBefore: retryAt) }
                 }
             }
             throw error

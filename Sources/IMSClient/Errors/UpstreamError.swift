@@ -29,9 +29,11 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     public init(httpStatus: Int, body: [UInt8], requestID: String?, retryAfter: String? = nil) {
         var code: String?
         var message: String?
+        var bodyRequestID: String?
         if let object = LenientJSON.object(body), let found = Self.find(in: object, depth: 0) {
             code = found.code
             message = found.message
+            bodyRequestID = LenientJSON.string(object["request_id"])
         } else if !body.isEmpty {
             // Decoded whole and cut below by characters: cutting the bytes could split a
             // multi-byte character and leave U+FFFD at the end.
@@ -39,7 +41,7 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
         }
         self.init(
             httpStatus: httpStatus, code: code, message: message.map { String($0.prefix(512)) },
-            requestID: requestID, retryAfter: retryAfter)
+            requestID: requestID ?? bodyRequestID, retryAfter: retryAfter)
     }
 
     private static let keyPairs = [("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")]
@@ -60,16 +62,20 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     /// `APIGW.0301`/`APIG.0301` (bad token or signature) or `APIGW.0307` (token must be
-    /// updated), or a bare 401.
+    /// updated), or a bare 401. Codes of other services (`IMG.0307`) do not count.
     public var isAuthenticationFailure: Bool {
-        if httpStatus == 401 { return true }
-        guard let code else { return false }
-        return code.hasSuffix(".0301") || code.hasSuffix(".0307")
+        httpStatus == 401 || isGatewayCode("0301") || isGatewayCode("0307")
     }
 
     /// 429 or `APIGW.0308` (throttled).
     public var isThrottled: Bool {
-        httpStatus == 429 || (code?.hasSuffix(".0308") ?? false)
+        httpStatus == 429 || isGatewayCode("0308")
+    }
+
+    /// Whether `code` is the API gateway's (`APIGW.` or `APIG.` prefix) `number`.
+    private func isGatewayCode(_ number: String) -> Bool {
+        guard let code = code?.uppercased() else { return false }
+        return code == "APIGW.\(number)" || code == "APIG.\(number)"
     }
 
     /// 5xx: the service may work on a later try.

@@ -1,3 +1,4 @@
+import CurlHTTP
 import IMSClient
 import Logging
 
@@ -67,7 +68,7 @@ struct BatchRunner: Sendable {
                 return try await client.batchUpdateMembers(body, timeoutMilliseconds: max(1, left))
             } catch {
                 lastError = error
-                mayExist = mayExist || error.mayHaveReachedServer
+                mayExist = mayExist || Self.mayHaveCreatedJob(error)
                 logger.warning(
                     "submit failed",
                     metadata: ["batch": "\(result.index)", "attempt": "\(result.submitAttempts)", "error": "\(error)"])
@@ -85,5 +86,17 @@ struct BatchRunner: Sendable {
         if mayExist { reason += "; an IMS job may have been created anyway" }
         result.failReason = reason
         return nil
+    }
+
+    /// Whether a failed submit may have left a job upstream: IMS may have got the request and
+    /// its answer was lost (timeout, reset) or unclear (5xx, a 2xx without `job_id`). An IMS
+    /// 4xx, or a refusal by IAM before IMS was called, created nothing.
+    private static func mayHaveCreatedJob(_ error: IMSClientError) -> Bool {
+        switch error {
+        case .transport(let transport): return transport.mayHaveReachedServer
+        case .upstream(let upstream): return upstream.isServerError
+        case .malformedResponse: return true
+        case .authentication, .credentials: return false
+        }
     }
 }

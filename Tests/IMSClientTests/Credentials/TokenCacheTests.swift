@@ -289,4 +289,26 @@ struct TokenCacheTests {
         #expect(try await cache.token(for: "fedcba9876543210fedcba9876543210").value == "fedcba9876543210fedcba9876543210-token-2")
         #expect(iam.projects == ["0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"])
     }
+
+    @Test func failedBackgroundRefreshWaitsOutTheBackoffWhileTheOldTokenServes() async throws {
+        let clock = ManualClock(Self.start)
+        let iam = FakeIAM { _, call in
+            call == 1 ? .success(Self.token("token-1", expiresIn: 3_600)) : .failure(Self.unavailable)
+        }
+        let cache = Self.makeCache(clock: clock, iam: iam)
+        #expect(try await cache.token(for: "p1").value == "token-1")
+        clock.advance(by: 3_600 - Self.margin + 1)  // inside the margin: one background refresh, which fails
+        #expect(try await cache.token(for: "p1").value == "token-1")
+        // Let the failed refresh settle, then ask again and again within the backoff.
+        for _ in 0..<20 {
+            await Task.yield()
+            #expect(try await cache.token(for: "p1").value == "token-1")
+        }
+        let callsDuringBackoff = iam.callCount
+        #expect(callsDuringBackoff == 2)
+        clock.advance(by: Self.backoff + 1)
+        #expect(try await cache.token(for: "p1").value == "token-1")
+        await Task.yield()
+        #expect(iam.callCount >= 3)
+    }
 }

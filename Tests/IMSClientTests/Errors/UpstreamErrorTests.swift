@@ -170,4 +170,17 @@ struct UpstreamErrorTests {
         #expect(error.description == "HTTP 401 APIGW.0307: The token must be updated. (X-Request-Id r-1)")
         #expect(Self.parse(503, "", requestID: nil).description == "HTTP 503")
     }
+
+    @Test func otherServicesCodesWithTheSameNumberAreNotGatewayCodes() {
+        let error = Self.parse(400, #"{"error": {"code": "IMG.0307", "message": "something else"}}"#)
+        #expect(!error.isAuthenticationFailure)
+        #expect(!Self.parse(400, #"{"error": {"code": "IMG.0308", "message": "x"}}"#).isThrottled)
+    }
+
+    @Test func requestIDFromTheBodyWhenTheHeaderIsMissing() {
+        let error = UpstreamError(
+            httpStatus: 401, body: Array(#"{"error_code": "APIGW.0301", "error_msg": "x", "request_id": "abc123"}"#.utf8),
+            requestID: nil)
+        #expect(error.requestID == "abc123")
+    }
 }
