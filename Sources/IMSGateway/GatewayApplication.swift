@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import IMSClient
 import Logging
+import ServiceLifecycle
 
 /// Builds the gateway: the one place where its parts are put together (also the test seam).
 public enum GatewayApplication {
@@ -19,12 +20,7 @@ public enum GatewayApplication {
         logger: Logger = Logger(label: "ims-gateway"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let credentials = IAMPasswordCredentialProvider(
-            credentials: configuration.credentials, iamBaseURL: configuration.iamBaseURL, http: http,
-            refreshMargin: TimeInterval(configuration.tokenRefreshMarginSeconds),
-            timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
-            connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
-            logger: logger)
+        let credentials = makeCredentialProvider(configuration: configuration, http: http, logger: logger)
         let client = IMSClient(
             configuration: IMSClientConfiguration(
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
@@ -44,11 +40,47 @@ public enum GatewayApplication {
             executor: PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest),
             logger: logger
         ).addRoutes(to: router)
-        HealthController().addRoutes(to: router)
+        let readiness = ReadinessState()
+        HealthController(readiness: readiness).addRoutes(to: router)
+        var services: [any Service] = []
+        if let probeProjectID = configuration.probeProjectID {
+            services.append(ReadinessMonitor(
+                client: client, probeProjectID: probeProjectID, state: readiness,
+                recheckInterval: .seconds(configuration.readinessRecheckSeconds), logger: logger))
+        } else {
+            readiness.unproven("no probe project configured (probe.projectId)")
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ims-gateway"),
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }
+
+    /// The credential provider for the configured mode.
+    static func makeCredentialProvider(
+        configuration: GatewayConfiguration, http: CurlHTTPClient, logger: Logger
+    ) -> any CredentialProvider {
+        switch configuration.credentials {
+        case .password(let password):
+            return IAMPasswordCredentialProvider(
+                credentials: password, iamBaseURL: configuration.iamBaseURL, http: http,
+                refreshMargin: TimeInterval(configuration.tokenRefreshMarginSeconds),
+                timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
+                connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
+                logger: logger)
+        case .accessKey, .temporaryAccessKeyFile:
+            return UnavailableCredentialProvider(mode: configuration.credentials.mode)
+        }
+    }
+}
+
+/// Stand-in until AK/SK signing lands: every call fails with a clear error.
+struct UnavailableCredentialProvider: CredentialProvider {
+    let mode: String
+    func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError) {
+        throw IMSClientError.credentials("credentials mode \(mode) is not available in this build")
+    }
+    func invalidate(_ request: CurlHTTPRequest, projectID: String) async {}
 }

@@ -6,7 +6,7 @@ import IMSGateway
 /// variables, then the defaults in code.
 enum ConfigSources {
     /// Flags that would put a secret on the command line (and into `ps` and shell history).
-    static let refusedFlags = ["--iam-password"]
+    static let refusedFlags = ["--iam-password", "--aksk-secret-key"]
 
     /// - Parameters:
     ///   - flags: declared options already parsed, by config key (strings).
@@ -22,7 +22,7 @@ enum ConfigSources {
             let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
             if refusedFlags.contains(name) {
                 throw ConfigurationError(
-                    "\(name) is not accepted: give secrets as IMSGW_IAM_PASSWORD or in the file named by IMSGW_IAM_PASSWORD_FILE")
+                    "\(name) is not accepted: secrets come from the environment (IMSGW_IAM_PASSWORD, IMSGW_AKSK_SECRET_KEY) or from files (IMSGW_IAM_PASSWORD_FILE, IMSGW_AKSK_SECRET_KEY_FILE)")
             }
         }
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -31,7 +31,7 @@ enum ConfigSources {
         }
         let environmentProvider = EnvironmentVariablesProvider(
             environmentVariables: environment,
-            secretsSpecifier: .specific(["IMSGW_IAM_PASSWORD"]))
+            secretsSpecifier: .specific(["IMSGW_IAM_PASSWORD", "IMSGW_AKSK_SECRET_KEY"]))
         return ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values),
             CommandLineArgumentsProvider(arguments: ["ims-gateway"] + forwarded),

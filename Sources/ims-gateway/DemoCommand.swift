@@ -36,7 +36,8 @@ struct DemoCommand: AsyncParsableCommand {
         }
         var configuration = GatewayConfiguration(
             imsBaseURL: simulator.baseURL, iamBaseURL: simulator.baseURL,
-            credentials: .init(domainName: "demo-domain", userName: "demo-user", password: password))
+            credentials: .password(.init(domainName: "demo-domain", userName: "demo-user", password: password)),
+            probeProjectID: SimulatorConfiguration.demoProjectID)
         configuration.port = 0
         configuration.maxImagesPerJob = 2
         configuration.pollSchedule = .init(initialDelay: .milliseconds(500), growthFactor: 1.5, maxDelay: .seconds(2))

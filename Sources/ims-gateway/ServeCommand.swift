@@ -14,8 +14,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every setting can also be given as an IMSGW_* environment variable (e.g. IMSGW_IMS_URL,
             IMSGW_MAX_IMAGES_PER_JOB) or as a further --kebab-case flag (e.g. --max-images-per-job 50).
-            The IAM password comes only from IMSGW_IAM_PASSWORD or the file named by
-            IMSGW_IAM_PASSWORD_FILE, never from a flag.
+            Secrets come only from the environment (IMSGW_IAM_PASSWORD, IMSGW_AKSK_SECRET_KEY) or from
+            files (IMSGW_IAM_PASSWORD_FILE, IMSGW_AKSK_SECRET_KEY_FILE), never from a flag.
             """)
 
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
@@ -25,6 +25,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("iam-domain"), help: "Account (domain) name of the IAM user.") var iamDomain: String?
     @Option(name: .customLong("iam-user"), help: "IAM user name.") var iamUser: String?
     @Option(name: .customLong("iam-password-file"), help: "File holding the IAM password.") var iamPasswordFile: String?
+    @Option(name: .customLong("credentials-mode"), help: "password (default), aksk or temporary.") var credentialsMode: String?
+    @Option(name: .customLong("probe-project-id"), help: "Project whose credentials /readyz proves (32 hex).") var probeProjectID: String?
     @Option(name: .customLong("max-images-per-job"), help: "Most images per IMS job (default 20).") var maxImagesPerJob: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (default info).") var logLevel: String?
     @Argument(parsing: .allUnrecognized, help: .hidden) var settings: [String] = []
@@ -34,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
             flags: [
                 "host": host, "port": port, "ims.url": imsURL, "iam.url": iamURL, "iam.domain": iamDomain,
                 "iam.user": iamUser, "iam.passwordFile": iamPasswordFile, "maxImagesPerJob": maxImagesPerJob,
+                "credentials.mode": credentialsMode, "probe.projectId": probeProjectID,
                 "logLevel": logLevel,
             ],
             forwarded: settings)

@@ -18,8 +18,11 @@ extension GatewayConfiguration {
     /// upper-cased with `_`, e.g. `maxImagesPerJob` is `IMSGW_MAX_IMAGES_PER_JOB` when the
     /// environment provider is prefixed with `imsgw`).
     ///
-    /// Keys: `host`, `port`, `ims.url`, `iam.url`, `iam.domain`, `iam.user`, `iam.password`
-    /// (secret), `iam.passwordFile`, `maxImagesPerRequest`, `maxImagesPerJob`,
+    /// Keys: `host`, `port`, `ims.url`, `probe.projectId`, `probe.intervalSeconds`,
+    /// `credentials.mode` (`password` | `aksk` | `temporary`), `iam.url`, `iam.domain`,
+    /// `iam.user`, `iam.password` (secret), `iam.passwordFile`, `aksk.accessKey`,
+    /// `aksk.accessKeyFile`, `aksk.secretKey` (secret), `aksk.secretKeyFile`,
+    /// `aksk.temporaryCredentialsFile`, `maxImagesPerRequest`, `maxImagesPerJob`,
     /// `fanOutPerRequest`, `maxUpstreamTransfers`, `wait.defaultSeconds`, `wait.maxSeconds`,
     /// `maxBodyBytes`, `poll.initialMs`, `poll.growth`, `poll.maxMs`,
     /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
@@ -28,13 +31,34 @@ extension GatewayConfiguration {
     public init(reader: ConfigReader) throws(ConfigurationError) {
         let settings = SettingsReader(reader: reader)
         let imsURL = try settings.url("ims.url")
-        let iamURL = try settings.url("iam.url")
-        let domain = try settings.required("iam.domain")
-        let user = try settings.required("iam.user")
-        let password = try settings.secret("iam.password", fileKey: "iam.passwordFile")
-        self.init(
-            imsBaseURL: imsURL, iamBaseURL: iamURL,
-            credentials: IAMPasswordCredentials(domainName: domain, userName: user, password: password))
+        let mode = settings.string("credentials.mode") ?? "password"
+        let credentials: UpstreamCredentials
+        var iamURL = ""
+        switch mode {
+        case "password":
+            iamURL = try settings.url("iam.url")
+            credentials = .password(IAMPasswordCredentials(
+                domainName: try settings.required("iam.domain"), userName: try settings.required("iam.user"),
+                password: try settings.secret("iam.password", fileKey: "iam.passwordFile")))
+        case "aksk":
+            let accessKey = try settings.secret("aksk.accessKey", fileKey: "aksk.accessKeyFile")
+            credentials = .accessKey(
+                accessKey: accessKey, secretKey: try settings.secret("aksk.secretKey", fileKey: "aksk.secretKeyFile"))
+        case "temporary":
+            let path = try settings.required("aksk.temporaryCredentialsFile")
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError("setting aksk.temporaryCredentialsFile: cannot read the file \(path)")
+            }
+            credentials = .temporaryAccessKeyFile(path: path)
+        default:
+            throw ConfigurationError("setting credentials.mode: '\(mode)' is not one of password, aksk, temporary")
+        }
+        let probe = try settings.required("probe.projectId").lowercased()
+        guard probe.count == 32, probe.allSatisfy(\.isHexDigit) else {
+            throw ConfigurationError("setting probe.projectId: '\(probe)' is not 32 hexadecimal characters")
+        }
+        self.init(imsBaseURL: imsURL, iamBaseURL: iamURL, credentials: credentials, probeProjectID: probe)
+        readinessRecheckSeconds = try settings.int("probe.intervalSeconds", default: readinessRecheckSeconds, range: 5...86_400)
         host = settings.string("host") ?? host
         port = try settings.int("port", default: port, range: 0...65535)
         maxImagesPerRequest = try settings.int("maxImagesPerRequest", default: maxImagesPerRequest, range: 1...100_000)

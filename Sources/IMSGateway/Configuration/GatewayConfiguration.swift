@@ -10,8 +10,13 @@ public struct GatewayConfiguration: Sendable {
     public var imsBaseURL: String
     /// IAM endpoint, e.g. `https://iam.cn-north-4.myhuaweicloud.com`.
     public var iamBaseURL: String
-    /// The IAM user the gateway acts as. The password is secret.
-    public var credentials: IAMPasswordCredentials
+    /// How the gateway authenticates to IMS.
+    public var credentials: UpstreamCredentials
+    /// The project whose token (or signed ShowJob) proves the credentials for `GET /readyz`;
+    /// nil leaves readiness unproven (503).
+    public var probeProjectID: String?
+    /// How often proven credentials are proven again, in seconds (default 300).
+    public var readinessRecheckSeconds: Int = 300
     /// Most images one request may name (default 1,000).
     public var maxImagesPerRequest: Int = 1000
     /// Most images per IMS job (default 20).
@@ -42,9 +47,43 @@ public struct GatewayConfiguration: Sendable {
     public var caBundlePath: String?
 
     /// Creates a configuration with the defaults for everything but the upstream.
-    public init(imsBaseURL: String, iamBaseURL: String, credentials: IAMPasswordCredentials) {
+    /// - Parameters:
+    ///   - imsBaseURL: IMS endpoint.
+    ///   - iamBaseURL: IAM endpoint (used by password credentials).
+    ///   - credentials: how to authenticate to IMS.
+    ///   - probeProjectID: the project readiness probes use (32 hex), or nil.
+    public init(imsBaseURL: String, iamBaseURL: String, credentials: UpstreamCredentials, probeProjectID: String? = nil) {
         self.imsBaseURL = imsBaseURL
         self.iamBaseURL = iamBaseURL
         self.credentials = credentials
+        self.probeProjectID = probeProjectID
+    }
+}
+
+/// How the gateway authenticates to IMS (DESIGN.md section 3, "Credentials").
+public enum UpstreamCredentials: Sendable, CustomStringConvertible {
+    /// An IAM user's password: project-scoped tokens sent as `X-Auth-Token`.
+    case password(IAMPasswordCredentials)
+    /// A permanent access key: every IMS request signed with SDK-HMAC-SHA256.
+    case accessKey(accessKey: String, secretKey: String)
+    /// Temporary access keys with a security token, read from a JSON file that a sidecar or a
+    /// rotating secret rewrites (`{"credential": {"access", "secret", "securitytoken", "expires_at"}}`).
+    case temporaryAccessKeyFile(path: String)
+
+    /// The mode name used in configuration: `password`, `aksk` or `temporary`.
+    public var mode: String {
+        switch self {
+        case .password: return "password"
+        case .accessKey: return "aksk"
+        case .temporaryAccessKeyFile: return "temporary"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .password(let credentials): return "password(\(credentials))"
+        case .accessKey(let accessKey, _): return "aksk(access key \(accessKey), secret key <redacted>)"
+        case .temporaryAccessKeyFile(let path): return "temporary(file \(path))"
+        }
     }
 }

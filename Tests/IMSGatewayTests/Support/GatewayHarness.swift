@@ -109,7 +109,8 @@ func withGateway<Value: Sendable>(
     }
     var configuration = GatewayConfiguration(
         imsBaseURL: simulator.baseURL, iamBaseURL: simulator.baseURL,
-        credentials: .init(domainName: "test-domain", userName: "test-user", password: password))
+        credentials: .password(.init(domainName: "test-domain", userName: "test-user", password: password)),
+        probeProjectID: testProjectID)
     configuration.port = 0
     configuration.pollSchedule = PollSchedule(
         initialDelay: .milliseconds(100), growthFactor: 1.5, maxDelay: .milliseconds(400), jitter: 0.1,
