@@ -32,7 +32,8 @@ public enum GatewayApplication {
             waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
             logger: logger)
-        let router = Router()
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: RequestIDMiddleware(logger: logger))
         MemberStatusController(
             configuration: configuration,
             planner: BatchPlanner(

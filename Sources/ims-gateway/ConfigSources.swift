@@ -38,4 +38,44 @@ enum ConfigSources {
             environmentProvider.prefixKeys(with: ["imsgw"]),
         ])
     }
+
+    /// The command-line flag of a configuration key: `poll.initialMs` is `--poll-initial-ms`
+    /// (the encoding of `CommandLineArgumentsProvider`).
+    static func flag(for key: String) -> String {
+        let words = key.split(separator: ".").map { component -> String in
+            var word = ""
+            for character in component {
+                if character.isUppercase, !word.isEmpty { word.append("-") }
+                word.append(contentsOf: character.lowercased())
+            }
+            return word
+        }
+        return "--" + words.joined(separator: "-")
+    }
+
+    /// Checks forwarded flags against the keys the configuration actually read.
+    /// - Throws: ``ConfigurationError`` naming a flag that is no setting, or one without a value.
+    static func checkForwarded(_ forwarded: [String], usedKeys: Set<String>) throws(ConfigurationError) {
+        let known = Set(usedKeys.map(flag(for:)))
+        var index = 0
+        while index < forwarded.count {
+            let argument = forwarded[index]
+            index += 1
+            guard argument.hasPrefix("--") else {
+                throw ConfigurationError("unexpected argument '\(argument)': settings are given as --name value")
+            }
+            let parts = argument.split(separator: "=", maxSplits: 1)
+            let name = String(parts[0])
+            guard known.contains(name) else {
+                throw ConfigurationError(
+                    "\(name) is not a setting (or is not used with these settings); see 'ims-gateway serve --help' and the README's configuration table")
+            }
+            if parts.count == 1 {
+                guard index < forwarded.count, !forwarded[index].hasPrefix("--") else {
+                    throw ConfigurationError("\(name) needs a value")
+                }
+                index += 1
+            }
+        }
+    }
 }

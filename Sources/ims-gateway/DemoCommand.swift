@@ -12,8 +12,8 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Start the simulator and the gateway on loopback, accept three images, print the result.",
         discussion: """
-            Accepts the two images of the IMS documentation example, which the simulator shares with the
-            demo project, plus one image that is not shared, in batches of two: one job ends SUCCESS and one
+            Accepts the two images of the IMS documentation example, which the simulator shares with the \
+            demo project, plus one image that is not shared, in batches of two: one job ends SUCCESS and one \
             FAIL. Exits 0 when the gateway answers exactly that (HTTP 502, outcome partially_failed).
             """)
 
@@ -22,11 +22,16 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("job-duration-ms"), help: "How long each simulated job runs, in milliseconds.")
     var jobDurationMs = 2000
-    @Option(name: .customLong("log-level"), help: "Log level of the gateway and simulator (default warning).")
+    @Option(name: .customLong("log-level"), help: "Log level of the gateway and simulator.")
     var logLevel = "warning"
 
     func run() async throws {
-        let logger = try Logging.bootstrapped(level: logLevel)
+        let logger: Logger
+        do {
+            logger = try Logging.bootstrapped(level: logLevel)
+        } catch {
+            throw CommandFailure.configuration("\(error)").exit()
+        }
         var generator = SystemRandomNumberGenerator()
         let password = (0..<4).map { _ in String(generator.next() as UInt64, radix: 36) }.joined()
         let simulator = try await InProcessServer.start { onRunning in

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Configuration
+import Foundation
+import IMSClient
 import CurlHTTP
 import IMSGateway
 import Logging
@@ -12,10 +14,12 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the gateway.",
         discussion: """
-            Every setting can also be given as an IMSGW_* environment variable (e.g. IMSGW_IMS_URL,
-            IMSGW_MAX_IMAGES_PER_JOB) or as a further --kebab-case flag (e.g. --max-images-per-job 50).
-            Secrets come only from the environment (IMSGW_IAM_PASSWORD, IMSGW_AKSK_SECRET_KEY) or from
-            files (IMSGW_IAM_PASSWORD_FILE, IMSGW_AKSK_SECRET_KEY_FILE), never from a flag.
+            Every setting can also be given as an IMSGW_* environment variable (e.g. IMSGW_IMS_URL, \
+            IMSGW_MAX_IMAGES_PER_JOB) or as a further --kebab-case flag (e.g. --poll-initial-ms 500); \
+            the README's configuration table lists them all. Flags win over the environment. \
+            Secrets come only from the environment (IMSGW_IAM_PASSWORD, IMSGW_AKSK_SECRET_KEY) or from \
+            files (IMSGW_IAM_PASSWORD_FILE, IMSGW_AKSK_SECRET_KEY_FILE; a file wins over the variable), \
+            never from a flag.
             """)
 
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
@@ -28,24 +32,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("credentials-mode"), help: "password (default), aksk or temporary.") var credentialsMode: String?
     @Option(name: .customLong("probe-project-id"), help: "Project whose credentials /readyz proves (32 hex).") var probeProjectID: String?
     @Option(name: .customLong("max-images-per-job"), help: "Most images per IMS job (default 20).") var maxImagesPerJob: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (default info).") var logLevel: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
     @Argument(parsing: .allUnrecognized, help: .hidden) var settings: [String] = []
 
     func run() async throws {
-        let reader = try ConfigSources.reader(
-            flags: [
-                "host": host, "port": port, "ims.url": imsURL, "iam.url": iamURL, "iam.domain": iamDomain,
-                "iam.user": iamUser, "iam.passwordFile": iamPasswordFile, "maxImagesPerJob": maxImagesPerJob,
-                "credentials.mode": credentialsMode, "probe.projectId": probeProjectID,
-                "logLevel": logLevel,
-            ],
-            forwarded: settings)
-        let logger = try Logging.bootstrapped(level: reader.string(forKey: "logLevel"))
+        let reader: ConfigReader
         let configuration: GatewayConfiguration
+        let logger: Logger
         do {
-            configuration = try GatewayConfiguration(reader: reader)
+            reader = try ConfigSources.reader(
+                flags: [
+                    "host": host, "port": port, "ims.url": imsURL, "iam.url": iamURL, "iam.domain": iamDomain,
+                    "iam.user": iamUser, "iam.passwordFile": iamPasswordFile, "maxImagesPerJob": maxImagesPerJob,
+                    "credentials.mode": credentialsMode, "probe.projectId": probeProjectID, "logLevel": logLevel,
+                ],
+                forwarded: settings)
+            let loaded = try GatewayConfiguration.load(from: reader)
+            try ConfigSources.checkForwarded(settings, usedKeys: loaded.usedKeys)
+            configuration = loaded.configuration
+            logger = try Logging.bootstrapped(level: reader.string(forKey: "logLevel"))
         } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure.configuration("\(error)").exit()
         }
         let http = try CurlHTTPClient(configuration: .init(
             maxConnections: configuration.maxUpstreamTransfers, caBundlePath: configuration.caBundlePath))
@@ -65,7 +72,7 @@ extension Logging {
         var parsed = Logger.Level.info
         if let level {
             guard let value = Logger.Level(rawValue: level.lowercased()) else {
-                throw ValidationError("setting logLevel: '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
+                throw ConfigurationError("setting logLevel: '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
             }
             parsed = value
         }
@@ -81,3 +88,23 @@ extension Logging {
 
 /// A namespace for logging set-up helpers.
 enum Logging {}
+
+/// A failure that ends a command with a one-line message on standard error, no usage text.
+enum CommandFailure: Error, CustomStringConvertible {
+    /// A setting is missing or invalid (exit status 78, EX_CONFIG).
+    case configuration(String)
+
+    var description: String {
+        switch self {
+        case .configuration(let message): return message
+        }
+    }
+
+    /// Prints `ims-gateway: <message>` to standard error and returns the exit code to throw.
+    func exit() -> ExitCode {
+        FileHandle.standardError.write(Data("ims-gateway: \(description)\n".utf8))
+        switch self {
+        case .configuration: return ExitCode(78)
+        }
+    }
+}

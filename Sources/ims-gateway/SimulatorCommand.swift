@@ -11,9 +11,9 @@ struct SimulatorCommand: AsyncParsableCommand {
         commandName: "simulator",
         abstract: "Run the built-in IAM + IMS simulator (for trying the gateway without a cloud account).",
         discussion: """
-            It knows one IAM user, demo-domain/demo-user, whose password is read from IMSGW_IAM_PASSWORD
-            (or the file named by IMSGW_IAM_PASSWORD_FILE). Without --share it shares the two images of the
-            IMS documentation example with project edc89b490d7d4392898e19b2deb34797.
+            It knows one IAM user, demo-domain/demo-user, whose password is read from IMSGW_IAM_PASSWORD \
+            (or the file named by IMSGW_IAM_PASSWORD_FILE). Without --share it shares the two images of the \
+            IMS documentation example with project edc89b490d7d4392898e19b2deb34797. \
             Call counters: GET /_sim/stats.
             """)
 
@@ -33,7 +33,12 @@ struct SimulatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = try Logging.bootstrapped(level: ProcessInfo.processInfo.environment["IMSGW_LOG_LEVEL"])
+        let logger: Logger
+        do {
+            logger = try Logging.bootstrapped(level: ProcessInfo.processInfo.environment["IMSGW_LOG_LEVEL"])
+        } catch {
+            throw CommandFailure.configuration("\(error)").exit()
+        }
         let password = try SimulatorCommand.password()
         var configuration = SimulatorConfiguration.demo(password: password, jobDuration: .milliseconds(jobDurationMs))
         configuration.tokenLifetimeSeconds = tokenLifetime

@@ -29,7 +29,19 @@ extension GatewayConfiguration {
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
+        self = try Self.load(from: reader).configuration
+    }
+
+    /// Reads every setting like ``init(reader:)`` and also returns the keys it looked up, so
+    /// that a caller can refuse flags that name no setting (a typo must not pass unnoticed).
+    /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
+    public static func load(from reader: ConfigReader) throws(ConfigurationError) -> (configuration: Self, usedKeys: Set<String>) {
         let settings = SettingsReader(reader: reader)
+        let configuration = try Self(settings: settings)
+        return (configuration, settings.usedKeys)
+    }
+
+    private init(settings: SettingsReader) throws(ConfigurationError) {
         let imsURL = try settings.url("ims.url")
         let mode = settings.string("credentials.mode") ?? "password"
         let credentials: UpstreamCredentials
@@ -98,11 +110,17 @@ extension GatewayConfiguration {
     }
 }
 
-/// Typed reads with errors that name the setting.
-struct SettingsReader {
+/// Typed reads with errors that name the setting; remembers which keys were read.
+final class SettingsReader {
     let reader: ConfigReader
+    private(set) var usedKeys: Set<String> = []
+
+    init(reader: ConfigReader) {
+        self.reader = reader
+    }
 
     func string(_ key: String) -> String? {
+        usedKeys.insert(key)
         guard let value = reader.string(forKey: ConfigKey(key)) else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
@@ -142,6 +160,7 @@ struct SettingsReader {
     /// A secret from the setting itself (environment only) or from the file the `fileKey`
     /// setting names; the value is never part of an error.
     func secret(_ key: String, fileKey: String) throws(ConfigurationError) -> String {
+        usedKeys.insert(key)
         if let path = string(fileKey) {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ConfigurationError("setting \(fileKey): cannot read the file \(path)")

@@ -6,7 +6,7 @@ import Hummingbird
 struct HealthController {
     let readiness: ReadinessState
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in
             ResponseFactory.json(status: 200, ["status": "ok"])
         }

@@ -13,26 +13,25 @@ struct MemberStatusController {
     let executor: PlanExecutor
     let logger: Logger
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/accept-images") { request, _ in
-            try await handle(request, memberStatus: .accepted, route: "/accept-images")
+    func addRoutes(to router: Router<GatewayRequestContext>) {
+        router.post("/accept-images") { request, context in
+            try await handle(request, requestID: context.requestID, memberStatus: .accepted, route: "/accept-images")
         }
-        router.post("/reject-images") { request, _ in
-            try await handle(request, memberStatus: .rejected, route: "/reject-images")
+        router.post("/reject-images") { request, context in
+            try await handle(request, requestID: context.requestID, memberStatus: .rejected, route: "/reject-images")
         }
     }
 
-    private func handle(_ request: Request, memberStatus: MemberStatus, route: String) async throws -> Response {
+    private func handle(
+        _ request: Request, requestID: String, memberStatus: MemberStatus, route: String
+    ) async throws -> Response {
         let started = ContinuousClock.now
-        let requestID = RequestIdentifier.from(request.headers[ResponseFactory.requestIDHeader])
-        let idHeader: HTTPFields = [ResponseFactory.requestIDHeader: requestID]
 
         guard Self.isJSON(request.headers[.contentType]) else {
             throw GatewayProblem(
                 ProblemDetails(
                     slug: "unsupported-media-type", title: "Unsupported media type", status: 415,
-                    detail: "send the body as application/json", requestID: requestID),
-                headers: idHeader)
+                    detail: "send the body as application/json", requestID: requestID))
         }
         let body: ByteBuffer
         do {
@@ -41,8 +40,7 @@ struct MemberStatusController {
             throw GatewayProblem(
                 ProblemDetails(
                     slug: "body-too-large", title: "Request body too large", status: 413,
-                    detail: "the body is larger than \(configuration.maxBodyBytes) bytes", requestID: requestID),
-                headers: idHeader)
+                    detail: "the body is larger than \(configuration.maxBodyBytes) bytes", requestID: requestID))
         }
         let plan: MemberStatusPlan
         switch planner.plan(body: Array(body.readableBytesView), memberStatus: memberStatus) {
@@ -55,8 +53,7 @@ struct MemberStatusController {
                 ProblemDetails(
                     slug: "invalid-request", title: "Invalid request body", status: 400,
                     detail: "\(invalid.errors.count) field(s) are invalid; nothing was sent to IMS",
-                    requestID: requestID, errors: invalid.errors),
-                headers: idHeader)
+                    requestID: requestID, errors: invalid.errors))
         }
 
         let wait = WaitPreference(
@@ -68,7 +65,7 @@ struct MemberStatusController {
         let result = MemberStatusResult(requestID: requestID, plan: plan, batches: batches, elapsedMs: elapsed.wholeMilliseconds)
         log(result, route: route)
 
-        var headers = idHeader
+        var headers: HTTPFields = [:]
         if wait.requested { headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
         switch result.httpStatus {
         case 200:

@@ -144,12 +144,18 @@ struct MemberStatusControllerTests {
         }
     }
 
-    @Test("GET /healthz answers 200")
+    @Test("GET /healthz answers 200; an unknown path is a 404 problem with a request id")
     func health() async throws {
         try await withGateway(shared: []) { harness in
             let answer = try await harness.get("/healthz")
             #expect(answer.status == 200)
             #expect(answer.json["status"] as? String == "ok")
+            #expect(answer.header("X-Request-Id")?.isEmpty == false)
+            let missing = try await harness.get("/accept-images")
+            #expect(missing.status == 404)
+            #expect(missing.header("Content-Type") == "application/problem+json")
+            #expect(missing.json["status"] as? Int == 404)
+            #expect(missing.header("X-Request-Id") != nil)
         }
     }
 }

@@ -109,8 +109,9 @@ func withGateway<Value: Sendable>(
     }
     var configuration = GatewayConfiguration(
         imsBaseURL: simulator.baseURL, iamBaseURL: simulator.baseURL,
-        credentials: .password(.init(domainName: "test-domain", userName: "test-user", password: password)),
-        probeProjectID: testProjectID)
+        credentials: .password(.init(domainName: "test-domain", userName: "test-user", password: password)))
+    // No readiness probe unless a test asks for one: the simulator's counters then show only
+    // what the requests under test caused.
     configuration.port = 0
     configuration.pollSchedule = PollSchedule(
         initialDelay: .milliseconds(100), growthFactor: 1.5, maxDelay: .milliseconds(400), jitter: 0.1,

@@ -1,0 +1,16 @@
+import Hummingbird
+
+/// The per-request context of the gateway: Hummingbird's core context plus the request id
+/// that every answer and log line carries.
+public struct GatewayRequestContext: RequestContext {
+    /// Hummingbird's storage (logger, allocator, parameters).
+    public var coreContext: CoreRequestContextStorage
+    /// The caller's `X-Request-Id` when plain enough, else a generated UUID; set by
+    /// ``RequestIDMiddleware``.
+    public var requestID: String = ""
+
+    /// Creates a context for one request.
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+    }
+}

@@ -1,0 +1,56 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Gives every request an id and every answer an `X-Request-Id`, and turns every error that
+/// reaches it into RFC 9457 problem details (404, 405, 413, framework errors, and 500 for
+/// anything unexpected, whose detail is logged but not shown).
+struct RequestIDMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let logger: Logger
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        let requestID = RequestIdentifier.from(request.headers[ResponseFactory.requestIDHeader])
+        context.requestID = requestID
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let problem as GatewayProblem {
+            response = try problem.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let status = Int(error.status.code)
+            response = ResponseFactory.json(
+                status: status,
+                ProblemDetails(
+                    slug: Self.slug(error.status), title: error.status.reasonPhrase, status: status,
+                    detail: error.body ?? "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)",
+                    requestID: requestID),
+                problem: true, headers: error.headers)
+        } catch is NIOTooManyBytesError {
+            response = ResponseFactory.json(
+                status: 413,
+                ProblemDetails(
+                    slug: "body-too-large", title: "Request body too large", status: 413,
+                    detail: "the body is larger than the gateway accepts", requestID: requestID),
+                problem: true)
+        } catch {
+            logger.error("unexpected error", metadata: ["request_id": "\(requestID)", "error": "\(error)"])
+            response = ResponseFactory.json(
+                status: 500,
+                ProblemDetails(
+                    slug: "internal-error", title: "Internal error", status: 500,
+                    detail: "the gateway failed unexpectedly; the request id is in the log", requestID: requestID),
+                problem: true)
+        }
+        response.headers[ResponseFactory.requestIDHeader] = requestID
+        return response
+    }
+
+    private static func slug(_ status: HTTPResponse.Status) -> String {
+        status.reasonPhrase.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: "-")
+    }
+}
