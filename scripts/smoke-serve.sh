@@ -22,11 +22,12 @@ sim_pid=$!
 "$bin" serve --port "$gw_port" \
   --ims-url "http://127.0.0.1:$sim_port" --iam-url "http://127.0.0.1:$sim_port" \
   --iam-domain demo-domain --iam-user demo-user --max-images-per-job 2 \
+  --probe-project-id edc89b490d7d4392898e19b2deb34797 \
   --poll-initial-ms 300 >"$log_dir/gateway.log" 2>&1 &
 gw_pid=$!
 
 for _ in $(seq 1 50); do
-  curl -fsS "http://127.0.0.1:$gw_port/healthz" >/dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$gw_port/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
 
