@@ -26,12 +26,14 @@ sim_pid=$!
   --poll-initial-ms 300 >"$log_dir/gateway.log" 2>&1 &
 gw_pid=$!
 
+fail() { echo "smoke-serve: $*"; echo "--- gateway log"; cat "$log_dir/gateway.log"; echo "--- simulator log"; cat "$log_dir/simulator.log"; exit 1; }
+
 for _ in $(seq 1 50); do
   curl -fsS "http://127.0.0.1:$gw_port/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
+curl -fsS "http://127.0.0.1:$gw_port/readyz" >/dev/null || fail "the gateway did not become ready"
 
-fail() { echo "smoke-serve: $*"; echo "--- gateway log"; cat "$log_dir/gateway.log"; echo "--- simulator log"; cat "$log_dir/simulator.log"; exit 1; }
 
 # Both images of the IMS doc example are shared with the demo project: 200.
 body=$(curl -sS -w '\n%{http_code}' -X POST "http://127.0.0.1:$gw_port/accept-images" \
