@@ -26,12 +26,16 @@ public enum IMSClientError: Error, Sendable, CustomStringConvertible {
 
     /// A short machine-readable code for result documents: the upstream code when there is one
     /// (`APIGW.0301`, `IMG.0024`), else `transport.<kind>`, `upstream.http_<status>`,
+    /// `upstream.authentication_failed` (IAM refused the gateway's credentials),
     /// `upstream.malformed_response` or `credentials`.
     public var errorCode: String {
         switch self {
         case .transport(let error): return "transport.\(error.code.rawValue)"
-        case .upstream(let error), .authentication(let error):
+        case .upstream(let error):
             return error.code ?? "upstream.http_\(error.httpStatus)"
+        case .authentication(let error):
+            if let code = error.code, code.uppercased().hasPrefix("APIG") { return code }
+            return "upstream.authentication_failed"
         case .malformedResponse: return "upstream.malformed_response"
         case .credentials: return "credentials"
         }

@@ -29,6 +29,9 @@ public struct GatewayConfiguration: Sendable {
     public var defaultWaitSeconds: Int = 300
     /// Longest wait a caller may ask for, in seconds (default 900).
     public var maxWaitSeconds: Int = 900
+    /// Seconds a connection may send nothing while idle or while a request is being read
+    /// before it is closed (default 30). A request being answered is never cut by it.
+    public var idleTimeoutSeconds: Int = 30
     /// Largest request body, in bytes (default 256 KiB).
     public var maxBodyBytes: Int = 256 * 1024
     /// When jobs are polled.

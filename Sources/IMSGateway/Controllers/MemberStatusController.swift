@@ -28,32 +28,35 @@ struct MemberStatusController {
         let started = ContinuousClock.now
 
         guard Self.isJSON(request.headers[.contentType]) else {
-            throw GatewayProblem(
-                ProblemDetails(
-                    slug: "unsupported-media-type", title: "Unsupported media type", status: 415,
-                    detail: "send the body as application/json", requestID: requestID))
+            throw refused(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json", requestID, route)
+        }
+        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+            throw refused(415, "unsupported-media-type", "Unsupported media type", "send the body without Content-Encoding", requestID, route)
+        }
+        let tooLarge = "the body is larger than \(configuration.maxBodyBytes) bytes"
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxBodyBytes {
+            throw refused(413, "body-too-large", "Request body too large", tooLarge, requestID, route)
         }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: configuration.maxBodyBytes)
         } catch is NIOTooManyBytesError {
-            throw GatewayProblem(
-                ProblemDetails(
-                    slug: "body-too-large", title: "Request body too large", status: 413,
-                    detail: "the body is larger than \(configuration.maxBodyBytes) bytes", requestID: requestID))
+            throw refused(413, "body-too-large", "Request body too large", tooLarge, requestID, route)
         }
         let plan: MemberStatusPlan
         switch planner.plan(body: Array(body.readableBytesView), memberStatus: memberStatus) {
         case .success(let value):
             plan = value
         case .failure(let invalid):
-            logger.info(
-                "request refused", metadata: ["request_id": "\(requestID)", "route": "\(route)", "status": "400"])
-            throw GatewayProblem(
-                ProblemDetails(
-                    slug: "invalid-request", title: "Invalid request body", status: 400,
-                    detail: "\(invalid.errors.count) field(s) are invalid; nothing was sent to IMS",
-                    requestID: requestID, errors: invalid.errors))
+            var problem = refused(
+                400, "invalid-request", "Invalid request body",
+                "\(invalid.errors.count) field(s) are invalid; nothing was sent to IMS", requestID, route)
+            // A hostile body can name thousands of bad fields; the answer stays small.
+            problem.problem.errors = Array(invalid.errors.prefix(Self.maxFieldErrors))
+            if invalid.errors.count > Self.maxFieldErrors {
+                problem.problem.detail += " (the first \(Self.maxFieldErrors) are listed)"
+            }
+            throw problem
         }
 
         let wait = WaitPreference(
@@ -85,6 +88,19 @@ struct MemberStatusController {
             return ResponseFactory.json(
                 status: result.httpStatus, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
         }
+    }
+
+    /// Most entries of `errors[]` in a 400 answer.
+    static let maxFieldErrors = 100
+
+    /// A refusal before any upstream call, logged with its status.
+    private func refused(
+        _ status: Int, _ slug: String, _ title: String, _ detail: String, _ requestID: String, _ route: String
+    ) -> GatewayProblem {
+        logger.info(
+            "request refused",
+            metadata: ["request_id": "\(requestID)", "route": "\(route)", "status": "\(status)", "detail": "\(detail)"])
+        return GatewayProblem(ProblemDetails(slug: slug, title: title, status: status, detail: detail, requestID: requestID))
     }
 
     /// One line per request and one audit line per batch.

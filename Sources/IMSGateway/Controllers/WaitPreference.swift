@@ -15,7 +15,9 @@ struct WaitPreference: Equatable {
             let parts = token.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
             guard parts.count == 2, parts[0].lowercased() == "wait" else { continue }
             let value = parts[1].trimmingCharacters(in: ["\""])
-            if let number = Int(value), number >= 0 { asked = number }
+            // RFC 7240: delta-seconds, digits only; a value too large for Int means "as long as allowed".
+            guard !value.isEmpty, value.utf8.allSatisfy({ (48...57).contains($0) }) else { continue }
+            asked = Int(value) ?? Int.max
         }
         seconds = max(1, min(asked ?? defaultSeconds, maxSeconds))
         requested = asked != nil

@@ -5,7 +5,7 @@ import NIOCore
 
 /// A problem answer (RFC 9457) thrown by a handler; Hummingbird turns it into the response.
 struct GatewayProblem: HTTPResponseError {
-    let problem: ProblemDetails
+    var problem: ProblemDetails
     let headers: HTTPFields
 
     var status: HTTPResponse.Status { .init(code: problem.status) }

@@ -39,7 +39,10 @@ struct IMSClientErrorTests {
 
     @Test func authenticationWithoutCode() {
         let error = IMSClientError.authentication(UpstreamError(httpStatus: 401, code: nil, message: nil))
-        #expect(error.errorCode == "upstream.http_401")
+        #expect(error.errorCode == "upstream.authentication_failed")
+        // IAM's own body carries a numeric code ("401"): it is no better a name.
+        let iam = IMSClientError.authentication(UpstreamError(httpStatus: 401, code: "401", message: "wrong password"))
+        #expect(iam.errorCode == "upstream.authentication_failed")
         #expect(error.mayHaveReachedServer)
     }
 

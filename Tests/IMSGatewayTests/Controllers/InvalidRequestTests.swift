@@ -98,3 +98,38 @@ struct InvalidRequestTests {
         }
     }
 }
+
+/// Refusals decided from the headers alone.
+@Suite("refusals from headers", .serialized)
+struct HeaderRefusalTests {
+    @Test("a declared Content-Length over the limit is refused before the body is read")
+    func declaredLengthTooLarge() async throws {
+        try await withGateway(shared: [], adjust: { $0.maxBodyBytes = 4096 }) { harness in
+            // libcurl sends Content-Length from the body; 5,000 bytes declare more than 4,096.
+            let answer = try await harness.post("/accept-images", raw: Array(repeating: UInt8(ascii: " "), count: 5000))
+            #expect(answer.status == 413)
+            #expect(try await harness.simulatorCallsTotal() == 0)
+        }
+    }
+
+    @Test("a Content-Encoding other than identity is refused with 415")
+    func contentEncoding() async throws {
+        try await withGateway(shared: []) { harness in
+            let answer = try await harness.post(
+                "/accept-images", raw: Array(#"{"project_id":"x"}"#.utf8), headers: [("Content-Encoding", "gzip")])
+            #expect(answer.status == 415)
+            #expect((answer.json["detail"] as? String)?.contains("Content-Encoding") == true)
+        }
+    }
+
+    @Test("thousands of bad fields give at most 100 entries in errors[]")
+    func fieldErrorsAreCapped() async throws {
+        try await withGateway(shared: []) { harness in
+            let images = (0..<500).map { "bad-\($0)" }
+            let answer = try await harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
+            #expect(answer.status == 400)
+            #expect((answer.json["errors"] as? [Any])?.count == 100)
+            #expect((answer.json["detail"] as? String)?.hasPrefix("500 field(s)") == true)
+        }
+    }
+}
