@@ -57,6 +57,14 @@ final class SimulatorState: Sendable {
         return (value, expiresAt)
     }
 
+    /// Forgets every issued token (as a password change does): their next use is 401 APIGW.0301.
+    func revokeAllTokens() -> Int {
+        storage.withLock { storage in
+            defer { storage.tokens.removeAll() }
+            return storage.tokens.count
+        }
+    }
+
     func token(_ value: String) -> Token? {
         storage.withLock { $0.tokens[value] }
     }

@@ -74,10 +74,12 @@ struct MemberStatusController {
         case 200:
             return ResponseFactory.json(status: 200, result, headers: headers)
         case 502:
+            var detail = "\(result.totals.failed + result.totals.submitFailed) of \(result.totals.batches) batch(es) failed; see batches[]"
+            if result.batches.contains(where: { Self.authenticationCodes.contains($0.errorCode ?? "") }) {
+                detail = "upstream authentication failed: IMS or IAM refused the gateway's own credentials; " + detail
+            }
             let problem = ProblemDetails(
-                slug: "batches-failed", title: "IMS jobs failed", status: 502,
-                detail: "\(result.totals.failed + result.totals.submitFailed) of \(result.totals.batches) batch(es) failed; see batches[]",
-                requestID: requestID)
+                slug: "batches-failed", title: "IMS jobs failed", status: 502, detail: detail, requestID: requestID)
             return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
         default:
             headers[ResponseFactory.retryAfterHeader] = "\(configuration.pollSchedule.maxDelay.components.seconds)"
@@ -89,6 +91,11 @@ struct MemberStatusController {
                 status: result.httpStatus, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
         }
     }
+
+    /// Batch error codes that mean the gateway's upstream credentials were refused.
+    static let authenticationCodes: Set<String> = [
+        "upstream.authentication_failed", "APIGW.0301", "APIGW.0307", "APIG.0301", "APIG.0307",
+    ]
 
     /// Most entries of `errors[]` in a 400 answer.
     static let maxFieldErrors = 100

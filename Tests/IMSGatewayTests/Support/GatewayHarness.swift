@@ -96,6 +96,7 @@ let quietLogger = Logger(label: "ims-gateway-tests", factory: { _ in SwiftLogNoO
 func withGateway<Value: Sendable>(
     shared: [String],
     jobDuration: Duration = .milliseconds(300),
+    tokenLifetimeSeconds: Int = 86_400,
     adjust: (inout GatewayConfiguration) -> Void = { _ in },
     _ body: (GatewayHarness) async throws -> Value
 ) async throws -> Value {
@@ -103,7 +104,7 @@ func withGateway<Value: Sendable>(
     let simulatorConfiguration = SimulatorConfiguration(
         users: [.init(domainName: "test-domain", name: "test-user", password: password)],
         sharedImages: [testProjectID: Set(shared)],
-        jobDuration: jobDuration)
+        jobDuration: jobDuration, tokenLifetimeSeconds: tokenLifetimeSeconds)
     let simulator = try await InProcessServer.start(logger: quietLogger) { onRunning in
         IMSSimulator.buildApplication(configuration: simulatorConfiguration, logger: quietLogger, onServerRunning: onRunning)
     }
