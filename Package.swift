@@ -108,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IMSSimulatorTests",
-            dependencies: ["IMSSimulator", "CurlHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["IMSSimulator", "IMSClient", "CurlHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the simulated IAM and IMS know and how they behave.
 public struct SimulatorConfiguration: Sendable {
     /// An IAM user that may obtain tokens.
@@ -17,6 +19,41 @@ public struct SimulatorConfiguration: Sendable {
         }
     }
 
+    /// An AK/SK pair the simulated API gateway accepts in `Authorization: SDK-HMAC-SHA256 ...`
+    /// (IMS-REFERENCE.md section 5). `description` shows neither the SK nor the security token.
+    public struct AccessKey: Sendable, CustomStringConvertible {
+        /// The access key (AK).
+        public var accessKey: String
+        /// The secret key (SK). Secret.
+        public var secretKey: String
+        /// For temporary (STS) credentials, the `X-Security-Token` every request must carry;
+        /// `nil` for a permanent key. Secret.
+        public var securityToken: String?
+        /// For temporary credentials, when they stop working (then IMS answers 401 APIGW.0307);
+        /// `nil` for never.
+        public var expiresAt: Date?
+
+        /// Creates an access key.
+        /// - Parameters:
+        ///   - accessKey: the AK.
+        ///   - secretKey: the SK.
+        ///   - securityToken: the security token of temporary credentials, or `nil`.
+        ///   - expiresAt: expiry of temporary credentials, or `nil` for never.
+        public init(accessKey: String, secretKey: String, securityToken: String? = nil, expiresAt: Date? = nil) {
+            self.accessKey = accessKey
+            self.secretKey = secretKey
+            self.securityToken = securityToken
+            self.expiresAt = expiresAt
+        }
+
+        /// The AK and expiry; `<redacted>` in place of the SK and the security token.
+        public var description: String {
+            let token = securityToken == nil ? "nil" : "<redacted>"
+            let expiry = expiresAt.map { "\($0)" } ?? "nil"
+            return "AccessKey(accessKey: \(accessKey), secretKey: <redacted>, securityToken: \(token), expiresAt: \(expiry))"
+        }
+    }
+
     /// IAM users accepted by `POST /v3/auth/tokens`.
     public var users: [User]
     /// The catalogue: for each member project (32 lower-case hex), the image IDs shared with
@@ -27,18 +64,23 @@ public struct SimulatorConfiguration: Sendable {
     public var jobDuration: Duration
     /// Lifetime of issued tokens, in seconds (IAM: 24 h).
     public var tokenLifetimeSeconds: Int
+    /// AK/SK pairs IMS accepts besides tokens; the project of a signed call is its
+    /// `X-Project-Id` header.
+    public var accessKeys: [AccessKey]
 
     /// Creates a configuration.
     public init(
         users: [User],
         sharedImages: [String: Set<String>],
         jobDuration: Duration = .seconds(2),
-        tokenLifetimeSeconds: Int = 86_400
+        tokenLifetimeSeconds: Int = 86_400,
+        accessKeys: [AccessKey] = []
     ) {
         self.users = users
         self.sharedImages = sharedImages
         self.jobDuration = jobDuration
         self.tokenLifetimeSeconds = tokenLifetimeSeconds
+        self.accessKeys = accessKeys
     }
 
     /// The catalogue of the demo and the README: the two images of the IMS doc example shared

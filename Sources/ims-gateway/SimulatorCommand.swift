@@ -14,6 +14,9 @@ struct SimulatorCommand: AsyncParsableCommand {
             It knows one IAM user, demo-domain/demo-user, whose password is read from IMSGW_IAM_PASSWORD \
             (or the file named by IMSGW_IAM_PASSWORD_FILE). Without --share it shares the two images of the \
             IMS documentation example with project edc89b490d7d4392898e19b2deb34797. \
+            With --access-key, IMS also accepts requests signed with that AK (SDK-HMAC-SHA256) and the \
+            secret key read from IMSGW_SIM_SECRET_KEY; the project of a signed call is its X-Project-Id. \
+            The IAM password is then optional. \
             Call counters: GET /_sim/stats.
             """)
 
@@ -25,11 +28,16 @@ struct SimulatorCommand: AsyncParsableCommand {
         name: .customLong("share"),
         help: "PROJECT_ID=IMAGE_ID[,IMAGE_ID...]: images shared with a project (repeatable; replaces the demo catalogue).")
     var shares: [String] = []
+    @Option(
+        name: .customLong("access-key"),
+        help: "An access key (AK) IMS accepts in AK/SK-signed requests; its SK is read from IMSGW_SIM_SECRET_KEY.")
+    var accessKey: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard jobDurationMs >= 0 else { throw ValidationError("--job-duration-ms must not be negative") }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
+        if let accessKey, accessKey.isEmpty { throw ValidationError("--access-key must not be empty") }
     }
 
     func run() async throws {
@@ -39,8 +47,17 @@ struct SimulatorCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.configuration("\(error)").exit()
         }
-        let password = try SimulatorCommand.password()
-        var configuration = SimulatorConfiguration.demo(password: password, jobDuration: .milliseconds(jobDurationMs))
+        var configuration: SimulatorConfiguration
+        if let accessKey {
+            let secretKey = try SimulatorCommand.secretKey()
+            let password = try SimulatorCommand.optionalPassword()
+            configuration = SimulatorConfiguration.demo(password: password ?? "", jobDuration: .milliseconds(jobDurationMs))
+            if password == nil { configuration.users = [] }
+            configuration.accessKeys = [.init(accessKey: accessKey, secretKey: secretKey)]
+        } else {
+            let password = try SimulatorCommand.password()
+            configuration = SimulatorConfiguration.demo(password: password, jobDuration: .milliseconds(jobDurationMs))
+        }
         configuration.tokenLifetimeSeconds = tokenLifetime
         if !shares.isEmpty {
             configuration.sharedImages = try Self.parseShares(shares)
@@ -55,7 +72,23 @@ struct SimulatorCommand: AsyncParsableCommand {
         try await group.run()
     }
 
+    /// The SK of `--access-key`, from the environment only, so it never shows in `ps`.
+    static func secretKey() throws -> String {
+        guard let secretKey = ProcessInfo.processInfo.environment["IMSGW_SIM_SECRET_KEY"], !secretKey.isEmpty else {
+            throw ValidationError("set IMSGW_SIM_SECRET_KEY: the secret key of --access-key")
+        }
+        return secretKey
+    }
+
     static func password() throws -> String {
+        guard let password = try optionalPassword() else {
+            throw ValidationError("set IMSGW_IAM_PASSWORD (or IMSGW_IAM_PASSWORD_FILE): the password of the simulated IAM user")
+        }
+        return password
+    }
+
+    /// The simulated IAM user's password, or `nil` when neither variable is set.
+    static func optionalPassword() throws -> String? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["IMSGW_IAM_PASSWORD_FILE"] {
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -63,9 +96,7 @@ struct SimulatorCommand: AsyncParsableCommand {
             }
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard let password = environment["IMSGW_IAM_PASSWORD"], !password.isEmpty else {
-            throw ValidationError("set IMSGW_IAM_PASSWORD (or IMSGW_IAM_PASSWORD_FILE): the password of the simulated IAM user")
-        }
+        guard let password = environment["IMSGW_IAM_PASSWORD"], !password.isEmpty else { return nil }
         return password
     }
 
