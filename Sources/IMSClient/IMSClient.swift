@@ -131,7 +131,7 @@ public final class IMSClient: Sendable {
                 httpStatus: response.status, body: response.body, requestID: requestID,
                 retryAfter: response.header("Retry-After"))
             if error.isAuthenticationFailure {
-                await credentials.invalidate(authorized, projectID: projectID)
+                await credentials.invalidate(authorized, projectID: projectID, error: error)
                 if attempt == 1 { continue }
                 throw IMSClientError.authentication(error)
             }

@@ -20,7 +20,9 @@ public enum GatewayApplication {
         logger: Logger = Logger(label: "ims-gateway"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let credentials = makeCredentialProvider(configuration: configuration, http: http, logger: logger)
+        let readiness = ReadinessState()
+        let credentials = makeCredentialProvider(
+            configuration: configuration, http: http, readiness: readiness, logger: logger)
         let client = IMSClient(
             configuration: IMSClientConfiguration(
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
@@ -41,7 +43,6 @@ public enum GatewayApplication {
             executor: PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest),
             logger: logger
         ).addRoutes(to: router)
-        let readiness = ReadinessState()
         HealthController(readiness: readiness).addRoutes(to: router)
         var services: [any Service] = []
         if let probeProjectID = configuration.probeProjectID {
@@ -62,7 +63,7 @@ public enum GatewayApplication {
 
     /// The credential provider for the configured mode.
     static func makeCredentialProvider(
-        configuration: GatewayConfiguration, http: CurlHTTPClient, logger: Logger
+        configuration: GatewayConfiguration, http: CurlHTTPClient, readiness: ReadinessState, logger: Logger
     ) -> any CredentialProvider {
         switch configuration.credentials {
         case .password(let password):
@@ -72,17 +73,11 @@ public enum GatewayApplication {
                 timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
                 connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
                 logger: logger)
-        case .accessKey, .temporaryAccessKeyFile:
-            return UnavailableCredentialProvider(mode: configuration.credentials.mode)
+        case .accessKey(let accessKey, let secretKey):
+            return AccessKeyCredentialProvider(accessKey: accessKey, secretKey: secretKey)
+        case .temporaryAccessKeyFile(let path):
+            return TemporaryAccessKeyCredentialProvider(
+                path: path, logger: logger, onChange: { readiness.unproven("temporary credentials changed") })
         }
     }
-}
-
-/// Stand-in until AK/SK signing lands: every call fails with a clear error.
-struct UnavailableCredentialProvider: CredentialProvider {
-    let mode: String
-    func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError) {
-        throw IMSClientError.credentials("credentials mode \(mode) is not available in this build")
-    }
-    func invalidate(_ request: CurlHTTPRequest, projectID: String) async {}
 }

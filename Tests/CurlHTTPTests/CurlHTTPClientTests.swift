@@ -91,6 +91,27 @@ struct CurlHTTPClientTests {
         }
     }
 
+    @Test func transfersBeyondTheConnectionLimitQueueAndAllFinish() async throws {
+        try await withTestHTTPServer { server in
+            let client = try CurlHTTPClient(configuration: .init(maxConnections: 4))
+            defer { client.shutdown() }
+            let started = ContinuousClock.now
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<40 {
+                    group.addTask {
+                        try await client.execute(CurlHTTPRequest(method: "GET", url: server.url("/sleep/200"), timeoutMilliseconds: 20_000)).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            let elapsed = started.duration(to: .now)
+            #expect(statuses == Array(repeating: 200, count: 40))
+            // 40 requests of 200 ms over 4 connections: about 2 s; at most 4 at once.
+            #expect(server.probe.peakRunning <= 4)
+            #expect(elapsed < .seconds(15))
+        }
+    }
+
     @Test func sequentialRequestsReuseOneConnection() async throws {
         try await withTestHTTPServer { server in
             let client = try CurlHTTPClient()

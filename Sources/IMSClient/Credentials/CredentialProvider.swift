@@ -3,7 +3,9 @@ import CurlHTTP
 /// Adds the gateway's upstream credentials to requests for IMS.
 ///
 /// Implementations: ``IAMPasswordCredentialProvider`` (project-scoped IAM tokens sent as
-/// `X-Auth-Token`).
+/// `X-Auth-Token`), ``AccessKeyCredentialProvider`` (permanent AK/SK, every request signed) and
+/// ``TemporaryAccessKeyCredentialProvider`` (temporary AK/SK with a security token, read from a
+/// file that is re-read before expiry).
 public protocol CredentialProvider: Sendable {
     /// Adds authentication headers to `request`, made on behalf of the member project `projectID`.
     /// - Throws: ``IMSClientError/authentication(_:)`` when IAM refuses the credentials,
@@ -11,6 +13,8 @@ public protocol CredentialProvider: Sendable {
     func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError)
 
     /// Tells the provider that IMS refused the credentials carried by `request`
-    /// (APIGW.0301 / APIGW.0307): the next ``authorize(_:projectID:)`` must not reuse them.
-    func invalidate(_ request: CurlHTTPRequest, projectID: String) async
+    /// (APIGW.0301 / APIGW.0307, given as `error`): the next ``authorize(_:projectID:)`` must not
+    /// reuse them, and must refuse at once (throwing ``IMSClientError/authentication(_:)``)
+    /// rather than send credentials that cannot have changed: repeated failures lock an AK.
+    func invalidate(_ request: CurlHTTPRequest, projectID: String, error: UpstreamError) async
 }

@@ -78,7 +78,7 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
         request.headers.append((name: "X-Auth-Token", value: token.value))
     }
 
-    public func invalidate(_ request: CurlHTTPRequest, projectID: String) async {
+    public func invalidate(_ request: CurlHTTPRequest, projectID: String, error: UpstreamError) async {
         guard let value = request.headers.first(where: { $0.name.lowercased() == "x-auth-token" })?.value else { return }
         await cache.invalidate(projectID: projectID, tokenValue: value)
     }

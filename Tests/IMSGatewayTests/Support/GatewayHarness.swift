@@ -87,6 +87,16 @@ func testImages(_ count: Int, seed: Int = 0) -> [String] {
 /// A logger that drops everything (the tests assert answers, not log lines).
 let quietLogger = Logger(label: "ims-gateway-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
+/// The gateway's logger in tests: quiet, or at `HARNESS_LOG` level on standard error.
+let gatewayLogger: Logger = {
+    guard let level = ProcessInfo.processInfo.environment["HARNESS_LOG"].flatMap(Logger.Level.init(rawValue:)) else {
+        return quietLogger
+    }
+    var logger = Logger(label: "ims-gateway", factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = level
+    return logger
+}()
+
 /// Runs a simulator sharing `shared` images with ``testProjectID`` and a gateway in front of
 /// it, both on loopback, for the duration of `body`.
 /// - Parameters:
@@ -118,15 +128,22 @@ func withGateway<Value: Sendable>(
         initialDelay: .milliseconds(100), growthFactor: 1.5, maxDelay: .milliseconds(400), jitter: 0.1,
         finalPollMargin: .milliseconds(50))
     adjust(&configuration)
-    let http = try CurlHTTPClient()
+    // The test's own client, separate from the gateway's (sharing one would make the test's
+    // callers and the gateway's upstream calls compete for the same connection slots), with
+    // enough connections for every caller of a test to be in flight at once.
+    let http = try CurlHTTPClient(configuration: .init(maxConnections: 512))
+    let upstream = try CurlHTTPClient(configuration: .init(maxConnections: configuration.maxUpstreamTransfers))
     let finalConfiguration = configuration
     let gateway: InProcessServer
     do {
         gateway = try await InProcessServer.start(logger: quietLogger) { onRunning in
-            GatewayApplication.build(configuration: finalConfiguration, http: http, logger: quietLogger, onServerRunning: onRunning)
+            GatewayApplication.build(
+                configuration: finalConfiguration, http: upstream, logger: gatewayLogger, onServerRunning: onRunning)
         }
     } catch {
         await simulator.stop()
+        upstream.shutdown()
+        http.shutdown()
         throw error
     }
     let harness = GatewayHarness(simulator: simulator, gateway: gateway, http: http)
@@ -138,6 +155,7 @@ func withGateway<Value: Sendable>(
     }
     await gateway.stop()
     await simulator.stop()
+    upstream.shutdown()
     http.shutdown()
     return try result.get()
 }

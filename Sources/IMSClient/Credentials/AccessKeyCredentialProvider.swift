@@ -1,0 +1,36 @@
+import CurlHTTP
+import Foundation
+
+/// A permanent access key: every IMS request is signed with SDK-HMAC-SHA256 (IMS-REFERENCE.md
+/// section 5) and carries `X-Project-Id` of the member project. Nothing is cached and nothing
+/// expires; once IMS refuses the key, it is not sent again for `authenticationBackoff`
+/// seconds, so a wrong secret key cannot lock the AK.
+public final class AccessKeyCredentialProvider: CredentialProvider {
+    private let signer: AKSKSigner
+    private let backoff: AuthenticationBackoff
+    private let now: @Sendable () -> Date
+
+    /// - Parameters:
+    ///   - accessKey: the AK.
+    ///   - secretKey: the SK. Secret: never logged.
+    ///   - authenticationBackoff: seconds a refused key is not sent again (default 60).
+    ///   - now: the clock (`X-Sdk-Date`).
+    public init(
+        accessKey: String, secretKey: String, authenticationBackoff: TimeInterval = 60,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.signer = AKSKSigner(accessKey: accessKey, secretKey: secretKey)
+        self.backoff = AuthenticationBackoff(seconds: authenticationBackoff)
+        self.now = now
+    }
+
+    public func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError) {
+        let date = now()
+        try backoff.check(signer.accessKey, now: date)
+        signer.sign(&request, projectID: projectID, securityToken: nil, date: date)
+    }
+
+    public func invalidate(_ request: CurlHTTPRequest, projectID: String, error: UpstreamError) async {
+        backoff.refused(signer.accessKey, error: error, now: now())
+    }
+}
