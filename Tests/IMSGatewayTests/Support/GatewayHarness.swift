@@ -102,19 +102,26 @@ let gatewayLogger: Logger = {
 /// - Parameters:
 ///   - shared: images the simulator shares with the test project.
 ///   - jobDuration: how long each simulated job runs.
+///   - tokenLifetimeSeconds: lifetime of the simulator's IAM tokens.
+///   - accessKeys: access keys the simulated IMS accepts (AK/SK tests).
+///   - logger: the gateway's logger (default: quiet, or `HARNESS_LOG`).
 ///   - adjust: changes to the gateway configuration (fast polls are already set).
 func withGateway<Value: Sendable>(
     shared: [String],
     jobDuration: Duration = .milliseconds(300),
     tokenLifetimeSeconds: Int = 86_400,
+    accessKeys: [SimulatorConfiguration.AccessKey] = [],
+    logger: Logger? = nil,
     adjust: (inout GatewayConfiguration) -> Void = { _ in },
     _ body: (GatewayHarness) async throws -> Value
 ) async throws -> Value {
     let password = "test-password-\(UInt64.random(in: 0...UInt64.max))"
-    let simulatorConfiguration = SimulatorConfiguration(
+    var simulatorConfiguration = SimulatorConfiguration(
         users: [.init(domainName: "test-domain", name: "test-user", password: password)],
         sharedImages: [testProjectID: Set(shared)],
         jobDuration: jobDuration, tokenLifetimeSeconds: tokenLifetimeSeconds)
+    simulatorConfiguration.accessKeys = accessKeys
+    let gatewayLogger = logger ?? gatewayLogger
     let simulator = try await InProcessServer.start(logger: quietLogger) { onRunning in
         IMSSimulator.buildApplication(configuration: simulatorConfiguration, logger: quietLogger, onServerRunning: onRunning)
     }
