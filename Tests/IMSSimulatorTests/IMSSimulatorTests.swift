@@ -44,23 +44,12 @@ struct IMSSimulatorTests {
     }
 
     func withSimulator(jobDuration: Duration = .milliseconds(300), _ body: (Client) async throws -> Void) async throws {
-        let logger = Logger(label: "sim-tests", factory: { _ in SwiftLogNoOpLogHandler() })
         let configuration = SimulatorConfiguration(
             users: [.init(domainName: "acct", name: "user", password: "secret")],
             sharedImages: [Self.project: [Self.shared]], jobDuration: jobDuration)
-        let server = try await InProcessServer.start(logger: logger) { onRunning in
-            IMSSimulator.buildApplication(configuration: configuration, logger: logger, onServerRunning: onRunning)
+        try await withRunningSimulator(configuration) { http, baseURL in
+            try await body(Client(http: http, baseURL: baseURL))
         }
-        let http = try CurlHTTPClient()
-        do {
-            try await body(Client(http: http, baseURL: server.baseURL))
-        } catch {
-            await server.stop()
-            http.shutdown()
-            throw error
-        }
-        await server.stop()
-        http.shutdown()
     }
 
     @Test("IAM: the token is the X-Subject-Token header; the body has expires_at; a wrong password is 401")

@@ -59,24 +59,13 @@ struct SignatureVerificationTests {
     static var acceptBody: [String: Any] { ["images": [shared], "project_id": project, "status": "accepted"] }
 
     func withSimulator(_ body: (Client) async throws -> Void) async throws {
-        let logger = Logger(label: "sim-tests", factory: { _ in SwiftLogNoOpLogHandler() })
         let configuration = SimulatorConfiguration(
             users: [.init(domainName: "acct", name: "user", password: "secret")],
             sharedImages: [Self.project: [Self.shared]], jobDuration: .milliseconds(200),
             accessKeys: [Self.permanent, Self.temporary, Self.expired])
-        let server = try await InProcessServer.start(logger: logger) { onRunning in
-            IMSSimulator.buildApplication(configuration: configuration, logger: logger, onServerRunning: onRunning)
+        try await withRunningSimulator(configuration) { http, baseURL in
+            try await body(Client(http: http, baseURL: baseURL))
         }
-        let http = try CurlHTTPClient()
-        do {
-            try await body(Client(http: http, baseURL: server.baseURL))
-        } catch {
-            await server.stop()
-            http.shutdown()
-            throw error
-        }
-        await server.stop()
-        http.shutdown()
     }
 
     static func expectRefused(_ answer: Answer, code: String, sourceLocation: SourceLocation = #_sourceLocation) {
