@@ -33,6 +33,7 @@ public enum GatewayApplication {
             client: client,
             waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
+            readiness: readiness,
             logger: logger)
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestIDMiddleware(logger: logger))

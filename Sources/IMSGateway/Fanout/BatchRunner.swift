@@ -8,6 +8,8 @@ struct BatchRunner: Sendable {
     let client: IMSClient
     let waiter: JobWaiter<ContinuousClock>
     let retryPolicy: SubmitRetryPolicy
+    /// Told when IMS or IAM refuse the credentials, so that `/readyz` reflects it at once.
+    let readiness: ReadinessState
     let logger: Logger
 
     func run(
@@ -34,6 +36,7 @@ struct BatchRunner: Sendable {
         case .finished:
             result.state = outcome.job?.status == .success ? .succeeded : .failed
         case .authenticationFailed(let error):
+            readiness.unproven("\(error)")
             result.state = .failed
             result.errorCode = error.errorCode
             result.failReason = "the job could not be read: \(error); it may still finish upstream"
@@ -72,6 +75,7 @@ struct BatchRunner: Sendable {
                 logger.warning(
                     "submit failed",
                     metadata: ["batch": "\(result.index)", "attempt": "\(result.submitAttempts)", "error": "\(error)"])
+                if case .authentication = error { readiness.unproven("\(error)") }
                 if !retryPolicy.isRetryable(error) { break }
             }
         }
