@@ -13,22 +13,26 @@ public final class IMSClient: Sendable {
     private let http: CurlHTTPClient
     private let credentials: any CredentialProvider
     private let logger: Logger
+    private let metrics: UpstreamMetrics
 
     /// - Parameters:
     ///   - configuration: endpoint and limits.
     ///   - http: the client every call goes through.
     ///   - credentials: adds `X-Auth-Token` (or a signature) to each request.
     ///   - logger: upstream calls are logged at debug level with IMS's `X-Request-Id`.
+    ///   - metrics: where each call is counted and timed.
     public init(
         configuration: IMSClientConfiguration,
         http: CurlHTTPClient,
         credentials: any CredentialProvider,
-        logger: Logger = Logger(label: "ims-gateway.ims")
+        logger: Logger = Logger(label: "ims-gateway.ims"),
+        metrics: UpstreamMetrics = .disabled
     ) {
         self.configuration = configuration
         self.http = http
         self.credentials = credentials
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Submits one job that sets `body.status` for `body.images` in `body.projectID`
@@ -117,12 +121,15 @@ public final class IMSClient: Sendable {
             var authorized = request
             try await credentials.authorize(&authorized, projectID: projectID)
             let response: CurlHTTPResponse
+            let started = ContinuousClock.now
             do throws(CurlHTTPError) {
                 response = try await http.execute(authorized)
             } catch {
+                metrics.call(operation: operation, status: "transport_\(error.code.rawValue)", duration: started.duration(to: .now))
                 logger.debug("IMS call failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
                 throw IMSClientError.transport(error)
             }
+            metrics.call(operation: operation, status: "\(response.status)", duration: started.duration(to: .now))
             let requestID = response.header("X-Request-Id")
             logger.debug(
                 "IMS call", metadata: ["operation": "\(operation)", "status": "\(response.status)", "ims_request_id": "\(requestID ?? "-")"])

@@ -13,29 +13,34 @@ public enum GatewayApplication {
     ///   - http: the libcurl client for all upstream calls; the caller shuts it down after the
     ///     application has stopped.
     ///   - logger: the gateway's logger.
+    ///   - metrics: the registry `/metrics` serves (each gateway its own by default).
     ///   - onServerRunning: called with the bound port once listening.
     public static func build(
         configuration: GatewayConfiguration,
         http: CurlHTTPClient,
         logger: Logger = Logger(label: "ims-gateway"),
+        metrics: GatewayMetrics = GatewayMetrics(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let readiness = ReadinessState()
         let credentials = makeCredentialProvider(
-            configuration: configuration, http: http, readiness: readiness, logger: logger)
+            configuration: configuration, http: http, readiness: readiness, metrics: metrics, logger: logger)
         let client = IMSClient(
             configuration: IMSClientConfiguration(
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
                 connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
                 jobQuery: configuration.jobQuery),
-            http: http, credentials: credentials, logger: logger)
+            http: http, credentials: credentials, logger: logger, metrics: metrics.upstream)
         let runner = BatchRunner(
             client: client,
             waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
             readiness: readiness,
+            metrics: metrics,
             logger: logger)
         let router = Router(context: GatewayRequestContext.self)
+        // Metrics outermost: they see every answer, errors already turned into problems.
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: RequestIDMiddleware(logger: logger))
         MemberStatusController(
             configuration: configuration,
@@ -45,6 +50,7 @@ public enum GatewayApplication {
             logger: logger
         ).addRoutes(to: router)
         HealthController(readiness: readiness).addRoutes(to: router)
+        MetricsController(metrics: metrics).addRoutes(to: router)
         var services: [any Service] = []
         if let probeProjectID = configuration.probeProjectID {
             services.append(ReadinessMonitor(
@@ -64,7 +70,8 @@ public enum GatewayApplication {
 
     /// The credential provider for the configured mode.
     static func makeCredentialProvider(
-        configuration: GatewayConfiguration, http: CurlHTTPClient, readiness: ReadinessState, logger: Logger
+        configuration: GatewayConfiguration, http: CurlHTTPClient, readiness: ReadinessState,
+        metrics: GatewayMetrics, logger: Logger
     ) -> any CredentialProvider {
         switch configuration.credentials {
         case .password(let password):
@@ -73,7 +80,7 @@ public enum GatewayApplication {
                 refreshMargin: TimeInterval(configuration.tokenRefreshMarginSeconds),
                 timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
                 connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
-                logger: logger)
+                logger: logger, metrics: metrics.upstream)
         case .accessKey(let accessKey, let secretKey):
             return AccessKeyCredentialProvider(accessKey: accessKey, secretKey: secretKey)
         case .temporaryAccessKeyFile(let path):

@@ -21,6 +21,7 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
     ///   - connectTimeoutMilliseconds: connect limit of one IAM call in ms.
     ///   - now: the clock (tests inject one).
     ///   - logger: where token refreshes are logged (never the token).
+    ///   - metrics: token requests are counted and timed there.
     public init(
         credentials: IAMPasswordCredentials,
         iamBaseURL: String,
@@ -29,7 +30,8 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
         timeoutMilliseconds: Int = 30_000,
         connectTimeoutMilliseconds: Int = 5_000,
         now: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger = Logger(label: "ims-gateway.iam")
+        logger: Logger = Logger(label: "ims-gateway.iam"),
+        metrics: UpstreamMetrics = .disabled
     ) {
         let url = iamBaseURL.trimmingSuffix("/") + "/v3/auth/tokens?nocatalog=true"
         let counter = self.counter
@@ -42,9 +44,14 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
                 body: body, timeoutMilliseconds: timeoutMilliseconds,
                 connectTimeoutMilliseconds: connectTimeoutMilliseconds)
             let response: CurlHTTPResponse
+            let started = ContinuousClock.now
+            let operation = "KeystoneCreateUserTokenByPassword"
             do throws(CurlHTTPError) {
                 response = try await http.execute(request)
+                metrics.call(operation: operation, status: "\(response.status)", duration: started.duration(to: .now))
             } catch {
+                metrics.call(operation: operation, status: "transport_\(error.code.rawValue)", duration: started.duration(to: .now))
+                metrics.tokenRefresh(result: "failure")
                 logger.warning("IAM unreachable", metadata: ["project_id": "\(projectID)", "error": "\(error.message)"])
                 throw IMSClientError.transport(error)
             }
@@ -52,12 +59,14 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
                 let error = UpstreamError(
                     httpStatus: response.status, body: response.body, requestID: response.header("X-Request-Id"))
                 logger.warning("IAM refused a token request", metadata: ["project_id": "\(projectID)", "error": "\(error)"])
+                metrics.tokenRefresh(result: "failure")
                 if [400, 401, 403].contains(response.status) { throw IMSClientError.authentication(error) }
                 throw IMSClientError.upstream(error)
             }
             guard let value = response.header("X-Subject-Token"), !value.isEmpty else {
+                metrics.tokenRefresh(result: "failure")
                 throw IMSClientError.malformedResponse(
-                    operation: "KeystoneCreateUserTokenByPassword", httpStatus: response.status,
+                    operation: operation, httpStatus: response.status,
                     detail: "no X-Subject-Token header")
             }
             let object = LenientJSON.object(response.body)
@@ -65,6 +74,7 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
             let expiresAt = LenientJSON.string(token?["expires_at"]).flatMap(IAMTimestamp.parse)
                 ?? now().addingTimeInterval(3600)
             logger.info("IAM token obtained", metadata: ["project_id": "\(projectID)", "expires_at": "\(expiresAt)"])
+            metrics.tokenRefresh(result: "success")
             return IAMToken(value: value, expiresAt: expiresAt)
         }
     }

@@ -10,6 +10,7 @@ struct BatchRunner: Sendable {
     let retryPolicy: SubmitRetryPolicy
     /// Told when IMS or IAM refuse the credentials, so that `/readyz` reflects it at once.
     let readiness: ReadinessState
+    let metrics: GatewayMetrics
     let logger: Logger
 
     func run(
@@ -21,9 +22,11 @@ struct BatchRunner: Sendable {
         guard let jobID = await submit(body, into: &result, deadline: deadline) else { return result }
         result.jobID = jobID
         result.state = .pending
+        let submitted = ContinuousClock.now
 
         let outcome = await waiter.wait(projectID: plan.projectID, jobID: jobID, deadline: deadline)
         result.polls = outcome.polls
+        defer { metrics.job(polls: result.polls, duration: submitted.duration(to: .now), state: result.state.rawValue) }
         if let job = outcome.job {
             result.jobStatus = job.rawStatus
             result.beginTime = job.beginTime

@@ -1,0 +1,39 @@
+import CoreMetrics
+
+/// Counters and timers of the gateway's calls to IMS and IAM, through swift-metrics.
+///
+/// Names follow Prometheus conventions: `imsgw_upstream_calls_total{operation,status}`,
+/// `imsgw_upstream_call_duration_seconds{operation}`, `imsgw_token_refreshes_total{result}`,
+/// `imsgw_rate_limited_total{direction="upstream"}`. Labels never carry a secret, a token or
+/// an id: `operation` is an API name, `status` an HTTP status or a transport failure kind.
+public struct UpstreamMetrics: Sendable {
+    private let factory: any MetricsFactory
+
+    /// Metrics created through `factory`.
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    /// Metrics that go nowhere (tests, tools).
+    public static let disabled = UpstreamMetrics(factory: NOOPMetricsHandler.instance)
+
+    /// One finished upstream call.
+    /// - Parameters:
+    ///   - operation: e.g. `BatchUpdateMembers`, `ShowJob`, `KeystoneCreateUserTokenByPassword`.
+    ///   - status: the HTTP status, or `transport_<kind>` when there was no answer.
+    ///   - duration: from send to answer.
+    public func call(operation: String, status: String, duration: Duration) {
+        Counter(label: "imsgw_upstream_calls_total", dimensions: [("operation", operation), ("status", status)], factory: factory)
+            .increment()
+        Timer(label: "imsgw_upstream_call_duration_seconds", dimensions: [("operation", operation)], factory: factory)
+            .recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        if status == "429" {
+            Counter(label: "imsgw_rate_limited_total", dimensions: [("direction", "upstream")], factory: factory).increment()
+        }
+    }
+
+    /// One IAM token request; `result` is `success` or `failure`.
+    public func tokenRefresh(result: String) {
+        Counter(label: "imsgw_token_refreshes_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+}

@@ -1,0 +1,71 @@
+import CoreMetrics
+import IMSClient
+import Prometheus
+
+/// The gateway's Prometheus registry and the metrics it records (DESIGN.md section 1,
+/// "/metrics"), served at `GET /metrics` in the Prometheus text format.
+///
+/// | metric | kind | labels |
+/// |---|---|---|
+/// | `imsgw_requests_total` | counter | `route`, `status` |
+/// | `imsgw_request_duration_seconds` | histogram | `route` |
+/// | `imsgw_callers_waiting` | gauge | |
+/// | `imsgw_job_polls` | histogram (polls per job) | |
+/// | `imsgw_job_duration_seconds` | histogram (submit to final state) | `state` |
+/// | `imsgw_upstream_calls_total` | counter | `operation`, `status` |
+/// | `imsgw_upstream_call_duration_seconds` | histogram | `operation` |
+/// | `imsgw_token_refreshes_total` | counter | `result` |
+/// | `imsgw_rate_limited_total` | counter | `direction` |
+///
+/// Each gateway has its own registry (no global bootstrap), so several can run in one process.
+public final class GatewayMetrics: Sendable {
+    /// The registry `/metrics` renders.
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let waiting: Meter
+
+    /// Creates an empty registry.
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.valueHistogramBuckets["imsgw_job_polls"] = [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50]
+        self.registry = registry
+        self.factory = factory
+        self.waiting = Meter(label: "imsgw_callers_waiting", factory: factory)
+    }
+
+    /// Metrics of upstream calls, for ``IMSClient``.
+    public var upstream: UpstreamMetrics { UpstreamMetrics(factory: factory) }
+
+    /// One answered request.
+    func request(route: String, status: Int, duration: Duration) {
+        Counter(label: "imsgw_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
+            .increment()
+        Timer(label: "imsgw_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// A caller started (+1) or stopped (-1) waiting on an accept/reject.
+    func callersWaiting(_ delta: Int) {
+        if delta > 0 { waiting.increment(by: Double(delta)) } else { waiting.decrement(by: Double(-delta)) }
+    }
+
+    /// A job's wait ended: polls made and time from submit to the end of the wait.
+    func job(polls: Int, duration: Duration, state: String) {
+        Recorder(label: "imsgw_job_polls", factory: factory).record(polls)
+        Timer(label: "imsgw_job_duration_seconds", dimensions: [("state", state)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds.
+    var nanoseconds: Int64 {
+        Int64(components.seconds) * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}
