@@ -41,14 +41,15 @@ public final class IMSClient: Sendable {
     ///   - body: the images, project, status and optional vault.
     ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
     ///     until a deadline), or nil.
+    ///   - requestID: sent as `X-Request-Id` so that IMS-side logs can be matched, or nil.
     /// - Returns: the `job_id` IMS answered.
     /// - Throws: ``IMSClientError``; `mayHaveReachedServer` tells whether a job may exist anyway.
     public func batchUpdateMembers(
-        _ body: BatchUpdateMembersRequest, timeoutMilliseconds: Int? = nil
+        _ body: BatchUpdateMembersRequest, timeoutMilliseconds: Int? = nil, requestID: String? = nil
     ) async throws(IMSClientError) -> String {
         let request = CurlHTTPRequest(
             method: "PUT", url: configuration.imsBaseURL + "/v1/cloudimages/members",
-            headers: [("Content-Type", "application/json;charset=UTF-8")],
+            headers: Self.headers(contentType: "application/json;charset=UTF-8", requestID: requestID),
             body: body.jsonBytes())
         let response = try await send(
             request, projectID: body.projectID, operation: "BatchUpdateMembers", timeoutMilliseconds: timeoutMilliseconds)
@@ -66,8 +67,11 @@ public final class IMSClient: Sendable {
     ///   - jobID: the job id; percent-encoded into the path.
     ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
     ///     until a deadline), or nil.
+    ///   - requestID: sent as `X-Request-Id`, or nil.
     /// - Throws: ``IMSClientError``; a body that is not a JSON object is `malformedResponse`.
-    public func showJob(projectID: String, jobID: String, timeoutMilliseconds: Int? = nil) async throws(IMSClientError) -> Job {
+    public func showJob(
+        projectID: String, jobID: String, timeoutMilliseconds: Int? = nil, requestID: String? = nil
+    ) async throws(IMSClientError) -> Job {
         let escaped = PathSegment.escape(jobID)
         let path: String
         let operation: String
@@ -81,7 +85,7 @@ public final class IMSClient: Sendable {
         }
         let request = CurlHTTPRequest(
             method: "GET", url: configuration.imsBaseURL + path,
-            headers: [("Content-Type", "application/json")])
+            headers: Self.headers(contentType: "application/json", requestID: requestID))
         let response = try await send(
             request, projectID: projectID, operation: operation, timeoutMilliseconds: timeoutMilliseconds)
         guard let job = Job.decode(response.body) else {
@@ -102,6 +106,12 @@ public final class IMSClient: Sendable {
         } catch .upstream(let error) where error.httpStatus == 404 {
             return
         }
+    }
+
+    private static func headers(contentType: String, requestID: String?) -> [(name: String, value: String)] {
+        var headers = [(name: "Content-Type", value: contentType)]
+        if let requestID { headers.append((name: "X-Request-Id", value: requestID)) }
+        return headers
     }
 
     /// The made-up job id readiness probes ask for.

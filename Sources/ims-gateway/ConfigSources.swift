@@ -1,23 +1,31 @@
 import Configuration
 import Foundation
 import IMSGateway
+import SystemPackage
 
 /// Builds the one `ConfigReader` of a command: flags first, then `IMSGW_*` environment
-/// variables, then the defaults in code.
+/// variables, then the optional YAML or JSON configuration file, then the defaults in code.
 enum ConfigSources {
     /// Flags that would put a secret on the command line (and into `ps` and shell history).
     static let refusedFlags = ["--iam-password", "--aksk-secret-key"]
 
+    /// Settings that must not come from the configuration file (it is often in a ConfigMap or
+    /// under version control).
+    static let secretKeys = ["iam.password", "aksk.secretKey"]
+
     /// - Parameters:
     ///   - flags: declared options already parsed, by config key (strings).
     ///   - forwarded: further `--key value` flags, forwarded as they were typed.
+    ///   - configFile: a YAML (or JSON) file with the same keys, nested (`ims: {url: ...}`), or nil.
     ///   - environment: the process environment (tests pass their own).
-    /// - Throws: ``ConfigurationError`` for a secret given as a flag.
+    /// - Throws: ``ConfigurationError`` for a secret given as a flag or in the file, or an
+    ///   unreadable or malformed file.
     static func reader(
         flags: [String: String?],
         forwarded: [String],
+        configFile: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> ConfigReader {
+    ) async throws -> ConfigReader {
         for argument in forwarded {
             let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
             if refusedFlags.contains(name) {
@@ -32,11 +40,26 @@ enum ConfigSources {
         let environmentProvider = EnvironmentVariablesProvider(
             environmentVariables: environment,
             secretsSpecifier: .specific(["IMSGW_IAM_PASSWORD", "IMSGW_AKSK_SECRET_KEY"]))
-        return ConfigReader(providers: [
+        var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: values),
             CommandLineArgumentsProvider(arguments: ["ims-gateway"] + forwarded),
             environmentProvider.prefixKeys(with: ["imsgw"]),
-        ])
+        ]
+        if let configFile {
+            let file: FileProvider<YAMLSnapshot>
+            do {
+                file = try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile))
+            } catch {
+                throw ConfigurationError("setting configFile: cannot read \(configFile) as YAML or JSON: \(error)")
+            }
+            let fileOnly = ConfigReader(provider: file)
+            for key in secretKeys where fileOnly.string(forKey: ConfigKey(key), isSecret: true) != nil {
+                throw ConfigurationError(
+                    "setting \(key) must not be in the configuration file \(configFile): use the environment or a secret file (\(key)File)")
+            }
+            providers.append(file)
+        }
+        return ConfigReader(providers: providers)
     }
 
     /// The command-line flag of a configuration key: `poll.initialMs` is `--poll-initial-ms`

@@ -33,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("probe-project-id"), help: "Project whose credentials /readyz proves (32 hex).") var probeProjectID: String?
     @Option(name: .customLong("max-images-per-job"), help: "Most images per IMS job (default 20).") var maxImagesPerJob: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "json (default when standard error is not a terminal) or text.") var logFormat: String?
+    @Option(name: .customLong("config-file"), help: "YAML or JSON file with settings (below flags and IMSGW_* variables).") var configFile: String?
+    @Flag(name: .customLong("print-config"), help: "Print the effective configuration (secrets redacted) and exit.") var printConfig = false
     @Argument(parsing: .allUnrecognized, help: .hidden) var settings: [String] = []
 
     func run() async throws {
@@ -40,19 +43,26 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration: GatewayConfiguration
         let logger: Logger
         do {
-            reader = try ConfigSources.reader(
+            reader = try await ConfigSources.reader(
                 flags: [
                     "host": host, "port": port, "ims.url": imsURL, "iam.url": iamURL, "iam.domain": iamDomain,
                     "iam.user": iamUser, "iam.passwordFile": iamPasswordFile, "maxImagesPerJob": maxImagesPerJob,
                     "credentials.mode": credentialsMode, "probe.projectId": probeProjectID, "logLevel": logLevel,
+                    "logFormat": logFormat,
                 ],
-                forwarded: settings)
+                forwarded: settings,
+                configFile: configFile ?? ProcessInfo.processInfo.environment["IMSGW_CONFIG_FILE"])
             let loaded = try GatewayConfiguration.load(from: reader)
             try ConfigSources.checkForwarded(settings, usedKeys: loaded.usedKeys)
             configuration = loaded.configuration
-            logger = try Logging.bootstrapped(level: reader.string(forKey: "logLevel"))
+            logger = try Logging.bootstrapped(
+                level: reader.string(forKey: "logLevel"), format: reader.string(forKey: "logFormat"))
         } catch {
             throw CommandFailure.configuration("\(error)").exit()
+        }
+        if printConfig {
+            for (key, value) in configuration.effectiveSettings() { print("\(key): \(value)") }
+            return
         }
         let http = try CurlHTTPClient(configuration: .init(
             maxConnections: configuration.maxUpstreamTransfers, caBundlePath: configuration.caBundlePath))
@@ -67,8 +77,10 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension Logging {
-    /// Sends logs to standard error at `level` (default info) and returns the root logger.
-    static func bootstrapped(level: String?) throws -> Logger {
+    /// Sends logs to standard error at `level` (default info), as JSON lines or text (default:
+    /// text on a terminal, JSON otherwise), and returns the root logger.
+    /// - Throws: ``ConfigurationError`` for an unknown level or format.
+    static func bootstrapped(level: String?, format: String? = nil) throws -> Logger {
         var parsed = Logger.Level.info
         if let level {
             guard let value = Logger.Level(rawValue: level.lowercased()) else {
@@ -76,8 +88,20 @@ extension Logging {
             }
             parsed = value
         }
+        let json: Bool
+        switch format?.lowercased() {
+        case nil: json = isatty(STDERR_FILENO) == 0
+        case "json": json = true
+        case "text": json = false
+        case let other?: throw ConfigurationError("setting logFormat: '\(other)' is not one of json, text")
+        }
         let chosen = parsed
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = chosen
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = chosen
             return handler

@@ -41,8 +41,8 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Waits for `jobID` of `projectID` until it is final or `deadline` passes. Task
-    /// cancellation ends the wait like a passed deadline.
-    public func wait(projectID: String, jobID: String, deadline: C.Instant) async -> JobWaitOutcome {
+    /// cancellation ends the wait like a passed deadline. `requestID` is sent with each poll.
+    public func wait(projectID: String, jobID: String, deadline: C.Instant, requestID: String? = nil) async -> JobWaitOutcome {
         var outcome = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: 0, lastError: nil)
         var generator = SystemRandomNumberGenerator()
         var index = 0
@@ -62,7 +62,8 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
             let left = clock.now.duration(to: deadline)
             do throws(IMSClientError) {
                 let job = try await client.showJob(
-                    projectID: projectID, jobID: jobID, timeoutMilliseconds: max(1, left.wholeMilliseconds))
+                    projectID: projectID, jobID: jobID, timeoutMilliseconds: max(1, left.wholeMilliseconds),
+                    requestID: requestID)
                 outcome.job = job
                 outcome.lastError = nil
                 if job.status.isFinal {

@@ -19,12 +19,12 @@ struct BatchRunner: Sendable {
         var result = batch
         let body = BatchUpdateMembersRequest(
             images: batch.images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
-        guard let jobID = await submit(body, into: &result, deadline: deadline) else { return result }
+        guard let jobID = await submit(body, into: &result, deadline: deadline, requestID: requestID) else { return result }
         result.jobID = jobID
         result.state = .pending
         let submitted = ContinuousClock.now
 
-        let outcome = await waiter.wait(projectID: plan.projectID, jobID: jobID, deadline: deadline)
+        let outcome = await waiter.wait(projectID: plan.projectID, jobID: jobID, deadline: deadline, requestID: requestID)
         result.polls = outcome.polls
         defer { metrics.job(polls: result.polls, duration: submitted.duration(to: .now), state: result.state.rawValue) }
         if let job = outcome.job {
@@ -55,7 +55,8 @@ struct BatchRunner: Sendable {
     /// Submits with retries. Returns the job id, or nil with `result` set to
     /// `submit_failed` / `not_submitted`.
     private func submit(
-        _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline: ContinuousClock.Instant
+        _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline: ContinuousClock.Instant,
+        requestID: String
     ) async -> String? {
         var mayExist = false
         var lastError: IMSClientError?
@@ -71,7 +72,7 @@ struct BatchRunner: Sendable {
                 // A submit never outlives the caller's wait: one cut short reports that a job
                 // may exist, which the answer says.
                 let left = ContinuousClock.now.duration(to: deadline).wholeMilliseconds
-                return try await client.batchUpdateMembers(body, timeoutMilliseconds: max(1, left))
+                return try await client.batchUpdateMembers(body, timeoutMilliseconds: max(1, left), requestID: requestID)
             } catch {
                 lastError = error
                 mayExist = mayExist || Self.mayHaveCreatedJob(error)

@@ -1,0 +1,37 @@
+import IMSClient
+
+extension GatewayConfiguration {
+    /// Every setting with the value in force, as `(key, value)` pairs in the keys of
+    /// ``init(reader:)``; secrets (password, secret key) appear as `<redacted>`. For
+    /// `serve --print-config`.
+    public func effectiveSettings() -> [(key: String, value: String)] {
+        var settings: [(String, String)] = [
+            ("host", host), ("port", "\(port)"), ("ims.url", imsBaseURL),
+            ("probe.projectId", probeProjectID ?? "<unset>"), ("probe.intervalSeconds", "\(readinessRecheckSeconds)"),
+            ("credentials.mode", credentials.mode),
+        ]
+        switch credentials {
+        case .password(let password):
+            settings += [
+                ("iam.url", iamBaseURL), ("iam.domain", password.domainName), ("iam.user", password.userName),
+                ("iam.password", "<redacted>"), ("iam.refreshMarginSeconds", "\(tokenRefreshMarginSeconds)"),
+            ]
+        case .accessKey(let accessKey, _):
+            settings += [("aksk.accessKey", accessKey), ("aksk.secretKey", "<redacted>")]
+        case .temporaryAccessKeyFile(let path):
+            settings += [("aksk.temporaryCredentialsFile", path)]
+        }
+        settings += [
+            ("maxImagesPerRequest", "\(maxImagesPerRequest)"), ("maxImagesPerJob", "\(maxImagesPerJob)"),
+            ("fanOutPerRequest", "\(fanOutPerRequest)"), ("maxUpstreamTransfers", "\(maxUpstreamTransfers)"),
+            ("wait.defaultSeconds", "\(defaultWaitSeconds)"), ("wait.maxSeconds", "\(maxWaitSeconds)"),
+            ("maxBodyBytes", "\(maxBodyBytes)"), ("server.idleTimeoutSeconds", "\(idleTimeoutSeconds)"),
+            ("poll.initialMs", "\(pollSchedule.initialDelay.wholeMilliseconds)"),
+            ("poll.growth", "\(pollSchedule.growthFactor)"), ("poll.maxMs", "\(pollSchedule.maxDelay.wholeMilliseconds)"),
+            ("upstream.connectTimeoutMs", "\(upstreamConnectTimeoutMilliseconds)"),
+            ("upstream.timeoutMs", "\(upstreamTimeoutMilliseconds)"), ("submit.maxAttempts", "\(maxSubmitAttempts)"),
+            ("ims.jobQuery", jobQuery.rawValue), ("tls.caBundle", caBundlePath ?? "<system>"),
+        ]
+        return settings
+    }
+}
