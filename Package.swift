@@ -122,6 +122,7 @@ let package = Package(
             name: "IMSGatewayTests",
             dependencies: [
                 "IMSGateway",
+                .product(name: "Configuration", package: "swift-configuration"),
                 "IMSSimulator",
                 "IMSClient",
                 "CurlHTTP",

@@ -1,0 +1,130 @@
+import Configuration
+import Foundation
+import IMSClient
+import IMSGateway
+import Testing
+
+/// Reading settings from `IMSGW_*` environment variables, as `serve` does.
+@Suite("configuration")
+struct GatewayConfigurationTests {
+    static let base = [
+        "IMSGW_IMS_URL": "https://ims.cn-north-4.myhuaweicloud.com",
+        "IMSGW_IAM_URL": "https://iam.cn-north-4.myhuaweicloud.com",
+        "IMSGW_IAM_DOMAIN": "acct", "IMSGW_IAM_USER": "gateway", "IMSGW_IAM_PASSWORD": "s3cret-pw",
+        "IMSGW_PROBE_PROJECT_ID": "0123456789ABCDEF0123456789abcdef",
+    ]
+
+    static func load(_ environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
+        let provider = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["imsgw"])
+        return try GatewayConfiguration(reader: ConfigReader(provider: provider))
+    }
+
+    static func message(_ environment: [String: String]) -> String? {
+        do {
+            _ = try load(environment)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test("defaults of DESIGN.md section 4; the probe project is lower-cased")
+    func defaults() throws {
+        let configuration = try Self.load(Self.base)
+        #expect(configuration.maxImagesPerRequest == 1000)
+        #expect(configuration.maxImagesPerJob == 20)
+        #expect(configuration.fanOutPerRequest == 8)
+        #expect(configuration.maxUpstreamTransfers == 64)
+        #expect(configuration.defaultWaitSeconds == 300)
+        #expect(configuration.maxWaitSeconds == 900)
+        #expect(configuration.maxBodyBytes == 262_144)
+        #expect(configuration.tokenRefreshMarginSeconds == 1800)
+        #expect(configuration.upstreamConnectTimeoutMilliseconds == 5000)
+        #expect(configuration.upstreamTimeoutMilliseconds == 30_000)
+        #expect(configuration.pollSchedule.initialDelay == .seconds(1))
+        #expect(configuration.pollSchedule.maxDelay == .seconds(10))
+        #expect(configuration.probeProjectID == "0123456789abcdef0123456789abcdef")
+        #expect(configuration.credentials.mode == "password")
+    }
+
+    @Test("environment variables set nested and camelCase keys")
+    func environmentNames() throws {
+        var environment = Self.base
+        environment["IMSGW_MAX_IMAGES_PER_JOB"] = "50"
+        environment["IMSGW_POLL_INITIAL_MS"] = "250"
+        environment["IMSGW_WAIT_MAX_SECONDS"] = "600"
+        environment["IMSGW_IMS_JOB_QUERY"] = "show_job_progress"
+        let configuration = try Self.load(environment)
+        #expect(configuration.maxImagesPerJob == 50)
+        #expect(configuration.pollSchedule.initialDelay == .milliseconds(250))
+        #expect(configuration.maxWaitSeconds == 600)
+        #expect(configuration.jobQuery == .showJobProgress)
+    }
+
+    @Test(
+        "a wrong value names the setting and never shows a secret",
+        arguments: [
+            ("IMSGW_MAX_IMAGES_PER_JOB", "abc", "maxImagesPerJob"),
+            ("IMSGW_POLL_INITIAL_MS", "-5", "poll.initialMs"),
+            ("IMSGW_IMS_URL", "ftp://x", "ims.url"),
+            ("IMSGW_CREDENTIALS_MODE", "kerberos", "credentials.mode"),
+            ("IMSGW_PROBE_PROJECT_ID", "nope", "probe.projectId"),
+            ("IMSGW_IAM_PASSWORD_FILE", "/nonexistent/password", "iam.passwordFile"),
+            ("IMSGW_WAIT_DEFAULT_SECONDS", "1000", "wait.defaultSeconds"),
+        ])
+    func invalid(variable: String, value: String, setting: String) {
+        var environment = Self.base
+        environment[variable] = value
+        let message = Self.message(environment)
+        #expect(message?.contains(setting) == true)
+        #expect(message?.contains("s3cret-pw") == false)
+    }
+
+    @Test("a missing password is reported by name")
+    func missingSecret() {
+        var environment = Self.base
+        environment["IMSGW_IAM_PASSWORD"] = nil
+        #expect(Self.message(environment) == "setting iam.password (or iam.passwordFile) is required")
+    }
+
+    @Test("aksk mode needs no IAM settings; the secret key is redacted everywhere")
+    func accessKeyMode() throws {
+        let configuration = try Self.load([
+            "IMSGW_IMS_URL": "https://ims.example.com", "IMSGW_CREDENTIALS_MODE": "aksk",
+            "IMSGW_AKSK_ACCESS_KEY": "HPUAEXAMPLEAK0000001", "IMSGW_AKSK_SECRET_KEY": "very-secret-sk",
+            "IMSGW_PROBE_PROJECT_ID": "0123456789abcdef0123456789abcdef",
+        ])
+        guard case .accessKey(let accessKey, let secretKey) = configuration.credentials else {
+            Issue.record("not aksk")
+            return
+        }
+        #expect(accessKey == "HPUAEXAMPLEAK0000001")
+        #expect(secretKey == "very-secret-sk")
+        #expect(!"\(configuration.credentials)".contains("very-secret-sk"))
+        let printed = configuration.effectiveSettings().map { "\($0.key): \($0.value)" }.joined(separator: "\n")
+        #expect(printed.contains("aksk.secretKey: <redacted>"))
+        #expect(!printed.contains("very-secret-sk"))
+    }
+
+    @Test("a password file wins over the variable and is trimmed")
+    func passwordFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)").path
+        try "from-file\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var environment = Self.base
+        environment["IMSGW_IAM_PASSWORD_FILE"] = path
+        guard case .password(let password) = try Self.load(environment).credentials else {
+            Issue.record("not password")
+            return
+        }
+        #expect(password.password == "from-file")
+    }
+
+    @Test("load reports the keys it read, so that unknown flags can be refused")
+    func usedKeys() throws {
+        let provider = EnvironmentVariablesProvider(environmentVariables: Self.base).prefixKeys(with: ["imsgw"])
+        let loaded = try GatewayConfiguration.load(from: ConfigReader(provider: provider))
+        #expect(loaded.usedKeys.isSuperset(of: ["ims.url", "iam.user", "maxImagesPerJob", "poll.initialMs", "probe.projectId"]))
+        #expect(!loaded.usedKeys.contains("aksk.secretKey"))
+    }
+}
