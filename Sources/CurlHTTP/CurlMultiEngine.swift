@@ -13,7 +13,6 @@ final class CurlMultiEngine: @unchecked Sendable {
         var incoming: [CurlTransfer] = []
         var cancellations: [CurlTransfer] = []
         var stopping = false
-        var stopped = false
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -88,7 +87,6 @@ final class CurlMultiEngine: @unchecked Sendable {
                 defer {
                     inbox.incoming.removeAll()
                     inbox.cancellations.removeAll()
-                    if inbox.stopping { inbox.stopped = true }
                 }
                 return (inbox.incoming, inbox.cancellations, inbox.stopping)
             }
