@@ -7,7 +7,9 @@ import ServiceLifecycle
 
 /// Builds the gateway: the one place where its parts are put together (also the test seam).
 public enum GatewayApplication {
-    /// Builds the gateway as a Hummingbird application.
+    /// Builds the gateway as a Hummingbird application, without the drain of
+    /// ``services(configuration:http:logger:metrics:onServerRunning:)``: its graceful shutdown stops
+    /// listening at once and lets running requests finish on their own deadlines.
     /// - Parameters:
     ///   - configuration: every setting.
     ///   - http: the libcurl client for all upstream calls; the caller shuts it down after the
@@ -22,7 +24,49 @@ public enum GatewayApplication {
         metrics: GatewayMetrics = GatewayMetrics(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        build(
+            configuration: configuration, http: http, readiness: ReadinessState(), drain: DrainController(),
+            logger: logger, metrics: metrics, onServerRunning: onServerRunning)
+    }
+
+    /// The gateway with graceful shutdown (DESIGN.md section 3, "Shutdown"), as the services to
+    /// run in one `ServiceGroup`, in the order returned. On graceful shutdown the group first
+    /// drains (`/readyz` 503, new accept/reject requests 503, running ones finish or are
+    /// answered 504 at `drainTimeoutSeconds`), then stops the HTTP server.
+    /// - Parameters:
+    ///   - configuration: every setting.
+    ///   - http: the libcurl client for all upstream calls; the caller shuts it down after the
+    ///     group has stopped, so that it is the last thing to stop.
+    ///   - logger: the gateway's logger.
+    ///   - metrics: the registry `/metrics` serves.
+    ///   - onServerRunning: called with the bound port once listening.
+    public static func services(
+        configuration: GatewayConfiguration,
+        http: CurlHTTPClient,
+        logger: Logger = Logger(label: "ims-gateway"),
+        metrics: GatewayMetrics = GatewayMetrics(),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> [any Service] {
         let readiness = ReadinessState()
+        let drain = DrainController()
+        let app = build(
+            configuration: configuration, http: http, readiness: readiness, drain: drain, logger: logger,
+            metrics: metrics, onServerRunning: onServerRunning)
+        let drainService = DrainService(
+            drain: drain, readiness: readiness, timeout: .seconds(configuration.drainTimeoutSeconds), logger: logger)
+        // A group shuts its services down last to first: the drain before the server.
+        return [app, drainService]
+    }
+
+    static func build(
+        configuration: GatewayConfiguration,
+        http: CurlHTTPClient,
+        readiness: ReadinessState,
+        drain: DrainController,
+        logger: Logger,
+        metrics: GatewayMetrics,
+        onServerRunning: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
         let credentials = makeCredentialProvider(
             configuration: configuration, http: http, readiness: readiness, metrics: metrics, logger: logger)
         let client = IMSClient(
@@ -37,6 +81,7 @@ public enum GatewayApplication {
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
             readiness: readiness,
             metrics: metrics,
+            drain: drain,
             logger: logger)
         let router = Router(context: GatewayRequestContext.self)
         // Metrics outermost: they see every answer, errors already turned into problems.
@@ -47,6 +92,7 @@ public enum GatewayApplication {
             planner: BatchPlanner(
                 maxImagesPerRequest: configuration.maxImagesPerRequest, maxImagesPerJob: configuration.maxImagesPerJob),
             executor: PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest),
+            drain: drain,
             logger: logger
         ).addRoutes(to: router)
         HealthController(readiness: readiness).addRoutes(to: router)

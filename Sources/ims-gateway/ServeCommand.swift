@@ -8,7 +8,8 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// `ims-gateway serve`: runs the gateway until SIGTERM or SIGINT.
+/// `ims-gateway serve`: runs the gateway until SIGTERM or SIGINT, then drains it (waiting
+/// requests go on for up to `drain.timeoutSeconds`) and exits 0.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -66,13 +67,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let http = try CurlHTTPClient(configuration: .init(
             maxConnections: configuration.maxUpstreamTransfers, caBundlePath: configuration.caBundlePath))
-        let app = GatewayApplication.build(configuration: configuration, http: http, logger: logger) { port in
+        let services = GatewayApplication.services(configuration: configuration, http: http, logger: logger) { port in
             logger.info("ims-gateway listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
         }
+        // SIGTERM / SIGINT: drain, stop the HTTP server, then (below) the curl client, last.
         let group = ServiceGroup(configuration: .init(
-            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         http.shutdown()
+        logger.notice("ims-gateway stopped")
     }
 }
 

@@ -18,6 +18,14 @@ public struct JobWaitOutcome: Sendable {
     public var polls: Int
     /// The last poll error, when the last poll failed (transport, 5xx, 404, malformed body).
     public var lastError: IMSClientError?
+
+    /// Creates an outcome (e.g. the starting point of a wait that may be resumed).
+    public init(ending: Ending, job: Job? = nil, polls: Int = 0, lastError: IMSClientError? = nil) {
+        self.ending = ending
+        self.job = job
+        self.polls = polls
+        self.lastError = lastError
+    }
 }
 
 /// Polls one job until SUCCESS or FAIL or a deadline.
@@ -42,10 +50,16 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
 
     /// Waits for `jobID` of `projectID` until it is final or `deadline` passes. Task
     /// cancellation ends the wait like a passed deadline. `requestID` is sent with each poll.
-    public func wait(projectID: String, jobID: String, deadline: C.Instant, requestID: String? = nil) async -> JobWaitOutcome {
-        var outcome = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: 0, lastError: nil)
+    /// - Parameters:
+    ///   - previousPolls: polls an earlier, interrupted wait for the same job already made (its
+    ///     `polls`): the schedule goes on from there instead of starting short again, and the
+    ///     outcome's `polls` counts them too.
+    public func wait(
+        projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil
+    ) async -> JobWaitOutcome {
+        var outcome = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
         var generator = SystemRandomNumberGenerator()
-        var index = 0
+        var index = previousPolls
         while !Task.isCancelled {
             let remaining = clock.now.duration(to: deadline)
             guard remaining > .zero else { return outcome }

@@ -26,7 +26,8 @@ extension GatewayConfiguration {
     /// `fanOutPerRequest`, `maxUpstreamTransfers`, `wait.defaultSeconds`, `wait.maxSeconds`,
     /// `maxBodyBytes`, `server.idleTimeoutSeconds`, `poll.initialMs`, `poll.growth`, `poll.maxMs`,
     /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
-    /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`.
+    /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
+    /// `drain.timeoutSeconds`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
         self = try Self.load(from: reader).configuration
@@ -93,6 +94,7 @@ extension GatewayConfiguration {
         tokenRefreshMarginSeconds = try settings.int(
             "iam.refreshMarginSeconds", default: tokenRefreshMarginSeconds, range: 0...86_400)
         maxSubmitAttempts = try settings.int("submit.maxAttempts", default: maxSubmitAttempts, range: 1...20)
+        drainTimeoutSeconds = try settings.int("drain.timeoutSeconds", default: drainTimeoutSeconds, range: 0...3600)
         if let query = settings.string("ims.jobQuery") {
             guard let value = IMSClientConfiguration.JobQuery(rawValue: query) else {
                 throw ConfigurationError("setting ims.jobQuery: '\(query)' is not one of show_job, show_job_progress")

@@ -46,6 +46,9 @@ public struct GatewayConfiguration: Sendable {
     public var maxSubmitAttempts: Int = 4
     /// The job query API (default ShowJob, the one with per-image results).
     public var jobQuery: IMSClientConfiguration.JobQuery = .showJob
+    /// Seconds that requests already waiting may go on waiting after SIGTERM or SIGINT before
+    /// those still pending are answered 504 and the server stops (default 25).
+    public var drainTimeoutSeconds: Int = 25
     /// PEM CA bundle for HTTPS to IMS and IAM; nil uses the system's.
     public var caBundlePath: String?
 

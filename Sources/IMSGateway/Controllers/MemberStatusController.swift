@@ -6,11 +6,13 @@ import Logging
 import NIOCore
 
 /// `POST /accept-images` and `POST /reject-images`: validate, split into batches, submit one
-/// IMS job per batch, wait for all of them and answer once (DESIGN.md section 2).
+/// IMS job per batch, wait for all of them and answer once (DESIGN.md section 2). While the
+/// gateway drains, new requests are refused with 503 and running ones end by the drain deadline.
 struct MemberStatusController {
     let configuration: GatewayConfiguration
     let planner: BatchPlanner
     let executor: PlanExecutor
+    let drain: DrainController
     let logger: Logger
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
@@ -26,6 +28,16 @@ struct MemberStatusController {
         _ request: Request, requestID: String, memberStatus: MemberStatus, route: String
     ) async throws -> Response {
         let started = ContinuousClock.now
+
+        guard drain.admit() else {
+            var problem = refused(
+                503, "draining", "Shutting down",
+                "the gateway is shutting down and takes no new requests; send it again (another instance will answer it)",
+                requestID, route)
+            problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.drainingRetryAfterSeconds)"
+            throw problem
+        }
+        defer { drain.finish() }
 
         guard Self.isJSON(request.headers[.contentType]) else {
             throw refused(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json", requestID, route)
@@ -83,9 +95,12 @@ struct MemberStatusController {
             return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
         default:
             headers[ResponseFactory.retryAfterHeader] = "\(configuration.pollSchedule.maxDelay.components.seconds)"
+            var detail = "\(result.totals.pending) batch(es) still pending and \(result.totals.notSubmitted) not submitted after \(wait.seconds) s; job ids are in batches[]"
+            if drain.effectiveDeadline(deadline) < deadline {
+                detail = "the gateway is shutting down and its drain timeout passed: \(result.totals.pending) batch(es) still pending and \(result.totals.notSubmitted) not submitted; job ids are in batches[]"
+            }
             let problem = ProblemDetails(
-                slug: "deadline-passed", title: "Deadline passed", status: result.httpStatus,
-                detail: "\(result.totals.pending) batch(es) still pending and \(result.totals.notSubmitted) not submitted after \(wait.seconds) s; job ids are in batches[]",
+                slug: "deadline-passed", title: "Deadline passed", status: result.httpStatus, detail: detail,
                 requestID: requestID)
             return ResponseFactory.json(
                 status: result.httpStatus, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
@@ -96,6 +111,10 @@ struct MemberStatusController {
     static let authenticationCodes: Set<String> = [
         "upstream.authentication_failed", "APIGW.0301", "APIGW.0307", "APIG.0301", "APIG.0307",
     ]
+
+    /// `Retry-After` of a request refused while draining, in seconds: by then another instance
+    /// (or this one's replacement) takes it.
+    static let drainingRetryAfterSeconds = 2
 
     /// Most entries of `errors[]` in a 400 answer.
     static let maxFieldErrors = 100

@@ -6,7 +6,7 @@ import NIOCore
 /// A problem answer (RFC 9457) thrown by a handler; Hummingbird turns it into the response.
 struct GatewayProblem: HTTPResponseError {
     var problem: ProblemDetails
-    let headers: HTTPFields
+    var headers: HTTPFields
 
     var status: HTTPResponse.Status { .init(code: problem.status) }
 

@@ -4,6 +4,7 @@ import Logging
 
 /// Takes one batch from submit to a final state: submits its IMS job (repeating as
 /// ``SubmitRetryPolicy`` allows) and waits for the job until it ends or the deadline passes.
+/// While the gateway drains, the deadline is the earlier of the caller's and the drain deadline.
 struct BatchRunner: Sendable {
     let client: IMSClient
     let waiter: JobWaiter<ContinuousClock>
@@ -11,6 +12,8 @@ struct BatchRunner: Sendable {
     /// Told when IMS or IAM refuse the credentials, so that `/readyz` reflects it at once.
     let readiness: ReadinessState
     let metrics: GatewayMetrics
+    /// Moves the deadline earlier when the gateway drains.
+    let drain: DrainController
     let logger: Logger
 
     func run(
@@ -24,7 +27,7 @@ struct BatchRunner: Sendable {
         result.state = .pending
         let submitted = ContinuousClock.now
 
-        let outcome = await waiter.wait(projectID: plan.projectID, jobID: jobID, deadline: deadline, requestID: requestID)
+        let outcome = await wait(projectID: plan.projectID, jobID: jobID, deadline: deadline, requestID: requestID)
         result.polls = outcome.polls
         defer { metrics.job(polls: result.polls, duration: submitted.duration(to: .now), state: result.state.rawValue) }
         if let job = outcome.job {
@@ -52,12 +55,40 @@ struct BatchRunner: Sendable {
         return result
     }
 
+    /// Waits for the job until it ends or the effective deadline passes. A drain that starts
+    /// meanwhile wakes the wait, which goes on (same poll schedule, same last job state) to the
+    /// drain deadline, so its last poll still lands just before the wait ends.
+    private func wait(
+        projectID: String, jobID: String, deadline: ContinuousClock.Instant, requestID: String
+    ) async -> JobWaitOutcome {
+        let initial = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: 0, lastError: nil)
+        return await drain.withDrainDeadline(deadline, initial: initial) { [waiter] deadline, previous in
+            guard case .deadlinePassed = previous.ending else { return previous }
+            var outcome = await waiter.wait(
+                projectID: projectID, jobID: jobID, deadline: deadline, previousPolls: previous.polls, requestID: requestID)
+            if outcome.job == nil { outcome.job = previous.job }
+            if outcome.polls == previous.polls {
+                // No poll since the interruption; the poll it cut short is no news about the job.
+                outcome.lastError = previous.lastError.flatMap { Self.isCancellation($0) ? nil : $0 }
+            }
+            return outcome
+        }
+    }
+
+    private static func isCancellation(_ error: IMSClientError) -> Bool {
+        if case .transport(let transport) = error, transport.code == .cancelled { return true }
+        return false
+    }
+
     /// Submits with retries. Returns the job id, or nil with `result` set to
     /// `submit_failed` / `not_submitted`.
     private func submit(
-        _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline: ContinuousClock.Instant,
+        _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline ownDeadline: ContinuousClock.Instant,
         requestID: String
     ) async -> String? {
+        // Read again before each step: a drain moves it earlier. A submit already sent keeps
+        // its own timeout, since cutting it short would lose the id of a job it may create.
+        var deadline: ContinuousClock.Instant { drain.effectiveDeadline(ownDeadline) }
         var mayExist = false
         var lastError: IMSClientError?
         while result.submitAttempts < retryPolicy.maxAttempts {

@@ -1,0 +1,210 @@
+import Synchronization
+
+/// The state of a graceful shutdown (DESIGN.md section 3, "Shutdown"): whether the gateway is
+/// draining, its drain deadline, and how many accept/reject requests are still running.
+///
+/// While draining, new accept/reject requests are refused (``admit()`` is false) and every
+/// running one works to min(its own deadline, drain start + drain timeout): waits that started
+/// before the drain are woken and go on with that earlier deadline
+/// (``withDrainDeadline(_:initial:_:)``), so whatever is still pending then is answered 504.
+/// No I/O: ``DrainService`` starts the drain, the member-status routes admit and finish requests.
+public final class DrainController: Sendable {
+    private struct State {
+        /// Set once, when draining starts.
+        var drainDeadline: ContinuousClock.Instant?
+        var running = 0
+        var nextWatcherID = 0
+        /// Woken when draining starts.
+        var drainWatchers: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// Woken when `running` drops to zero.
+        var idleWatchers: [Int: CheckedContinuation<Void, Never>] = [:]
+
+        /// Whether `event` has happened.
+        func has(_ event: Event) -> Bool {
+            switch event {
+            case .draining: return drainDeadline != nil
+            case .idle: return running == 0
+            }
+        }
+
+        /// The continuations waiting for `event`.
+        subscript(watchersOf event: Event) -> [Int: CheckedContinuation<Void, Never>] {
+            get {
+                switch event {
+                case .draining: return drainWatchers
+                case .idle: return idleWatchers
+                }
+            }
+            set {
+                switch event {
+                case .draining: drainWatchers = newValue
+                case .idle: idleWatchers = newValue
+                }
+            }
+        }
+    }
+
+    /// What a caller can wait for.
+    private enum Event {
+        case draining, idle
+    }
+
+    private let state = Mutex(State())
+
+    /// Creates a controller: not draining, nothing running.
+    public init() {}
+
+    /// The drain deadline (drain start + drain timeout); nil while not draining.
+    public var drainDeadline: ContinuousClock.Instant? { state.withLock { $0.drainDeadline } }
+
+    /// Whether draining has started.
+    public var isDraining: Bool { drainDeadline != nil }
+
+    /// Accept/reject requests admitted and not finished yet.
+    public var running: Int { state.withLock { $0.running } }
+
+    /// Starts draining: the drain deadline becomes `now + timeout` and every running wait is
+    /// woken to work to it. Later calls change nothing (the deadline only moves once).
+    /// - Parameters:
+    ///   - timeout: the drain timeout (`drain.timeoutSeconds`).
+    ///   - now: the drain start (tests pass their own instant).
+    /// - Returns: whether this call started the drain.
+    @discardableResult
+    public func startDraining(timeout: Duration, now: ContinuousClock.Instant = .now) -> Bool {
+        let watchers = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
+            guard state.drainDeadline == nil else { return nil }
+            state.drainDeadline = now.advanced(by: timeout)
+            let watchers = Array(state.drainWatchers.values)
+            state.drainWatchers = [:]
+            return watchers
+        }
+        guard let watchers else { return false }
+        for watcher in watchers { watcher.resume() }
+        return true
+    }
+
+    /// The deadline a request whose own deadline is `deadline` works to: the earlier of it and
+    /// the drain deadline.
+    public func effectiveDeadline(_ deadline: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        guard let drainDeadline else { return deadline }
+        return min(deadline, drainDeadline)
+    }
+
+    /// Counts one more running request, unless draining.
+    /// - Returns: false while draining (the request must be refused with 503); after true the
+    ///   caller must call ``finish()`` exactly once.
+    public func admit() -> Bool {
+        state.withLock { state in
+            guard state.drainDeadline == nil else { return false }
+            state.running += 1
+            return true
+        }
+    }
+
+    /// Counts one admitted request as answered.
+    public func finish() {
+        let watchers = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.running = max(0, state.running - 1)
+            guard state.running == 0 else { return [] }
+            let watchers = Array(state.idleWatchers.values)
+            state.idleWatchers = [:]
+            return watchers
+        }
+        for watcher in watchers { watcher.resume() }
+    }
+
+    /// Returns once no admitted request is running (at once when none is), or when the calling
+    /// task is cancelled.
+    public func waitUntilIdle() async {
+        await wait(for: .idle)
+    }
+
+    /// Returns once draining has started (at once when it has), or when the calling task is
+    /// cancelled.
+    /// - Returns: whether draining has started.
+    @discardableResult
+    public func waitUntilDraining() async -> Bool {
+        await wait(for: .draining)
+        return isDraining
+    }
+
+    /// Runs `body` to the effective deadline of `deadline`; if draining starts while it runs and
+    /// moves that deadline earlier, `body`'s task is cancelled and, once it has returned, `body`
+    /// runs again with the new deadline and what it returned (so a wait goes on where it was).
+    /// - Parameters:
+    ///   - deadline: the request's own deadline.
+    ///   - initial: the value the first run of `body` starts from.
+    ///   - body: gets the deadline to work to and the value of the run before (or `initial`);
+    ///     it must return soon after its task is cancelled.
+    /// - Returns: the value of the last run of `body`.
+    public func withDrainDeadline<Value: Sendable>(
+        _ deadline: ContinuousClock.Instant, initial: Value,
+        _ body: @escaping @Sendable (_ deadline: ContinuousClock.Instant, _ previous: Value) async -> Value
+    ) async -> Value {
+        var value = initial
+        var current = effectiveDeadline(deadline)
+        // The drain deadline is set only once, so a run that starts while draining is the last.
+        while !isDraining && !Task.isCancelled {
+            let run = await runUntilDrainMovesDeadline(current, value, body)
+            value = run.value
+            guard run.interrupted else { return value }
+            current = effectiveDeadline(deadline)
+        }
+        return await body(current, value)
+    }
+
+    private enum RunEvent<Value: Sendable>: Sendable {
+        case finished(Value)
+        case drainStarted(Bool)
+    }
+
+    /// One run of `body` beside a watcher that cancels it when the drain moves `deadline` earlier.
+    private func runUntilDrainMovesDeadline<Value: Sendable>(
+        _ deadline: ContinuousClock.Instant, _ previous: Value,
+        _ body: @escaping @Sendable (ContinuousClock.Instant, Value) async -> Value
+    ) async -> (value: Value, interrupted: Bool) {
+        await withTaskGroup(of: RunEvent<Value>.self) { group in
+            group.addTask { .finished(await body(deadline, previous)) }
+            group.addTask { .drainStarted(await self.waitUntilDraining()) }
+            var value = previous
+            var finished = false
+            var interrupted = false
+            for await event in group {
+                switch event {
+                case .finished(let result):
+                    value = result
+                    finished = true
+                    group.cancelAll()
+                case .drainStarted(let draining):
+                    guard draining, !finished, let drainDeadline, drainDeadline < deadline else { break }
+                    interrupted = true
+                    group.cancelAll()
+                }
+            }
+            return (value, interrupted)
+        }
+    }
+
+    /// Suspends until `event` has happened or the task is cancelled. Each continuation is
+    /// resumed exactly once: by the registration itself, by the state change, or by the
+    /// cancellation handler, each under the lock.
+    private func wait(for event: Event) async {
+        let id = state.withLock { state in
+            state.nextWatcherID += 1
+            return state.nextWatcherID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.has(event) || Task.isCancelled { return true }
+                    state[watchersOf: event][id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let continuation = state.withLock { $0[watchersOf: event].removeValue(forKey: id) }
+            continuation?.resume()
+        }
+    }
+}
