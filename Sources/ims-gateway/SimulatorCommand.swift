@@ -43,7 +43,9 @@ struct SimulatorCommand: AsyncParsableCommand {
     func run() async throws {
         let logger: Logger
         do {
-            logger = try Logging.bootstrapped(level: ProcessInfo.processInfo.environment["IMSGW_LOG_LEVEL"])
+            logger = try Logging.bootstrapped(
+                level: ProcessInfo.processInfo.environment["IMSGW_LOG_LEVEL"],
+                format: ProcessInfo.processInfo.environment["IMSGW_LOG_FORMAT"])
         } catch {
             throw CommandFailure.configuration("\(error)").exit()
         }
