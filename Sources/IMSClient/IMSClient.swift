@@ -137,12 +137,15 @@ public final class IMSClient: Sendable {
             } catch {
                 metrics.call(operation: operation, status: "transport_\(error.code.rawValue)", duration: started.duration(to: .now))
                 logger.debug("IMS call failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
-                throw IMSClientError.transport(error)
+                throw IMSClientError.transport(CurlHTTPError(
+                    code: error.code, mayHaveReachedServer: error.mayHaveReachedServer, curlCode: error.curlCode,
+                    message: "IMS unreachable: \(error.message)"))
             }
             metrics.call(operation: operation, status: "\(response.status)", duration: started.duration(to: .now))
             let requestID = response.header("X-Request-Id")
             logger.debug(
                 "IMS call", metadata: ["operation": "\(operation)", "status": "\(response.status)", "ims_request_id": "\(requestID ?? "-")"])
+            if response.status != 401 { await credentials.accepted(authorized, projectID: projectID) }
             if (200..<300).contains(response.status) { return response }
             let error = UpstreamError(
                 httpStatus: response.status, body: response.body, requestID: requestID,

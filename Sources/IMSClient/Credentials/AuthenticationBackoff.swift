@@ -1,34 +1,67 @@
 import Foundation
 import Synchronization
 
-/// Remembers that IMS refused an access key, so that the same key is not sent again for
-/// `seconds`: the API gateway locks an AK for 5 minutes after more than 5 consecutive
-/// signature failures (IMS-REFERENCE.md section 3, APIGW.0301).
+/// Keeps a refused access key from being sent again and again: the API gateway locks an AK
+/// for 5 minutes after more than 5 consecutive signature failures (IMS-REFERENCE.md section 3,
+/// APIGW.0301).
+///
+/// After a refusal the key is not sent for a pause that doubles with each consecutive refusal
+/// (`initialSeconds`, then 2x, up to `maxSeconds`). When the pause is over, exactly one request
+/// is let through as a trial; every other caller is refused until the trial is answered. An
+/// accepted request clears everything; a trial with no answer at all frees the next trial after
+/// `trialSeconds`.
 final class AuthenticationBackoff: Sendable {
-    private struct Refusal {
+    private struct State {
         var accessKey: String
-        var until: Date
         var error: UpstreamError
+        var consecutive: Int
+        var until: Date
+        var trialStarted: Date?
     }
 
-    private let seconds: TimeInterval
-    private let refusal = Mutex<Refusal?>(nil)
+    private let initialSeconds: TimeInterval
+    private let maxSeconds: TimeInterval
+    private let trialSeconds: TimeInterval
+    private let state = Mutex<State?>(nil)
 
-    /// - Parameter seconds: how long a refused key is not sent again.
-    init(seconds: TimeInterval) {
-        self.seconds = seconds
+    /// - Parameters:
+    ///   - initialSeconds: the pause after a first refusal.
+    ///   - maxSeconds: the longest pause.
+    ///   - trialSeconds: how long an unanswered trial blocks the next one.
+    init(initialSeconds: TimeInterval, maxSeconds: TimeInterval = 900, trialSeconds: TimeInterval = 30) {
+        self.initialSeconds = initialSeconds
+        self.maxSeconds = max(initialSeconds, maxSeconds)
+        self.trialSeconds = trialSeconds
     }
 
     /// Records that IMS refused `accessKey` at `now`.
     func refused(_ accessKey: String, error: UpstreamError, now: Date) {
-        refusal.withLock { $0 = Refusal(accessKey: accessKey, until: now.addingTimeInterval(seconds), error: error) }
+        state.withLock { state in
+            let consecutive = state?.accessKey == accessKey ? (state?.consecutive ?? 0) + 1 : 1
+            let pause = min(maxSeconds, initialSeconds * pow(2, Double(consecutive - 1)))
+            state = State(
+                accessKey: accessKey, error: error, consecutive: consecutive, until: now.addingTimeInterval(pause),
+                trialStarted: nil)
+        }
     }
 
-    /// Throws the remembered refusal when `accessKey` was refused less than `seconds` ago.
-    func check(_ accessKey: String, now: Date) throws(IMSClientError) {
-        let current = refusal.withLock { $0 }
-        if let current, current.accessKey == accessKey, now < current.until {
-            throw IMSClientError.authentication(current.error)
+    /// Records that IMS accepted `accessKey`: no pause any more.
+    func accepted(_ accessKey: String) {
+        state.withLock { state in
+            if state?.accessKey == accessKey { state = nil }
         }
+    }
+
+    /// Lets `accessKey` be sent, or throws the remembered refusal: during the pause, and after
+    /// it while another caller's trial is unanswered.
+    func check(_ accessKey: String, now: Date) throws(IMSClientError) {
+        let refusal = state.withLock { state -> UpstreamError? in
+            guard let current = state, current.accessKey == accessKey else { return nil }
+            if now < current.until { return current.error }
+            if let started = current.trialStarted, now < started.addingTimeInterval(trialSeconds) { return current.error }
+            state?.trialStarted = now
+            return nil
+        }
+        if let refusal { throw IMSClientError.authentication(refusal) }
     }
 }

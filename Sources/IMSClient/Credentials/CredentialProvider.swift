@@ -17,4 +17,13 @@ public protocol CredentialProvider: Sendable {
     /// reuse them, and must refuse at once (throwing ``IMSClientError/authentication(_:)``)
     /// rather than send credentials that cannot have changed: repeated failures lock an AK.
     func invalidate(_ request: CurlHTTPRequest, projectID: String, error: UpstreamError) async
+
+    /// Tells the provider that IMS answered `request` without refusing its credentials (any
+    /// status but 401): a provider that paused after refusals may stop pausing.
+    func accepted(_ request: CurlHTTPRequest, projectID: String) async
+}
+
+extension CredentialProvider {
+    /// Nothing to do by default.
+    public func accepted(_ request: CurlHTTPRequest, projectID: String) async {}
 }

@@ -53,11 +53,16 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
                 metrics.call(operation: operation, status: "transport_\(error.code.rawValue)", duration: started.duration(to: .now))
                 metrics.tokenRefresh(result: "failure")
                 logger.warning("IAM unreachable", metadata: ["project_id": "\(projectID)", "error": "\(error.message)"])
-                throw IMSClientError.transport(error)
+                // IMS was not called, so no job can exist because of this failure.
+                throw IMSClientError.transport(CurlHTTPError(
+                    code: error.code, mayHaveReachedServer: false, curlCode: error.curlCode,
+                    message: "IAM unreachable: \(error.message)"))
             }
             guard (200..<300).contains(response.status) else {
-                let error = UpstreamError(
-                    httpStatus: response.status, body: response.body, requestID: response.header("X-Request-Id"))
+                var error = UpstreamError(
+                    httpStatus: response.status, body: response.body, requestID: response.header("X-Request-Id"),
+                    retryAfter: response.header("Retry-After"))
+                error.service = "IAM"
                 logger.warning("IAM refused a token request", metadata: ["project_id": "\(projectID)", "error": "\(error)"])
                 metrics.tokenRefresh(result: "failure")
                 if [400, 401, 403].contains(response.status) { throw IMSClientError.authentication(error) }

@@ -7,9 +7,11 @@ import Synchronization
 /// Kubernetes secret rewrites (format: ``TemporaryCredentials``). Requests are signed like
 /// ``AccessKeyCredentialProvider``'s and carry `X-Security-Token`.
 ///
-/// The file is read again when it changes (modification time), when the keys come within
-/// `refreshMargin` seconds of `expires_at`, and after IMS refused them. Keys that IMS refused
-/// are not sent again for `authenticationBackoff` seconds unless the file brought new ones.
+/// The file is read again when it changes (modification time of the file the path resolves
+/// to, so the symlinks of a Kubernetes secret volume are followed), when the keys come within
+/// `refreshMargin` seconds of `expires_at`, and after IMS refused them. A file caught half
+/// written does not stop keys that are still valid. Refused keys are paused as
+/// ``AuthenticationBackoff`` describes unless the file brings new ones.
 public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
     private struct Cached {
         var credentials: TemporaryCredentials
@@ -27,7 +29,7 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
     /// - Parameters:
     ///   - path: the JSON file.
     ///   - refreshMargin: seconds before `expires_at` at which the file is read again (default 600).
-    ///   - authenticationBackoff: seconds refused keys are not sent again (default 60).
+    ///   - authenticationBackoff: seconds refused keys are first paused (default 60, doubling).
     ///   - now: the clock.
     ///   - logger: file reloads are logged (never a key or token).
     ///   - onChange: called when the file brought a different access key (readiness proves it again).
@@ -38,7 +40,7 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
     ) {
         self.path = path
         self.refreshMargin = refreshMargin
-        self.backoff = AuthenticationBackoff(seconds: authenticationBackoff)
+        self.backoff = AuthenticationBackoff(initialSeconds: authenticationBackoff)
         self.now = now
         self.logger = logger
         self.onChange = onChange
@@ -64,19 +66,33 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
         if let refused { backoff.refused(refused, error: error, now: now()) }
     }
 
+    public func accepted(_ request: CurlHTTPRequest, projectID: String) async {
+        if let accessKey = cache.withLock({ $0?.credentials.accessKey }) { backoff.accepted(accessKey) }
+    }
+
     /// The cached credentials, read again from the file when needed.
     private func current(at date: Date) throws(IMSClientError) -> TemporaryCredentials {
-        let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-        if let cached = cache.withLock({ $0 }), cached.modified == modified,
-            date < cached.credentials.expiresAt.addingTimeInterval(-refreshMargin)
-        {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let modified = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.modificationDate] as? Date
+        let cached = cache.withLock { $0 }
+        if let cached, cached.modified == modified, date < cached.credentials.expiresAt.addingTimeInterval(-refreshMargin) {
             return cached.credentials
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            if let cached = cache.withLock({ $0 }) { return cached.credentials }
-            throw IMSClientError.credentials("cannot read the temporary credentials file \(path)")
+        let credentials: TemporaryCredentials
+        do throws(IMSClientError) {
+            guard let data = FileManager.default.contents(atPath: resolved) else {
+                throw IMSClientError.credentials("cannot read the temporary credentials file \(path)")
+            }
+            credentials = try TemporaryCredentials.parse(Array(data))
+        } catch {
+            // A file being rewritten in place, or removed for a moment: the cached keys serve
+            // while they are valid.
+            if let cached, date < cached.credentials.expiresAt {
+                logger.warning("temporary credentials file unusable; keeping the loaded keys", metadata: ["path": "\(path)", "error": "\(error)"])
+                return cached.credentials
+            }
+            throw error
         }
-        let credentials = try TemporaryCredentials.parse(Array(data))
         let previous = cache.withLock { cached -> TemporaryCredentials? in
             defer { cached = Cached(credentials: credentials, modified: modified) }
             return cached?.credentials

@@ -6,13 +6,18 @@ import Foundation
 ///   one refresh and, while the old token still has `minimumRemaining` left, every caller keeps
 ///   using the old token without waiting.
 /// - Callers wait only when no usable token exists; all of them wait on the same refresh.
-/// - A failed refresh is not remembered as permanent, but nothing calls IAM again for
-///   `failureBackoff` seconds: after a failed background refresh the old token keeps serving,
-///   and an authentication failure (IAM refused the credentials) is answered from memory, so
-///   that neither an IAM outage nor a wrong password turns into a loop of IAM calls.
+/// - A token is renewed at most half-way through its lifetime even when `refreshMargin` is
+///   longer, so that a large margin cannot turn every call into an IAM call.
+/// - A failed refresh is not remembered as permanent, but it is answered from memory for a
+///   while, so that neither an IAM outage nor a wrong password turns into a loop of IAM calls:
+///   after a failed background refresh the old token keeps serving for `failureBackoff`
+///   seconds; a failed first fetch (IAM down, 5xx, 429) is remembered for the project for
+///   `failureBackoff` seconds; an authentication failure (IAM refused the password) belongs to
+///   the user, not the project, so it stops token requests for every project, for
+///   `failureBackoff` seconds doubling with each consecutive refusal up to 5 minutes.
 actor TokenCache {
     private enum Entry {
-        case ready(IAMToken, refreshNotBefore: Date?)
+        case ready(IAMToken, refreshAt: Date, refreshNotBefore: Date?)
         case refreshing(Task<IAMToken, any Error>, previous: IAMToken?, generation: Int)
         case failed(IMSClientError, at: Date)
     }
@@ -24,6 +29,8 @@ actor TokenCache {
     private let fetch: @Sendable (String) async throws(IMSClientError) -> IAMToken
     private var entries: [String: Entry] = [:]
     private var generation = 0
+    /// The last IAM refusal of the user's credentials and how many came in a row.
+    private var refusal: (error: IMSClientError, until: Date, consecutive: Int)?
 
     /// - Parameters:
     ///   - refreshMargin: seconds before `expiresAt` at which a refresh starts.
@@ -51,10 +58,14 @@ actor TokenCache {
         let current = now()
         let task: Task<IAMToken, any Error>
         switch entries[projectID] {
-        case .ready(let token, let notBefore):
+        case .ready(let token, let refreshAt, let notBefore):
             let usable = current < token.expiresAt.addingTimeInterval(-minimumRemaining)
-            if current < token.expiresAt.addingTimeInterval(-refreshMargin) { return token }
+            if current < refreshAt { return token }
             if let notBefore, current < notBefore, usable { return token }
+            if let refusal, current < refusal.until {
+                if usable { return token }
+                throw refusal.error
+            }
             task = startRefresh(projectID, previous: token)
             if usable { return token }
         case .refreshing(let running, let previous, _):
@@ -62,8 +73,10 @@ actor TokenCache {
             task = running
         case .failed(let error, let at):
             if current < at.addingTimeInterval(failureBackoff) { throw error }
+            if let refusal, current < refusal.until { throw refusal.error }
             task = startRefresh(projectID, previous: nil)
         case nil:
+            if let refusal, current < refusal.until { throw refusal.error }
             task = startRefresh(projectID, previous: nil)
         }
         do {
@@ -78,7 +91,7 @@ actor TokenCache {
     /// Drops `tokenValue` for `projectID` if it is the cached one (IMS refused it).
     func invalidate(projectID: String, tokenValue: String) {
         switch entries[projectID] {
-        case .ready(let token, _) where token.value == tokenValue:
+        case .ready(let token, _, _) where token.value == tokenValue:
             entries[projectID] = nil
         case .refreshing(let task, let previous, let generation) where previous?.value == tokenValue:
             entries[projectID] = .refreshing(task, previous: nil, generation: generation)
@@ -97,18 +110,28 @@ actor TokenCache {
 
     private func refresh(_ projectID: String, generation: Int) async throws -> IAMToken {
         do {
+            let obtained = now()
             let token = try await fetch(projectID)
+            refusal = nil
             if case .refreshing(_, _, generation) = entries[projectID] {
-                entries[projectID] = .ready(token, refreshNotBefore: nil)
+                let halfLife = max(0, token.expiresAt.timeIntervalSince(obtained)) / 2
+                let refreshAt = token.expiresAt.addingTimeInterval(-min(refreshMargin, halfLife))
+                entries[projectID] = .ready(token, refreshAt: refreshAt, refreshNotBefore: nil)
             }
             return token
         } catch {
+            let failedAt = now()
+            if case .authentication = error {
+                let consecutive = (refusal?.consecutive ?? 0) + 1
+                let pause = min(300, failureBackoff * pow(2, Double(consecutive - 1)))
+                refusal = (error, failedAt.addingTimeInterval(pause), consecutive)
+            }
             if case .refreshing(_, let previous, generation) = entries[projectID] {
-                if case .authentication = error {
-                    entries[projectID] = .failed(error, at: now())
+                let retryAt = failedAt.addingTimeInterval(failureBackoff)
+                if let previous {
+                    entries[projectID] = .ready(previous, refreshAt: failedAt, refreshNotBefore: retryAt)
                 } else {
-                    let retryAt = now().addingTimeInterval(failureBackoff)
-                    entries[projectID] = previous.map { .ready($0, refreshNotBefore: retryAt) }
+                    entries[projectID] = .failed(error, at: failedAt)
                 }
             }
             throw error

@@ -2,8 +2,9 @@ import CurlHTTP
 
 /// Why an ``IMSClient`` call produced no usable answer.
 public enum IMSClientError: Error, Sendable, CustomStringConvertible {
-    /// No HTTP answer (connect refused, DNS, timeout, reset). The wrapped error tells whether
-    /// the request may have reached IMS.
+    /// No HTTP answer (connect refused, DNS, timeout, reset) from IMS or IAM; the message says
+    /// which (`IMS unreachable: ...`, `IAM unreachable: ...`). The wrapped error tells whether
+    /// the request may have reached IMS (never for IAM).
     case transport(CurlHTTPError)
     /// IMS or the API gateway answered with an error status.
     case upstream(UpstreamError)
@@ -43,8 +44,8 @@ public enum IMSClientError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .transport(let error): return "IMS unreachable: \(error.message)"
-        case .upstream(let error): return "IMS answered \(error)"
+        case .transport(let error): return error.message
+        case .upstream(let error): return "\(error.service) answered \(error)"
         case .authentication(let error): return "upstream authentication failed: \(error)"
         case .malformedResponse(let operation, let status, let detail):
             return "\(operation): unexpected HTTP \(status) answer: \(detail)"

@@ -15,6 +15,8 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     public var requestID: String?
     /// `Retry-After` of the answer, as sent.
     public var retryAfter: String?
+    /// Which service answered: `IMS` (behind the API gateway) or `IAM`.
+    public var service: String = "IMS"
 
     /// Creates an error value.
     public init(httpStatus: Int, code: String?, message: String?, requestID: String? = nil, retryAfter: String? = nil) {
@@ -85,7 +87,7 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
 
     public var description: String {
         var text = "HTTP \(httpStatus)"
-        if let code { text += " \(code)" }
+        if let code, code != "\(httpStatus)" { text += " \(code)" }
         if let message { text += ": \(message)" }
         if let requestID { text += " (X-Request-Id \(requestID))" }
         return text

@@ -133,7 +133,7 @@ struct BatchRunner: Sendable {
     private static func mayHaveCreatedJob(_ error: IMSClientError) -> Bool {
         switch error {
         case .transport(let transport): return transport.mayHaveReachedServer
-        case .upstream(let upstream): return upstream.isServerError
+        case .upstream(let upstream): return upstream.service == "IMS" && upstream.isServerError
         case .malformedResponse: return true
         case .authentication, .credentials: return false
         }

@@ -8,7 +8,7 @@ import ServiceLifecycle
 ///
 /// A probe is one ShowJob of a made-up job id for `probeProjectID` (see
 /// ``IMSClient/proveCredentials(projectID:)``). Failed probes are repeated with a growing pause
-/// (2 s doubling to 60 s), never in a tight loop: IAM and the API gateway lock identities that
+/// (2 s doubling to 10 s), never in a tight loop: IAM and the API gateway lock identities that
 /// fail authentication repeatedly.
 struct ReadinessMonitor: Service {
     let client: IMSClient
@@ -39,7 +39,7 @@ struct ReadinessMonitor: Service {
                 logger.warning(
                     "upstream credentials not proven", metadata: ["probe_project_id": "\(probeProjectID)", "error": "\(error)"])
                 try? await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(60))
+                pause = min(pause * 2, .seconds(10))
             }
         }
     }

@@ -221,7 +221,7 @@ struct TokenCacheTests {
         TokenCacheTests.unavailable,
         IMSClientError.transport(CurlHTTPError(code: .timedOut, mayHaveReachedServer: true, message: "timed out")),
     ])
-    func failedFetchIsNotRemembered(failure: IMSClientError) async throws {
+    func failedFetchIsRememberedOnlyForTheBackoff(failure: IMSClientError) async throws {
         let clock = ManualClock(Self.start)
         let iam = FakeIAM { _, call in
             call == 1 ? .failure(failure) : .success(Self.token("token-\(call)", expiresIn: 3_600))
@@ -231,8 +231,47 @@ struct TokenCacheTests {
         let error = await Self.failure(of: cache, "p1")
         #expect(error?.errorCode == failure.errorCode)
         #expect(iam.callCount == 1)
+        // An IAM outage is answered from memory for the backoff, not by calling IAM again...
+        #expect(await Self.failure(of: cache, "p1")?.errorCode == failure.errorCode)
+        #expect(iam.callCount == 1)
+        // ...and is not permanent: after it, IAM is asked again.
+        clock.advance(by: Self.backoff)
         #expect(try await cache.token(for: "p1").value == "token-2")
         #expect(iam.callCount == 2)
+    }
+
+    @Test func aRefusedPasswordStopsTokenRequestsForEveryProjectWithGrowingPauses() async throws {
+        let clock = ManualClock(Self.start)
+        let iam = FakeIAM { _, _ in .failure(Self.refused) }
+        let cache = Self.makeCache(clock: clock, iam: iam)
+
+        #expect(await Self.failure(of: cache, "p1")?.errorCode == "APIGW.0301")
+        for project in (2...50).map({ "p\($0)" }) {
+            #expect(await Self.failure(of: cache, project)?.errorCode == "APIGW.0301")
+        }
+        #expect(iam.callCount == 1)
+        clock.advance(by: Self.backoff)
+        #expect(await Self.failure(of: cache, "p7") != nil)
+        #expect(iam.callCount == 2)
+        // The second refusal in a row doubles the pause.
+        clock.advance(by: Self.backoff * 2 - 1)
+        #expect(await Self.failure(of: cache, "p8") != nil)
+        #expect(iam.callCount == 2)
+        clock.advance(by: 1)
+        #expect(await Self.failure(of: cache, "p9") != nil)
+        #expect(iam.callCount == 3)
+    }
+
+    @Test func aMarginLongerThanHalfTheLifetimeRenewsHalfWay() async throws {
+        let clock = ManualClock(Self.start)
+        let iam = FakeIAM { _, call in .success(Self.token("token-\(call)", expiresIn: 100 + Double(call) * 100)) }
+        let cache = TokenCache(
+            refreshMargin: 86_400, minimumRemaining: 1, failureBackoff: Self.backoff, now: { clock.now() },
+            fetch: { (projectID: String) async throws(IMSClientError) -> IAMToken in try await iam.fetch(projectID) })
+        #expect(try await cache.token(for: "p1").value == "token-1")  // lives 200 s
+        clock.advance(by: 99)
+        #expect(try await cache.token(for: "p1").value == "token-1")
+        #expect(iam.callCount == 1)
     }
 
     @Test func authenticationFailureIsAnsweredFromMemoryDuringTheBackoff() async throws {
@@ -308,7 +347,7 @@ struct TokenCacheTests {
         #expect(callsDuringBackoff == 2)
         clock.advance(by: Self.backoff + 1)
         #expect(try await cache.token(for: "p1").value == "token-1")
-        await Task.yield()
-        #expect(iam.callCount >= 3)
+        for _ in 0..<1000 where iam.callCount < 3 { await Task.yield() }
+        #expect(iam.callCount == 3)
     }
 }
