@@ -15,6 +15,7 @@ import Synchronization
 public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
     private struct Cached {
         var credentials: TemporaryCredentials
+        var resolvedPath: String
         var modified: Date?
     }
 
@@ -75,7 +76,9 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
         let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let modified = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.modificationDate] as? Date
         let cached = cache.withLock { $0 }
-        if let cached, cached.modified == modified, date < cached.credentials.expiresAt.addingTimeInterval(-refreshMargin) {
+        if let cached, cached.resolvedPath == resolved, cached.modified == modified,
+            date < cached.credentials.expiresAt.addingTimeInterval(-refreshMargin)
+        {
             return cached.credentials
         }
         let credentials: TemporaryCredentials
@@ -94,7 +97,7 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
             throw error
         }
         let previous = cache.withLock { cached -> TemporaryCredentials? in
-            defer { cached = Cached(credentials: credentials, modified: modified) }
+            defer { cached = Cached(credentials: credentials, resolvedPath: resolved, modified: modified) }
             return cached?.credentials
         }
         if previous?.accessKey != credentials.accessKey {
