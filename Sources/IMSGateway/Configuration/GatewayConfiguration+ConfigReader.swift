@@ -24,7 +24,7 @@ extension GatewayConfiguration {
     /// `aksk.accessKeyFile`, `aksk.secretKey` (secret), `aksk.secretKeyFile`,
     /// `aksk.temporaryCredentialsFile`, `maxImagesPerRequest`, `maxImagesPerJob`,
     /// `fanOutPerRequest`, `maxUpstreamTransfers`, `wait.defaultSeconds`, `wait.maxSeconds`,
-    /// `maxBodyBytes`, `server.idleTimeoutSeconds`, `poll.initialMs`, `poll.growth`, `poll.maxMs`,
+    /// `maxBodyBytes`, `maxCallersWaiting`, `server.idleTimeoutSeconds`, `poll.initialMs`, `poll.growth`, `poll.maxMs`,
     /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`.
@@ -81,6 +81,7 @@ extension GatewayConfiguration {
         defaultWaitSeconds = try settings.int("wait.defaultSeconds", default: defaultWaitSeconds, range: 1...86_400)
         maxWaitSeconds = try settings.int("wait.maxSeconds", default: maxWaitSeconds, range: 1...86_400)
         idleTimeoutSeconds = try settings.int("server.idleTimeoutSeconds", default: idleTimeoutSeconds, range: 1...3600)
+        maxCallersWaiting = try settings.int("maxCallersWaiting", default: maxCallersWaiting, range: 1...1_000_000)
         maxBodyBytes = try settings.int("maxBodyBytes", default: maxBodyBytes, range: 1024...(64 << 20))
         let initialMs = try settings.int("poll.initialMs", default: 1000, range: 1...600_000)
         let maxMs = try settings.int("poll.maxMs", default: 10_000, range: 1...600_000)

@@ -25,7 +25,7 @@ extension GatewayConfiguration {
             ("maxImagesPerRequest", "\(maxImagesPerRequest)"), ("maxImagesPerJob", "\(maxImagesPerJob)"),
             ("fanOutPerRequest", "\(fanOutPerRequest)"), ("maxUpstreamTransfers", "\(maxUpstreamTransfers)"),
             ("wait.defaultSeconds", "\(defaultWaitSeconds)"), ("wait.maxSeconds", "\(maxWaitSeconds)"),
-            ("maxBodyBytes", "\(maxBodyBytes)"), ("server.idleTimeoutSeconds", "\(idleTimeoutSeconds)"),
+            ("maxBodyBytes", "\(maxBodyBytes)"), ("maxCallersWaiting", "\(maxCallersWaiting)"), ("server.idleTimeoutSeconds", "\(idleTimeoutSeconds)"),
             ("poll.initialMs", "\(pollSchedule.initialDelay.wholeMilliseconds)"),
             ("poll.growth", "\(pollSchedule.growthFactor)"), ("poll.maxMs", "\(pollSchedule.maxDelay.wholeMilliseconds)"),
             ("upstream.connectTimeoutMs", "\(upstreamConnectTimeoutMilliseconds)"),

@@ -32,6 +32,9 @@ public struct GatewayConfiguration: Sendable {
     /// Seconds a connection may send nothing while idle or while a request is being read
     /// before it is closed (default 30). A request being answered is never cut by it.
     public var idleTimeoutSeconds: Int = 30
+    /// Most accept/reject requests in progress at once; more are answered 503 with
+    /// `Retry-After` (default 10,000).
+    public var maxCallersWaiting: Int = 10_000
     /// Largest request body, in bytes (default 256 KiB).
     public var maxBodyBytes: Int = 256 * 1024
     /// When jobs are polled.

@@ -29,12 +29,21 @@ struct MemberStatusController {
     ) async throws -> Response {
         let started = ContinuousClock.now
 
-        guard drain.admit() else {
+        switch drain.admit(limit: configuration.maxCallersWaiting) {
+        case .admitted:
+            break
+        case .draining:
             var problem = refused(
                 503, "draining", "Shutting down",
                 "the gateway is shutting down and takes no new requests; send it again (another instance will answer it)",
                 requestID, route)
             problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.drainingRetryAfterSeconds)"
+            throw problem
+        case .full:
+            var problem = refused(
+                503, "too-many-callers", "Too many callers waiting",
+                "\(configuration.maxCallersWaiting) callers are already waiting; send it again shortly", requestID, route)
+            problem.headers[ResponseFactory.retryAfterHeader] = "1"
             throw problem
         }
         defer { drain.finish() }

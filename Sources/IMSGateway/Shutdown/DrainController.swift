@@ -3,7 +3,7 @@ import Synchronization
 /// The state of a graceful shutdown (DESIGN.md section 3, "Shutdown"): whether the gateway is
 /// draining, its drain deadline, and how many accept/reject requests are still running.
 ///
-/// While draining, new accept/reject requests are refused (``admit()`` is false) and every
+/// While draining, new accept/reject requests are refused (``admit(limit:)`` answers `.draining`) and every
 /// running one works to min(its own deadline, drain start + drain timeout): waits that started
 /// before the drain are woken and go on with that earlier deadline
 /// (``withDrainDeadline(_:initial:_:)``), so whatever is still pending then is answered 504.
@@ -90,14 +90,24 @@ public final class DrainController: Sendable {
         return min(deadline, drainDeadline)
     }
 
-    /// Counts one more running request, unless draining.
-    /// - Returns: false while draining (the request must be refused with 503); after true the
-    ///   caller must call ``finish()`` exactly once.
-    public func admit() -> Bool {
+    /// Whether a request may start.
+    public enum Admission: Sendable, Equatable {
+        /// Counted as running: the caller must call ``finish()`` exactly once.
+        case admitted
+        /// Refused: the gateway is draining.
+        case draining
+        /// Refused: `limit` requests are already running.
+        case full
+    }
+
+    /// Counts one more running request, unless draining or `limit` are already running.
+    /// - Parameter limit: most requests running at once (`maxCallersWaiting`).
+    public func admit(limit: Int = .max) -> Admission {
         state.withLock { state in
-            guard state.drainDeadline == nil else { return false }
+            guard state.drainDeadline == nil else { return .draining }
+            guard state.running < limit else { return .full }
             state.running += 1
-            return true
+            return .admitted
         }
     }
 

@@ -144,6 +144,22 @@ struct MemberStatusControllerTests {
         }
     }
 
+    @Test("more callers than maxCallersWaiting: 503 with Retry-After, the others answered")
+    func tooManyCallers() async throws {
+        let images = testImages(1)
+        try await withGateway(shared: images, jobDuration: .seconds(1), adjust: { $0.maxCallersWaiting = 2 }) { harness in
+            async let first = harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
+            async let second = harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
+            try await Task.sleep(for: .milliseconds(300))
+            let third = try await harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
+            #expect(third.status == 503)
+            #expect(third.header("Retry-After") == "1")
+            #expect(third.json["type"] as? String == "urn:ims-gateway:problem:too-many-callers")
+            #expect(try await first.status == 200)
+            #expect(try await second.status == 200)
+        }
+    }
+
     @Test("GET /healthz answers 200; an unknown path is a 404 problem with a request id")
     func health() async throws {
         try await withGateway(shared: []) { harness in

@@ -9,14 +9,14 @@ struct DrainControllerTests {
     func admission() {
         let drain = DrainController()
         #expect(!drain.isDraining)
-        #expect(drain.admit())
-        #expect(drain.admit())
+        #expect(drain.admit() == .admitted)
+        #expect(drain.admit() == .admitted)
         #expect(drain.running == 2)
         let start = ContinuousClock.now
         #expect(drain.startDraining(timeout: .seconds(25), now: start))
         #expect(!drain.startDraining(timeout: .seconds(1), now: start))
         #expect(drain.drainDeadline == start.advanced(by: .seconds(25)))
-        #expect(!drain.admit())
+        #expect(drain.admit() == .draining)
         #expect(drain.running == 2)
         drain.finish()
         drain.finish()
@@ -39,8 +39,8 @@ struct DrainControllerTests {
     func idle() async {
         let drain = DrainController()
         await drain.waitUntilIdle()
-        #expect(drain.admit())
-        #expect(drain.admit())
+        #expect(drain.admit() == .admitted)
+        #expect(drain.admit() == .admitted)
         let waiter = Task { await drain.waitUntilIdle() }
         drain.finish()
         drain.finish()
@@ -127,5 +127,16 @@ struct DrainControllerTests {
         }
         #expect(value == "ab")
         #expect(runs.deadlines.withLock { $0 } == [start.advanced(by: .seconds(3))])
+    }
+
+    @Test("admits at most the limit at once; a finished request frees a place")
+    func limit() {
+        let drain = DrainController()
+        #expect(drain.admit(limit: 2) == .admitted)
+        #expect(drain.admit(limit: 2) == .admitted)
+        #expect(drain.admit(limit: 2) == .full)
+        drain.finish()
+        #expect(drain.admit(limit: 2) == .admitted)
+        #expect(drain.running == 2)
     }
 }
