@@ -6,7 +6,8 @@ import IMSClient
 /// URL path.
 ///
 /// Body: `{"project_id": "<32 hex>", "images": ["<uuid>", ...], "vault_id": "<uuid>"}`, where
-/// `vault_id` is allowed on accept only and unknown fields are refused (so that typos are caught).
+/// `vault_id` is allowed on accept only, unknown fields are refused (so that typos are caught)
+/// and so are fields given twice (parsers disagree on which one wins).
 public struct BatchPlanner: Sendable {
     /// Most images in one request.
     public var maxImagesPerRequest: Int
@@ -31,6 +32,10 @@ public struct BatchPlanner: Sendable {
             return .failure(FieldErrors([FieldError(field: "body", detail: "must be a JSON object")]))
         }
         var errors: [FieldError] = []
+        var seen: Set<String> = []
+        for name in TopLevelKeys.names(in: body) ?? [] where !seen.insert(name).inserted {
+            errors.append(FieldError(field: Self.printable(name), detail: "appears more than once"))
+        }
         for key in object.keys.sorted() where !Self.knownFields.contains(key) {
             errors.append(FieldError(field: Self.printable(key), detail: "is not a known field (known: project_id, images, vault_id)"))
         }
@@ -78,7 +83,7 @@ public struct BatchPlanner: Sendable {
                 errors.append(FieldError(
                     field: "images", detail: "names \(list.count) images; at most \(maxImagesPerRequest) are allowed per request"))
             } else {
-                var seen: [String: Int] = [:]
+                var firstIndex: [String: Int] = [:]
                 for (index, item) in list.enumerated() {
                     guard let text = item as? String else {
                         errors.append(FieldError(field: "images[\(index)]", detail: "must be a string"))
@@ -89,10 +94,10 @@ public struct BatchPlanner: Sendable {
                         errors.append(FieldError(field: "images[\(index)]", detail: "must be an image ID (UUID, 8-4-4-4-12 hexadecimal)"))
                         continue
                     }
-                    if let first = seen[normalized] {
+                    if let first = firstIndex[normalized] {
                         warnings.append("images[\(index)] repeats images[\(first)] (\(normalized)); the duplicate was removed")
                     } else {
-                        seen[normalized] = index
+                        firstIndex[normalized] = index
                         images.append(normalized)
                     }
                 }

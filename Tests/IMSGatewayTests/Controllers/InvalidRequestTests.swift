@@ -43,6 +43,14 @@ struct InvalidRequestTests {
             description: "vault_id not a UUID", path: "/accept-images",
             body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)"],"vault_id":"../x"}"#, fields: ["vault_id"]),
         Case(
+            description: "project_id given twice", path: "/accept-images",
+            body: #"{"project_id":"00000000000000000000000000000000","project_id":"\#(testProjectID)","images":["\#(valid)"]}"#,
+            fields: ["project_id"]),
+        Case(
+            description: "images given twice, one spelled with an escape", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["zzz"],"imag\u0065s":["\#(valid)"]}"#,
+            fields: ["images"]),
+        Case(
             description: "unknown field (typo)", path: "/accept-images",
             body: #"{"project_id":"\#(testProjectID)","image":["\#(valid)"]}"#, fields: ["image", "images"]),
     ]

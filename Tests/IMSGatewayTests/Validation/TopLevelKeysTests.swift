@@ -1,0 +1,28 @@
+import Testing
+
+@testable import IMSGateway
+
+@Suite("TopLevelKeys")
+struct TopLevelKeysTests {
+    static func names(_ json: String) -> [String]? {
+        TopLevelKeys.names(in: Array(json.utf8))
+    }
+
+    @Test func namesInOrderWithDuplicates() {
+        #expect(Self.names(#" {"a":1,"b":[1,{"a":2}],"a":"x"} "#) == ["a", "b", "a"])
+    }
+
+    @Test func nestedNamesAndStringContentsAreIgnored() {
+        #expect(Self.names(#"{"a":{"a":1,"b":{"a":[]}},"s":"{\"a\":1,}","t":"]"}"#) == ["a", "s", "t"])
+    }
+
+    @Test func escapedNamesAreDecoded() {
+        #expect(Self.names(#"{"imag\u0065s":[],"images":[]}"#) == ["images", "images"])
+    }
+
+    @Test func notAnObject() {
+        #expect(Self.names("[1,2]") == nil)
+        #expect(Self.names("") == nil)
+        #expect(Self.names(#"{"unterminated"#) == nil)
+    }
+}
