@@ -4,8 +4,9 @@ import Logging
 import NIOCore
 
 /// Gives every request an id and every answer an `X-Request-Id`, and turns every error that
-/// reaches it into RFC 9457 problem details (404, 405, 413, framework errors, and 500 for
-/// anything unexpected, whose detail is logged but not shown).
+/// reaches it into RFC 9457 problem details (404; 405 with `Allow` for a method a known path
+/// does not serve; 413; framework errors; and 500 for anything unexpected, whose detail is
+/// logged but not shown).
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let logger: Logger
@@ -21,6 +22,14 @@ struct RequestIDMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let problem as GatewayProblem {
             response = try problem.response(from: request, context: context)
+        } catch let error as HTTPError where error.status == .notFound && Self.allowedMethods[request.uri.path] != nil {
+            let allowed = Self.allowedMethods[request.uri.path] ?? ""
+            response = ResponseFactory.json(
+                status: 405,
+                ProblemDetails(
+                    slug: "method-not-allowed", title: "Method Not Allowed", status: 405,
+                    detail: "\(request.uri.path) answers \(allowed) only", requestID: requestID),
+                problem: true, headers: [.allow: allowed])
         } catch let error as HTTPError {
             let status = Int(error.status.code)
             response = ResponseFactory.json(
@@ -49,6 +58,12 @@ struct RequestIDMiddleware: RouterMiddleware {
         response.headers[ResponseFactory.requestIDHeader] = requestID
         return response
     }
+
+    /// The methods each route serves (the router answers 404 for any other method).
+    static let allowedMethods: [String: String] = [
+        "/accept-images": "POST", "/reject-images": "POST",
+        "/healthz": "GET", "/readyz": "GET", "/metrics": "GET",
+    ]
 
     private static func slug(_ status: HTTPResponse.Status) -> String {
         status.reasonPhrase.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: "-")

@@ -160,18 +160,22 @@ struct MemberStatusControllerTests {
         }
     }
 
-    @Test("GET /healthz answers 200; an unknown path is a 404 problem with a request id")
+    @Test("GET /healthz answers 200; an unknown path is a 404 problem, a wrong method a 405 with Allow")
     func health() async throws {
         try await withGateway(shared: []) { harness in
             let answer = try await harness.get("/healthz")
             #expect(answer.status == 200)
             #expect(answer.json["status"] as? String == "ok")
             #expect(answer.header("X-Request-Id")?.isEmpty == false)
-            let missing = try await harness.get("/accept-images")
+            let missing = try await harness.get("/no-such-path")
             #expect(missing.status == 404)
             #expect(missing.header("Content-Type") == "application/problem+json")
             #expect(missing.json["status"] as? Int == 404)
             #expect(missing.header("X-Request-Id") != nil)
+            let wrongMethod = try await harness.get("/accept-images")
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.header("Allow") == "POST")
+            #expect(wrongMethod.json["type"] as? String == "urn:ims-gateway:problem:method-not-allowed")
         }
     }
 }
