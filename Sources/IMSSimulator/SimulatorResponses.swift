@@ -31,16 +31,12 @@ enum SimulatorResponses {
 
     /// `2026-11-29T06:15:56Z`.
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        date.formatted(Date.ISO8601FormatStyle())
     }
 
     /// IAM's `expires_at`: `2026-11-30T06:15:56.123000Z`.
     static func iamTimestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let text = formatter.string(from: date)
-        return text.replacingOccurrences(of: "Z", with: "000Z")
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            .replacingOccurrences(of: "Z", with: "000Z")
     }
 }

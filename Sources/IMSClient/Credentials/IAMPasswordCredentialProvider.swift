@@ -1,7 +1,6 @@
 import CurlHTTP
 import Foundation
 import Logging
-import Synchronization
 
 /// Project-scoped IAM tokens from password credentials, sent to IMS as `X-Auth-Token`.
 ///
@@ -10,7 +9,6 @@ import Synchronization
 /// time (see ``TokenCache``). Neither the password nor a token is ever logged.
 public final class IAMPasswordCredentialProvider: CredentialProvider {
     private let cache: TokenCache
-    private let counter = TokenRequestCounter()
 
     /// - Parameters:
     ///   - credentials: the IAM user's password credentials.
@@ -34,9 +32,7 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
         metrics: UpstreamMetrics = .disabled
     ) {
         let url = iamBaseURL.trimmingSuffix("/") + "/v3/auth/tokens?nocatalog=true"
-        let counter = self.counter
         self.cache = TokenCache(refreshMargin: refreshMargin, now: now) { (projectID: String) async throws(IMSClientError) -> IAMToken in
-            counter.increment()
             let body = Self.passwordBody(credentials, projectID: projectID)
             let request = CurlHTTPRequest(
                 method: "POST", url: url,
@@ -84,8 +80,6 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
         }
     }
 
-    /// IAM token requests made so far (for readiness and tests).
-    public var tokenRequests: Int { counter.value }
 
     public func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError) {
         let token = try await cache.token(for: projectID)
@@ -116,13 +110,6 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
         ]
         return (try? Array(JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))) ?? []
     }
-}
-
-/// A thread-safe counter.
-final class TokenRequestCounter: Sendable {
-    private let storage = Mutex(0)
-    func increment() { storage.withLock { $0 += 1 } }
-    var value: Int { storage.withLock { $0 } }
 }
 
 extension String {

@@ -26,7 +26,7 @@ public struct UpstreamMetrics: Sendable {
         Counter(label: "imsgw_upstream_calls_total", dimensions: [("operation", operation), ("status", status)], factory: factory)
             .increment()
         Timer(label: "imsgw_upstream_call_duration_seconds", dimensions: [("operation", operation)], factory: factory)
-            .recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+            .recordNanoseconds(duration.wholeNanoseconds)
         if status == "429" {
             Counter(label: "imsgw_rate_limited_total", dimensions: [("direction", "upstream")], factory: factory).increment()
         }

@@ -42,7 +42,7 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "imsgw_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
             .increment()
         Timer(label: "imsgw_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
+            .recordNanoseconds(duration.wholeNanoseconds)
     }
 
     /// A caller started (+1) or stopped (-1) waiting on an accept/reject.
@@ -54,18 +54,11 @@ public final class GatewayMetrics: Sendable {
     func job(polls: Int, duration: Duration, state: String) {
         Recorder(label: "imsgw_job_polls", factory: factory).record(polls)
         Timer(label: "imsgw_job_duration_seconds", dimensions: [("state", state)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
+            .recordNanoseconds(duration.wholeNanoseconds)
     }
 
     /// The Prometheus text exposition of every metric.
     public func render() -> [UInt8] {
         registry.emitToBuffer()
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds.
-    var nanoseconds: Int64 {
-        Int64(components.seconds) * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import Synchronization
 import Testing
 
 @testable import IMSClient
@@ -56,7 +57,7 @@ struct TemporaryAccessKeyCredentialProviderTests {
 }
 
 final class ChangeCounter: Sendable {
-    private let count = TokenRequestCounter()
-    func increment() { count.increment() }
-    var value: Int { count.value }
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
