@@ -87,17 +87,36 @@ public enum GatewayApplication {
         // Metrics outermost: they see every answer, errors already turned into problems.
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: RequestIDMiddleware(logger: logger))
+        let log = RequestLog(logger: logger)
+        let executor = PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest)
+        let outcomes = OutcomeStore(
+            maxCount: configuration.outcomeMaxCount, ttl: .seconds(configuration.outcomeTTLSeconds))
+        if case .insecureNoAuth = configuration.clientAuthentication {
+            logger.warning(
+                "CLIENT AUTHENTICATION IS OFF (insecure-no-auth): anyone who reaches this port can accept and reject images in every project; use it on a local machine only")
+        }
+        let clientRoutes = router.group()
+            .add(middleware: ClientMiddleware(
+                authentication: configuration.clientAuthentication, limiter: ClientRateLimiter(clock: ContinuousClock()),
+                metrics: metrics, log: log))
         MemberStatusController(
             configuration: configuration,
             planner: BatchPlanner(
                 maxImagesPerRequest: configuration.maxImagesPerRequest, maxImagesPerJob: configuration.maxImagesPerJob),
-            executor: PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest),
+            executor: executor,
+            outcomes: outcomes,
+            background: BackgroundWait(
+                executor: executor, outcomes: outcomes, drain: drain,
+                maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), metrics: metrics, log: log),
             drain: drain,
-            logger: logger
-        ).addRoutes(to: router)
+            log: log
+        ).addRoutes(to: clientRoutes)
         HealthController(readiness: readiness).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)
         var services: [any Service] = []
+        if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
+            services.append(ClientsReloadService(registry: registry, logger: logger))
+        }
         if let probeProjectID = configuration.probeProjectID {
             services.append(ReadinessMonitor(
                 client: client, probeProjectID: probeProjectID, state: readiness,

@@ -44,6 +44,15 @@ struct DemoCommand: AsyncParsableCommand {
             credentials: .password(.init(domainName: "demo-domain", userName: "demo-user", password: password)),
             probeProjectID: SimulatorConfiguration.demoProjectID)
         configuration.port = 0
+        // A client key made for this run, as `hash-key` makes them: the demo calls the gateway
+        // the way every client does.
+        let clientKey = ClientKey.generate()
+        configuration.clientAuthentication = .clients(ClientRegistry(entries: [
+            ClientEntry(
+                identity: ClientIdentity(
+                    name: "demo", projects: .only([SimulatorConfiguration.demoProjectID]), rateLimit: configuration.defaultClientRateLimit),
+                keys: [clientKey])
+        ]))
         configuration.maxImagesPerJob = 2
         configuration.pollSchedule = .init(initialDelay: .milliseconds(500), growthFactor: 1.5, maxDelay: .seconds(2))
         let http = try CurlHTTPClient()
@@ -62,7 +71,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("")
         let response = try await http.execute(CurlHTTPRequest(
             method: "POST", url: gateway.baseURL + "/accept-images",
-            headers: [("Content-Type", "application/json"), ("Prefer", "wait=60")],
+            headers: [("Content-Type", "application/json"), ("Prefer", "wait=60"), ("Authorization", "Bearer \(clientKey)")],
             body: Array(bodyBytes), timeoutMilliseconds: 90_000))
         await gateway.stop()
         await simulator.stop()

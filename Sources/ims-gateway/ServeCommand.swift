@@ -36,6 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
     @Option(name: .customLong("log-format"), help: "json (default when standard error is not a terminal) or text.") var logFormat: String?
     @Option(name: .customLong("config-file"), help: "YAML or JSON file with settings (below flags and IMSGW_* variables).") var configFile: String?
+    @Option(name: .customLong("clients-file"), help: "YAML or JSON file of the clients allowed to call (SHA-256 of their keys); reloaded on SIGHUP.") var clientsFile: String?
+    @Flag(name: .customLong("insecure-no-auth"), help: "No client authentication: anyone who reaches the port may call. Local use only.") var insecureNoAuth = false
     @Flag(name: .customLong("print-config"), help: "Print the effective configuration (secrets redacted) and exit.") var printConfig = false
     @Argument(parsing: .allUnrecognized, help: .hidden) var settings: [String] = []
 
@@ -49,7 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
                     "host": host, "port": port, "ims.url": imsURL, "iam.url": iamURL, "iam.domain": iamDomain,
                     "iam.user": iamUser, "iam.passwordFile": iamPasswordFile, "maxImagesPerJob": maxImagesPerJob,
                     "credentials.mode": credentialsMode, "probe.projectId": probeProjectID, "logLevel": logLevel,
-                    "logFormat": logFormat,
+                    "logFormat": logFormat, "clients.file": clientsFile, "insecureNoAuth": insecureNoAuth ? "true" : nil,
                 ],
                 forwarded: settings,
                 configFile: configFile ?? ProcessInfo.processInfo.environment["IMSGW_CONFIG_FILE"])

@@ -27,7 +27,9 @@ extension GatewayConfiguration {
     /// `maxBodyBytes`, `maxCallersWaiting`, `server.idleTimeoutSeconds`, `poll.initialMs`, `poll.growth`, `poll.maxMs`,
     /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
-    /// `drain.timeoutSeconds`.
+    /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
+    /// `clients.defaultBurst`, `outcomes.maxCount`, `outcomes.ttlSeconds`,
+    /// `wait.maxBackgroundSeconds`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
         self = try Self.load(from: reader).configuration
@@ -108,6 +110,29 @@ extension GatewayConfiguration {
             }
             caBundlePath = path
         }
+        maxBackgroundWaitSeconds = try settings.int(
+            "wait.maxBackgroundSeconds", default: maxBackgroundWaitSeconds, range: 0...86_400)
+        outcomeMaxCount = try settings.int("outcomes.maxCount", default: outcomeMaxCount, range: 1...10_000_000)
+        outcomeTTLSeconds = try settings.int("outcomes.ttlSeconds", default: outcomeTTLSeconds, range: 1...2_592_000)
+        defaultClientRateLimit = ClientRateLimit(
+            rate: try settings.double("clients.defaultRate", default: defaultClientRateLimit.rate, range: 0.001...1_000_000),
+            burst: try settings.int("clients.defaultBurst", default: defaultClientRateLimit.burst, range: 1...1_000_000))
+        let insecureNoAuth = try settings.bool("insecureNoAuth", default: false)
+        switch (settings.string("clients.file"), insecureNoAuth) {
+        case (let path?, false):
+            do {
+                clientAuthentication = .clients(try ClientRegistry.load(path: path, defaultRateLimit: defaultClientRateLimit))
+            } catch {
+                throw ConfigurationError("setting clients.file: \(error)")
+            }
+        case (nil, true):
+            clientAuthentication = .insecureNoAuth(rateLimit: defaultClientRateLimit)
+        case (_?, true):
+            throw ConfigurationError("settings clients.file and insecureNoAuth exclude each other: give one")
+        case (nil, false):
+            throw ConfigurationError(
+                "setting clients.file is required: the file of clients allowed to call (README, \"Adding a client\"); --insecure-no-auth turns authentication off, for a local machine only")
+        }
         if defaultWaitSeconds > maxWaitSeconds {
             throw ConfigurationError("setting wait.defaultSeconds (\(defaultWaitSeconds)) is above wait.maxSeconds (\(maxWaitSeconds))")
         }
@@ -151,6 +176,15 @@ final class SettingsReader {
             throw ConfigurationError("setting \(key): '\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+
+    func bool(_ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = string(key) else { return defaultValue }
+        switch text.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ConfigurationError("setting \(key): '\(text)' is not true or false")
+        }
     }
 
     func double(_ key: String, default defaultValue: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {

@@ -31,7 +31,16 @@ extension GatewayConfiguration {
             ("upstream.connectTimeoutMs", "\(upstreamConnectTimeoutMilliseconds)"),
             ("upstream.timeoutMs", "\(upstreamTimeoutMilliseconds)"), ("submit.maxAttempts", "\(maxSubmitAttempts)"),
             ("ims.jobQuery", jobQuery.rawValue), ("tls.caBundle", caBundlePath ?? "<system>"),
+            ("drain.timeoutSeconds", "\(drainTimeoutSeconds)"), ("wait.maxBackgroundSeconds", "\(maxBackgroundWaitSeconds)"),
+            ("outcomes.maxCount", "\(outcomeMaxCount)"), ("outcomes.ttlSeconds", "\(outcomeTTLSeconds)"),
+            ("clients.defaultRate", "\(defaultClientRateLimit.rate)"), ("clients.defaultBurst", "\(defaultClientRateLimit.burst)"),
         ]
+        switch clientAuthentication {
+        case .clients(let registry):
+            settings += [("clients.file", registry.path ?? "<in memory>"), ("clients.count", "\(registry.clientCount)")]
+        case .insecureNoAuth:
+            settings += [("insecureNoAuth", "true")]
+        }
         return settings
     }
 }

@@ -54,6 +54,21 @@ public struct GatewayConfiguration: Sendable {
     public var drainTimeoutSeconds: Int = 25
     /// PEM CA bundle for HTTPS to IMS and IAM; nil uses the system's.
     public var caBundlePath: String?
+    /// How callers are authenticated. The default has no client at all, so that nobody can
+    /// call a gateway that was not told who may.
+    public var clientAuthentication: ClientAuthentication = .clients(ClientRegistry(entries: []))
+    /// The rate limit of a client for which the clients file gives none (default 5 per second,
+    /// burst 10).
+    public var defaultClientRateLimit = ClientRateLimit(rate: 5, burst: 10)
+    /// Most requests whose outcome is kept for `Idempotency-Key` repeats and
+    /// `GET .../{request_id}` (default 10,000).
+    public var outcomeMaxCount: Int = 10_000
+    /// How long an outcome is kept after the request ended, in seconds (default 86,400).
+    public var outcomeTTLSeconds: Int = 86_400
+    /// How long after a request arrived the gateway may still wait for its jobs in the
+    /// background once the caller was answered 504, in seconds (`max_background_wait`,
+    /// default 3,600).
+    public var maxBackgroundWaitSeconds: Int = 3600
 
     /// Creates a configuration with the defaults for everything but the upstream.
     /// - Parameters:

@@ -8,6 +8,8 @@ public struct GatewayRequestContext: RequestContext {
     /// The caller's `X-Request-Id` when plain enough, else a generated UUID; set by
     /// ``RequestIDMiddleware``.
     public var requestID: String = ""
+    /// The authenticated client of an accept/reject request; set by the client middleware.
+    public var client: ClientIdentity?
 
     /// Creates a context for one request.
     public init(source: Source) {

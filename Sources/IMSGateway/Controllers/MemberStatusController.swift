@@ -6,28 +6,40 @@ import Logging
 import NIOCore
 
 /// `POST /accept-images` and `POST /reject-images`: validate, split into batches, submit one
-/// IMS job per batch, wait for all of them and answer once (DESIGN.md section 2). While the
-/// gateway drains, new requests are refused with 503 and running ones end by the drain deadline.
+/// IMS job per batch, wait for all of them and answer once; `GET /accept-images/{request_id}`
+/// (and `/reject-images/...`): the stored outcome of an earlier request of the same client
+/// (DESIGN.md section 2). A repeat with the same `Idempotency-Key` waits on, or replays, the
+/// earlier request instead of submitting again. While the gateway drains, new requests are
+/// refused with 503 and running ones end by the drain deadline.
 struct MemberStatusController {
     let configuration: GatewayConfiguration
     let planner: BatchPlanner
     let executor: PlanExecutor
+    let outcomes: OutcomeStore
+    let background: BackgroundWait
     let drain: DrainController
-    let logger: Logger
+    let log: RequestLog
 
-    func addRoutes(to router: Router<GatewayRequestContext>) {
-        router.post("/accept-images") { request, context in
-            try await handle(request, requestID: context.requestID, memberStatus: .accepted, route: "/accept-images")
-        }
-        router.post("/reject-images") { request, context in
-            try await handle(request, requestID: context.requestID, memberStatus: .rejected, route: "/reject-images")
+    static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayedHeader = HTTPField.Name("Idempotent-Replayed")!
+
+    func addRoutes(to router: some RouterMethods<GatewayRequestContext>) {
+        for (route, memberStatus) in [("/accept-images", MemberStatus.accepted), ("/reject-images", .rejected)] {
+            router.post(RouterPath(route)) { request, context in
+                try await handle(request, context: context, memberStatus: memberStatus, route: route)
+            }
+            router.get(RouterPath(route + "/:requestID")) { _, context in
+                try stored(context: context, route: route)
+            }
         }
     }
 
     private func handle(
-        _ request: Request, requestID: String, memberStatus: MemberStatus, route: String
+        _ request: Request, context: GatewayRequestContext, memberStatus: MemberStatus, route: String
     ) async throws -> Response {
         let started = ContinuousClock.now
+        let requestID = context.requestID
+        let client = context.client ?? ClientIdentity(name: "-", projects: .only([]), rateLimit: .init(rate: 1, burst: 1))
 
         switch drain.admit(limit: configuration.maxCallersWaiting) {
         case .admitted:
@@ -36,47 +48,30 @@ struct MemberStatusController {
             var problem = refused(
                 503, "draining", "Shutting down",
                 "the gateway is shutting down and takes no new requests; send it again (another instance will answer it)",
-                requestID, route)
+                client, requestID, route)
             problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.drainingRetryAfterSeconds)"
             throw problem
         case .full:
             var problem = refused(
                 503, "too-many-callers", "Too many callers waiting",
-                "\(configuration.maxCallersWaiting) callers are already waiting; send it again shortly", requestID, route)
+                "\(configuration.maxCallersWaiting) callers are already waiting; send it again shortly", client, requestID, route)
             problem.headers[ResponseFactory.retryAfterHeader] = "1"
             throw problem
         }
         defer { drain.finish() }
 
-        guard Self.isJSON(request.headers[.contentType]) else {
-            throw refused(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json", requestID, route)
+        let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
+        guard client.allows(projectID: plan.projectID) else {
+            throw refused(
+                403, "project-not-allowed", "Project not allowed",
+                "client \(client.name) may not change image members of project \(plan.projectID)", client, requestID, route)
         }
-        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
-            throw refused(415, "unsupported-media-type", "Unsupported media type", "send the body without Content-Encoding", requestID, route)
-        }
-        let tooLarge = "the body is larger than \(configuration.maxBodyBytes) bytes"
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxBodyBytes {
-            throw refused(413, "body-too-large", "Request body too large", tooLarge, requestID, route)
-        }
-        let body: ByteBuffer
+        let idempotencyKey: String?
         do {
-            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw refused(413, "body-too-large", "Request body too large", tooLarge, requestID, route)
-        }
-        let plan: MemberStatusPlan
-        switch planner.plan(body: Array(body.readableBytesView), memberStatus: memberStatus) {
-        case .success(let value):
-            plan = value
-        case .failure(let invalid):
-            var problem = refused(
-                400, "invalid-request", "Invalid request body",
-                "\(invalid.errors.count) field(s) are invalid; nothing was sent to IMS", requestID, route)
-            // A hostile body can name thousands of bad fields; the answer stays small.
-            problem.problem.errors = Array(invalid.errors.prefix(Self.maxFieldErrors))
-            if invalid.errors.count > Self.maxFieldErrors {
-                problem.problem.detail += " (the first \(Self.maxFieldErrors) are listed)"
-            }
+            idempotencyKey = try IdempotencyKey.parse(request.headers[Self.idempotencyKeyHeader])
+        } catch {
+            var problem = refused(400, "invalid-request", "Invalid request", "Idempotency-Key \(error)", client, requestID, route)
+            problem.problem.errors = [FieldError(field: "Idempotency-Key", detail: error.description)]
             throw problem
         }
 
@@ -84,42 +79,100 @@ struct MemberStatusController {
             header: request.headers[ResponseFactory.preferHeader], defaultSeconds: configuration.defaultWaitSeconds,
             maxSeconds: configuration.maxWaitSeconds)
         let deadline = started.advanced(by: .seconds(wait.seconds))
-        let batches = await executor.execute(plan, deadline: deadline, requestID: requestID)
-        let elapsed = started.duration(to: .now)
-        let result = MemberStatusResult(requestID: requestID, plan: plan, batches: batches, elapsedMs: elapsed.wholeMilliseconds)
-        log(result, route: route)
+        var answer = MemberStatusAnswer(
+            result: MemberStatusResult(requestID: requestID, plan: plan, batches: [], elapsedMs: 0), route: route,
+            waitedSeconds: wait.seconds, retryAfterSeconds: retryAfterSeconds)
+        if wait.requested { answer.headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
 
-        var headers: HTTPFields = [:]
-        if wait.requested { headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
-        switch result.httpStatus {
-        case 200:
-            return ResponseFactory.json(status: 200, result, headers: headers)
-        case 502:
-            var detail = "\(result.totals.failed + result.totals.submitFailed) of \(result.totals.batches) batch(es) failed; see batches[]"
-            if result.batches.contains(where: { Self.authenticationCodes.contains($0.errorCode ?? "") }) {
-                detail = "upstream authentication failed: IMS or IAM refused the gateway's own credentials; " + detail
-            }
-            let problem = ProblemDetails(
-                slug: "batches-failed", title: "IMS jobs failed", status: 502, detail: detail, requestID: requestID)
-            return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
-        default:
-            headers[ResponseFactory.retryAfterHeader] = "\(configuration.pollSchedule.maxDelay.components.seconds)"
-            var detail = "\(result.totals.pending) batch(es) still pending and \(result.totals.notSubmitted) not submitted after \(wait.seconds) s; job ids are in batches[]"
-            if drain.effectiveDeadline(deadline) < deadline {
-                detail = "the gateway is shutting down and its drain timeout passed: \(result.totals.pending) batch(es) still pending and \(result.totals.notSubmitted) not submitted; job ids are in batches[]"
-            }
-            let problem = ProblemDetails(
-                slug: "deadline-passed", title: "Deadline passed", status: result.httpStatus, detail: detail,
-                requestID: requestID)
-            return ResponseFactory.json(
-                status: result.httpStatus, ProblemWithResult(problem: problem, result: result), problem: true, headers: headers)
+        let stored = StoredRequest(
+            requestID: requestID, clientName: client.name, plan: plan, idempotencyKey: idempotencyKey, started: started)
+        switch outcomes.begin(stored) {
+        case .conflict(let earlier):
+            throw refused(
+                422, "idempotency-key-reused", "Idempotency-Key reused",
+                "Idempotency-Key was already used by request \(earlier.requestID) with a different body; use a new key for a different request",
+                client, requestID, route)
+        case .repeated(let earlier):
+            if earlier.finalOutcome != nil { answer.headers[Self.idempotentReplayedHeader] = "true" }
+            let result = await earlier.outcome(waitingUntil: drain.effectiveDeadline(deadline)) ?? earlier.current()
+            answer.result = result
+            answer.cutByDrain = drain.effectiveDeadline(deadline) < deadline && !earlier.isComplete
+            answer.continuesInBackground = !earlier.isComplete
+            log.answered(result, status: result.httpStatus, client: client.name, route: route, source: .repeated, requestID: requestID)
+            return answer.response()
+        case .new:
+            let batches = await executor.execute(
+                plan, deadline: deadline, requestID: requestID, reportsPending: false, progress: { stored.record($0) })
+            let result = MemberStatusResult(
+                requestID: requestID, plan: plan, batches: batches, elapsedMs: started.duration(to: .now).wholeMilliseconds)
+            answer.result = result
+            answer.cutByDrain = drain.effectiveDeadline(deadline) < deadline
+            answer.continuesInBackground = background.settle(stored, result: result, route: route)
+            log.answered(result, status: result.httpStatus, client: client.name, route: route, source: .submitted, requestID: requestID)
+            return answer.response()
         }
     }
 
-    /// Batch error codes that mean the gateway's upstream credentials were refused.
-    static let authenticationCodes: Set<String> = [
-        "upstream.authentication_failed", "APIGW.0301", "APIGW.0307", "APIG.0301", "APIG.0307",
-    ]
+    /// `GET <route>/{request_id}`: the stored request of the same client, final (its own
+    /// status), given up (504) or still running (202 with its current state).
+    private func stored(context: GatewayRequestContext, route: String) throws -> Response {
+        let requestID = context.parameters.get("requestID") ?? ""
+        let clientName = context.client?.name ?? "-"
+        guard let stored = outcomes.find(client: clientName, requestID: requestID),
+            (stored.plan.memberStatus == .accepted) == (route == "/accept-images")
+        else {
+            throw GatewayProblem(
+                ProblemDetails(
+                    slug: "not-found", title: "Not Found", status: 404,
+                    detail: "no request \(requestID) of this client is stored at \(route) (outcomes are kept \(configuration.outcomeTTLSeconds) s)",
+                    requestID: context.requestID))
+        }
+        var answer = MemberStatusAnswer(result: stored.current(), route: route, retryAfterSeconds: retryAfterSeconds)
+        guard stored.isComplete else {
+            return answer.running()
+        }
+        answer.continuesInBackground = false
+        return answer.response()
+    }
+
+    /// The body, read and validated. 415, 413 and 400 are thrown as problems.
+    private func validated(
+        _ request: Request, memberStatus: MemberStatus, client: ClientIdentity, requestID: String, route: String
+    ) async throws -> MemberStatusPlan {
+        guard Self.isJSON(request.headers[.contentType]) else {
+            throw refused(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json", client, requestID, route)
+        }
+        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+            throw refused(415, "unsupported-media-type", "Unsupported media type", "send the body without Content-Encoding", client, requestID, route)
+        }
+        let tooLarge = "the body is larger than \(configuration.maxBodyBytes) bytes"
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxBodyBytes {
+            throw refused(413, "body-too-large", "Request body too large", tooLarge, client, requestID, route)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw refused(413, "body-too-large", "Request body too large", tooLarge, client, requestID, route)
+        }
+        switch planner.plan(body: Array(body.readableBytesView), memberStatus: memberStatus) {
+        case .success(let plan):
+            return plan
+        case .failure(let invalid):
+            var problem = refused(
+                400, "invalid-request", "Invalid request body",
+                "\(invalid.errors.count) field(s) are invalid; nothing was sent to IMS", client, requestID, route)
+            // A hostile body can name thousands of bad fields; the answer stays small.
+            problem.problem.errors = Array(invalid.errors.prefix(Self.maxFieldErrors))
+            if invalid.errors.count > Self.maxFieldErrors {
+                problem.problem.detail += " (the first \(Self.maxFieldErrors) are listed)"
+            }
+            throw problem
+        }
+    }
+
+    /// `Retry-After` of a 504 or 202, in seconds: the longest pause between polls.
+    private var retryAfterSeconds: Int { max(1, Int(configuration.pollSchedule.maxDelay.components.seconds)) }
 
     /// `Retry-After` of a request refused while draining, in seconds: by then another instance
     /// (or this one's replacement) takes it.
@@ -130,33 +183,11 @@ struct MemberStatusController {
 
     /// A refusal before any upstream call, logged with its status.
     private func refused(
-        _ status: Int, _ slug: String, _ title: String, _ detail: String, _ requestID: String, _ route: String
+        _ status: Int, _ slug: String, _ title: String, _ detail: String, _ client: ClientIdentity, _ requestID: String,
+        _ route: String
     ) -> GatewayProblem {
-        logger.info(
-            "request refused",
-            metadata: ["request_id": "\(requestID)", "route": "\(route)", "status": "\(status)", "detail": "\(detail)"])
+        log.refused(status: status, detail: detail, client: client.name, route: route, requestID: requestID)
         return GatewayProblem(ProblemDetails(slug: slug, title: title, status: status, detail: detail, requestID: requestID))
-    }
-
-    /// One line per request and one audit line per batch.
-    private func log(_ result: MemberStatusResult, route: String) {
-        for batch in result.batches {
-            logger.info(
-                "batch",
-                metadata: [
-                    "audit": "true", "request_id": "\(result.requestID)", "project_id": "\(result.projectID)",
-                    "member_status": "\(result.memberStatus.rawValue)", "batch": "\(batch.index)",
-                    "images": "\(batch.images.joined(separator: ","))", "job_id": "\(batch.jobID ?? "-")",
-                    "state": "\(batch.state.rawValue)",
-                ])
-        }
-        logger.info(
-            "request",
-            metadata: [
-                "request_id": "\(result.requestID)", "route": "\(route)", "project_id": "\(result.projectID)",
-                "images": "\(result.totals.images)", "batches": "\(result.totals.batches)",
-                "outcome": "\(result.outcome.rawValue)", "status": "\(result.httpStatus)", "elapsed_ms": "\(result.elapsedMs)",
-            ])
     }
 
     /// `application/json` or any `+json` type, parameters ignored.

@@ -22,8 +22,8 @@ struct RequestIDMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let problem as GatewayProblem {
             response = try problem.response(from: request, context: context)
-        } catch let error as HTTPError where error.status == .notFound && Self.allowedMethods[request.uri.path] != nil {
-            let allowed = Self.allowedMethods[request.uri.path] ?? ""
+        } catch let error as HTTPError where error.status == .notFound && Self.allowedMethods(request.uri.path) != nil {
+            let allowed = Self.allowedMethods(request.uri.path) ?? ""
             response = ResponseFactory.json(
                 status: 405,
                 ProblemDetails(
@@ -60,10 +60,20 @@ struct RequestIDMiddleware: RouterMiddleware {
     }
 
     /// The methods each route serves (the router answers 404 for any other method).
-    static let allowedMethods: [String: String] = [
+    static let routeMethods: [String: String] = [
         "/accept-images": "POST", "/reject-images": "POST",
         "/healthz": "GET", "/readyz": "GET", "/metrics": "GET",
     ]
+
+    /// The methods `path` is served with, or nil for a path the gateway does not serve.
+    static func allowedMethods(_ path: String) -> String? {
+        if let methods = routeMethods[path] { return methods }
+        for prefix in ["/accept-images/", "/reject-images/"] where path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            return !rest.isEmpty && !rest.contains("/") ? "GET" : nil
+        }
+        return nil
+    }
 
     private static func slug(_ status: HTTPResponse.Status) -> String {
         status.reasonPhrase.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: "-")

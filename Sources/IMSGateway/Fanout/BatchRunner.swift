@@ -16,20 +16,39 @@ struct BatchRunner: Sendable {
     let drain: DrainController
     let logger: Logger
 
+    /// Takes `batch` as far as `deadline` allows: submits it if it has no job yet, then waits
+    /// for its job (going on from the polls already made when it was waited on before).
+    /// - Parameters:
+    ///   - progress: told the batch's state once its job is submitted.
+    ///   - reportsPending: whether a batch still pending at the end counts in the job metrics
+    ///     (false when a background wait goes on with it).
+    /// - Returns: the batch, `succeeded`, `failed`, `submit_failed`, `not_submitted` or
+    ///   `pending`.
     func run(
-        _ batch: BatchResult, plan: MemberStatusPlan, deadline: ContinuousClock.Instant, requestID: String
+        _ batch: BatchResult, plan: MemberStatusPlan, deadline: ContinuousClock.Instant, requestID: String,
+        reportsPending: Bool = true, progress: @Sendable (BatchResult) -> Void = { _ in }
     ) async -> BatchResult {
         var result = batch
-        let body = BatchUpdateMembersRequest(
-            images: batch.images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
-        guard let jobID = await submit(body, into: &result, deadline: deadline, requestID: requestID) else { return result }
-        result.jobID = jobID
-        result.state = .pending
-        let submitted = ContinuousClock.now
+        if result.jobID == nil {
+            let body = BatchUpdateMembersRequest(
+                images: batch.images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
+            guard let jobID = await submit(body, into: &result, deadline: deadline, requestID: requestID) else { return result }
+            result.jobID = jobID
+            result.state = .pending
+            result.submittedAt = .now
+            progress(result)
+        }
+        guard result.state == .pending, let jobID = result.jobID else { return result }
 
-        let outcome = await wait(projectID: plan.projectID, jobID: jobID, deadline: deadline, requestID: requestID)
+        let outcome = await wait(
+            projectID: plan.projectID, jobID: jobID, deadline: deadline, previousPolls: result.polls, requestID: requestID)
         result.polls = outcome.polls
-        defer { metrics.job(polls: result.polls, duration: submitted.duration(to: .now), state: result.state.rawValue) }
+        defer {
+            if result.state != .pending || reportsPending {
+                let submitted = result.submittedAt ?? .now
+                metrics.job(polls: result.polls, duration: submitted.duration(to: .now), state: result.state.rawValue)
+            }
+        }
         if let job = outcome.job {
             result.jobStatus = job.rawStatus
             result.beginTime = job.beginTime
@@ -59,9 +78,9 @@ struct BatchRunner: Sendable {
     /// meanwhile wakes the wait, which goes on (same poll schedule, same last job state) to the
     /// drain deadline, so its last poll still lands just before the wait ends.
     private func wait(
-        projectID: String, jobID: String, deadline: ContinuousClock.Instant, requestID: String
+        projectID: String, jobID: String, deadline: ContinuousClock.Instant, previousPolls: Int, requestID: String
     ) async -> JobWaitOutcome {
-        let initial = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: 0, lastError: nil)
+        let initial = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
         return await drain.withDrainDeadline(deadline, initial: initial) { [waiter] deadline, previous in
             guard case .deadlinePassed = previous.ending else { return previous }
             var outcome = await waiter.wait(

@@ -5,20 +5,34 @@ struct PlanExecutor: Sendable {
     let runner: BatchRunner
     let fanOut: Int
 
-    func execute(_ plan: MemberStatusPlan, deadline: ContinuousClock.Instant, requestID: String) async -> [BatchResult] {
-        var results = plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }
-        let pending = results
+    /// Runs the batches of `plan` from where `batches` left them (all new when nil): batches
+    /// not submitted are submitted, pending ones waited on further, the others kept as they are.
+    /// - Parameters:
+    ///   - deadline: when every wait ends.
+    ///   - reportsPending: whether batches still pending at the end count in the job metrics.
+    ///   - progress: told each batch's state when its job is submitted and when it is done.
+    func execute(
+        _ plan: MemberStatusPlan, from batches: [BatchResult]? = nil, deadline: ContinuousClock.Instant,
+        requestID: String, reportsPending: Bool = true, progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
+    ) async -> [BatchResult] {
+        var results = batches ?? plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }
+        let pending = results.filter { $0.state == .pending || $0.state == .notSubmitted }
         await withTaskGroup(of: BatchResult.self) { group in
             var next = 0
             func startNext() {
                 guard next < pending.count else { return }
                 let batch = pending[next]
                 next += 1
-                group.addTask { await runner.run(batch, plan: plan, deadline: deadline, requestID: requestID) }
+                group.addTask {
+                    await runner.run(
+                        batch, plan: plan, deadline: deadline, requestID: requestID, reportsPending: reportsPending,
+                        progress: progress)
+                }
             }
             for _ in 0..<max(1, fanOut) { startNext() }
             for await finished in group {
                 results[finished.index] = finished
+                progress(finished)
                 startNext()
             }
         }

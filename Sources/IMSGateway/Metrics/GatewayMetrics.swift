@@ -15,7 +15,9 @@ import Prometheus
 /// | `imsgw_upstream_calls_total` | counter | `operation`, `status` |
 /// | `imsgw_upstream_call_duration_seconds` | histogram | `operation` |
 /// | `imsgw_token_refreshes_total` | counter | `result` |
-/// | `imsgw_rate_limited_total` | counter | `direction` |
+/// | `imsgw_rate_limited_total` | counter | `direction` (`inbound`: 429 to a client over its rate limit; `upstream`: IMS 429) |
+/// | `imsgw_background_waits` | gauge (requests answered 504 whose jobs are still waited on) | |
+/// | `imsgw_client_auth_failures_total` | counter | `reason` (`missing`, `unknown_key`, `project_not_allowed`) |
 ///
 /// Each gateway has its own registry (no global bootstrap), so several can run in one process.
 public final class GatewayMetrics: Sendable {
@@ -23,6 +25,7 @@ public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let waiting: Meter
+    private let background: Meter
 
     /// Creates an empty registry.
     public init() {
@@ -32,6 +35,7 @@ public final class GatewayMetrics: Sendable {
         self.registry = registry
         self.factory = factory
         self.waiting = Meter(label: "imsgw_callers_waiting", factory: factory)
+        self.background = Meter(label: "imsgw_background_waits", factory: factory)
     }
 
     /// Metrics of upstream calls, for ``IMSClient``.
@@ -48,6 +52,22 @@ public final class GatewayMetrics: Sendable {
     /// A caller started (+1) or stopped (-1) waiting on an accept/reject.
     func callersWaiting(_ delta: Int) {
         if delta > 0 { waiting.increment(by: Double(delta)) } else { waiting.decrement(by: Double(-delta)) }
+    }
+
+    /// A background wait started (+1) or ended (-1).
+    func backgroundWaits(_ delta: Int) {
+        if delta > 0 { background.increment(by: Double(delta)) } else { background.decrement(by: Double(-delta)) }
+    }
+
+    /// A client was answered 429 for its rate limit.
+    func inboundRateLimited() {
+        Counter(label: "imsgw_rate_limited_total", dimensions: [("direction", "inbound")], factory: factory).increment()
+    }
+
+    /// A caller was refused 401 or 403; `reason` is `missing`, `unknown_key` or
+    /// `project_not_allowed` (never the key).
+    func clientAuthFailure(reason: String) {
+        Counter(label: "imsgw_client_auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
     /// A job's wait ended: polls made and time from submit to the end of the wait.

@@ -40,6 +40,8 @@ public struct BatchResult: Sendable, Codable, Equatable {
     public var submitAttempts: Int
     /// Job queries made for this batch.
     public var polls: Int
+    /// When its job was submitted (not part of the answer; for the job-duration metric).
+    public var submittedAt: ContinuousClock.Instant? = nil
 
     /// A batch that has not been sent yet.
     public init(index: Int, images: [String]) {

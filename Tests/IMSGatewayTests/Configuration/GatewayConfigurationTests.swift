@@ -11,7 +11,7 @@ struct GatewayConfigurationTests {
         "IMSGW_IMS_URL": "https://ims.cn-north-4.myhuaweicloud.com",
         "IMSGW_IAM_URL": "https://iam.cn-north-4.myhuaweicloud.com",
         "IMSGW_IAM_DOMAIN": "acct", "IMSGW_IAM_USER": "gateway", "IMSGW_IAM_PASSWORD": "s3cret-pw",
-        "IMSGW_PROBE_PROJECT_ID": "0123456789ABCDEF0123456789abcdef",
+        "IMSGW_PROBE_PROJECT_ID": "0123456789ABCDEF0123456789abcdef", "IMSGW_INSECURE_NO_AUTH": "true",
     ]
 
     static func load(_ environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
@@ -92,7 +92,7 @@ struct GatewayConfigurationTests {
         let configuration = try Self.load([
             "IMSGW_IMS_URL": "https://ims.example.com", "IMSGW_CREDENTIALS_MODE": "aksk",
             "IMSGW_AKSK_ACCESS_KEY": "HPUAEXAMPLEAK0000001", "IMSGW_AKSK_SECRET_KEY": "very-secret-sk",
-            "IMSGW_PROBE_PROJECT_ID": "0123456789abcdef0123456789abcdef",
+            "IMSGW_PROBE_PROJECT_ID": "0123456789abcdef0123456789abcdef", "IMSGW_INSECURE_NO_AUTH": "true",
         ])
         guard case .accessKey(let accessKey, let secretKey) = configuration.credentials else {
             Issue.record("not aksk")
@@ -126,5 +126,57 @@ struct GatewayConfigurationTests {
         let loaded = try GatewayConfiguration.load(from: ConfigReader(provider: provider))
         #expect(loaded.usedKeys.isSuperset(of: ["ims.url", "iam.user", "maxImagesPerJob", "poll.initialMs", "probe.projectId"]))
         #expect(!loaded.usedKeys.contains("aksk.secretKey"))
+    }
+
+    @Test("client authentication: a clients file, or --insecure-no-auth, exactly one of them")
+    func clientAuthentication() throws {
+        var environment = Self.base
+        environment["IMSGW_INSECURE_NO_AUTH"] = nil
+        #expect(Self.message(environment)?.hasPrefix("setting clients.file is required") == true)
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("clients.json")
+        let hash = ClientKey.sha256Hex("portal-key-0123456789")
+        try #"{"clients": [{"name": "portal", "key_sha256": ["\#(hash)"], "projects": ["*"]}]}"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        environment["IMSGW_CLIENTS_FILE"] = file.path
+        environment["IMSGW_CLIENTS_DEFAULT_RATE"] = "2.5"
+        environment["IMSGW_CLIENTS_DEFAULT_BURST"] = "4"
+        let configuration = try Self.load(environment)
+        guard case .clients(let registry) = configuration.clientAuthentication else {
+            Issue.record("no clients file in force")
+            return
+        }
+        let portal = registry.authenticate(bearerKey: "portal-key-0123456789")
+        #expect(portal?.name == "portal")
+        #expect(portal?.rateLimit == ClientRateLimit(rate: 2.5, burst: 4))
+        #expect(configuration.effectiveSettings().contains { $0.key == "clients.file" && $0.value == file.path })
+
+        environment["IMSGW_INSECURE_NO_AUTH"] = "true"
+        #expect(Self.message(environment) == "settings clients.file and insecureNoAuth exclude each other: give one")
+        environment["IMSGW_INSECURE_NO_AUTH"] = nil
+        environment["IMSGW_CLIENTS_FILE"] = folder.appendingPathComponent("missing.yaml").path
+        #expect(Self.message(environment)?.hasPrefix("setting clients.file: ") == true)
+    }
+
+    @Test("stored outcomes and the background wait have defaults and settings")
+    func outcomeSettings() throws {
+        let defaults = try Self.load(Self.base)
+        #expect(defaults.maxBackgroundWaitSeconds == 3600)
+        #expect(defaults.outcomeMaxCount == 10_000)
+        #expect(defaults.outcomeTTLSeconds == 86_400)
+        #expect(defaults.defaultClientRateLimit == ClientRateLimit(rate: 5, burst: 10))
+        var environment = Self.base
+        environment["IMSGW_WAIT_MAX_BACKGROUND_SECONDS"] = "600"
+        environment["IMSGW_OUTCOMES_MAX_COUNT"] = "50"
+        environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "120"
+        let configuration = try Self.load(environment)
+        #expect(configuration.maxBackgroundWaitSeconds == 600)
+        #expect(configuration.outcomeMaxCount == 50)
+        #expect(configuration.outcomeTTLSeconds == 120)
+        environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "0"
+        #expect(Self.message(environment) == "setting outcomes.ttlSeconds: '0' is not a whole number from 1 to 2592000")
     }
 }

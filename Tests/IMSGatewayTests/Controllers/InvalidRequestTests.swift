@@ -20,21 +20,56 @@ struct InvalidRequestTests {
         Case(description: "a JSON array", path: "/accept-images", body: "[1,2]", fields: ["body"]),
         Case(description: "empty object", path: "/accept-images", body: "{}", fields: ["project_id", "images"]),
         Case(
-            description: "project_id too short and images empty", path: "/accept-images",
-            body: #"{"project_id":"abc","images":[]}"#, fields: ["project_id", "images"]),
+            description: "project_id too short", path: "/accept-images",
+            body: #"{"project_id":"abc","images":["\#(valid)"]}"#, fields: ["project_id"]),
+        Case(
+            description: "project_id of 32 characters that are not all hex", path: "/accept-images",
+            body: #"{"project_id":"0123456789abcdef0123456789abcdeg","images":["\#(valid)"]}"#, fields: ["project_id"]),
         Case(
             description: "project_id with a path separator", path: "/accept-images",
             body: #"{"project_id":"0123456789abcdef0123456789abcd/e","images":["\#(valid)"]}"#, fields: ["project_id"]),
         Case(
+            description: "project_id with a query character", path: "/accept-images",
+            body: #"{"project_id":"0123456789abcdef0123456789abcd?e","images":["\#(valid)"]}"#, fields: ["project_id"]),
+        Case(
             description: "project_id not a string", path: "/accept-images",
             body: #"{"project_id":123,"images":["\#(valid)"]}"#, fields: ["project_id"]),
+        Case(
+            description: "images empty", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":[]}"#, fields: ["images"]),
         Case(
             description: "images not an array", path: "/accept-images",
             body: #"{"project_id":"\#(testProjectID)","images":"\#(valid)"}"#, fields: ["images"]),
         Case(
-            description: "non-string, blank, compound and non-UUID images", path: "/accept-images",
-            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)",7,"  ","\#(valid);\#(valid)","a,b","not-a-uuid"]}"#,
-            fields: ["images[1]", "images[2]", "images[3]", "images[4]", "images[5]"]),
+            description: "images null", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":null}"#, fields: ["images"]),
+        Case(
+            description: "an image that is not a string", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)",7]}"#, fields: ["images[1]"]),
+        Case(
+            description: "an image that is an object", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":[{"id":"\#(valid)"}]}"#, fields: ["images[0]"]),
+        Case(
+            description: "a blank image", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)","  "]}"#, fields: ["images[1]"]),
+        Case(
+            description: "an empty image", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":[""]}"#, fields: ["images[0]"]),
+        Case(
+            description: "a compound id with a semicolon", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid);\#(valid)"]}"#, fields: ["images[0]"]),
+        Case(
+            description: "a compound id with a comma", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["a,b"]}"#, fields: ["images[0]"]),
+        Case(
+            description: "a non-UUID image", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["not-a-uuid"]}"#, fields: ["images[0]"]),
+        Case(
+            description: "a UUID behind a path traversal", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["../\#(valid)"]}"#, fields: ["images[0]"]),
+        Case(
+            description: "several bad images, each named", path: "/accept-images",
+            body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)",7,"  ","\#(valid);\#(valid)","a,b","not-a-uuid"]}"#, fields: ["images[1]", "images[2]", "images[3]", "images[4]", "images[5]"]),
         Case(
             description: "vault_id on reject", path: "/reject-images",
             body: #"{"project_id":"\#(testProjectID)","images":["\#(valid)"],"vault_id":"3b5816b5-f29c-4172-9d9a-76c719a659ce"}"#,
@@ -127,6 +162,22 @@ struct HeaderRefusalTests {
                 "/accept-images", raw: Array(#"{"project_id":"x"}"#.utf8), headers: [("Content-Encoding", "gzip")])
             #expect(answer.status == 415)
             #expect((answer.json["detail"] as? String)?.contains("Content-Encoding") == true)
+        }
+    }
+
+    @Test("headers of 100 KB: 431 or a closed connection, and the gateway keeps serving")
+    func oversizedHeaders() async throws {
+        try await withGateway(shared: []) { harness async throws in
+            let huge = String(repeating: "x", count: 100_000)
+            do {
+                let answer = try await harness.post(
+                    "/accept-images", raw: Array("{}".utf8), headers: [("X-Filler", huge)])
+                #expect([431, 400].contains(answer.status), "status \(answer.status)")
+            } catch {
+                // The server framework may close the connection instead of answering.
+            }
+            #expect(try await harness.get("/healthz").status == 200)
+            #expect(try await harness.simulatorCallsTotal() == 0)
         }
     }
 

@@ -1,4 +1,5 @@
 import CurlHTTP
+import IMSGateway
 import Foundation
 import Synchronization
 import Testing
@@ -67,12 +68,22 @@ struct GracefulShutdownTests {
         defer { simulator.kill() }
         let simulatorPort = try await simulator.port(logLine: "ims simulator listening")
         let upstream = "http://127.0.0.1:\(simulatorPort)"
+        let clientKey = "drain-test-key-\(UInt64.random(in: 0...UInt64.max))"
+        let clientsFile = FileManager.default.temporaryDirectory.appendingPathComponent("clients-\(UUID().uuidString).yaml")
+        try """
+            clients:
+              - name: drain-test
+                key_sha256: [\(ClientKey.sha256Hex(clientKey))]
+                projects: ["*"]
+                rate_limit: {rate: 100, burst: \(callers)}
+            """.write(to: clientsFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: clientsFile) }
         let gateway = try ChildProcess.start(
             binary,
             [
                 "serve", "--port", "0", "--ims-url", upstream, "--iam-url", upstream, "--iam-domain", "demo-domain",
                 "--iam-user", "demo-user", "--probe-project-id", projectID,
-                "--drain-timeout-seconds", "\(drainTimeoutSeconds)",
+                "--drain-timeout-seconds", "\(drainTimeoutSeconds)", "--clients-file", clientsFile.path,
             ],
             environment: environment)
         defer { gateway.kill() }
@@ -89,7 +100,10 @@ struct GracefulShutdownTests {
         let body = Array(#"{"project_id":"\#(projectID)","images":["\#(imageID)"]}"#.utf8)
         let accept = CurlHTTPRequest(
             method: "POST", url: base + "/accept-images",
-            headers: [(name: "Content-Type", value: "application/json"), (name: "Prefer", value: "wait=30")],
+            headers: [
+                (name: "Content-Type", value: "application/json"), (name: "Prefer", value: "wait=30"),
+                (name: "Authorization", value: "Bearer \(clientKey)"),
+            ],
             body: body, timeoutMilliseconds: 60_000)
         let answers = Task {
             await withTaskGroup(of: Result<CurlHTTPResponse, CurlHTTPError>.self) { group in

@@ -33,26 +33,31 @@ struct GatewayHarness: Sendable {
         }
     }
 
-    /// POSTs `body` (raw bytes) to the gateway.
+    /// POSTs `body` (raw bytes) to the gateway as the client of `key` (none when nil).
     func post(
-        _ path: String, raw body: [UInt8], contentType: String? = "application/json", headers: [(String, String)] = []
+        _ path: String, raw body: [UInt8], contentType: String? = "application/json", headers: [(String, String)] = [],
+        key: String? = testClientKey
     ) async throws -> Answer {
         var fields = headers.map { (name: $0.0, value: $0.1) }
         if let contentType { fields.append((name: "Content-Type", value: contentType)) }
+        if let key { fields.append((name: "Authorization", value: "Bearer \(key)")) }
         let response = try await http.execute(CurlHTTPRequest(
             method: "POST", url: gateway.baseURL + path, headers: fields, body: body, timeoutMilliseconds: 120_000))
         return Answer(status: response.status, headers: response.headers, body: response.body)
     }
 
-    /// POSTs a JSON object to the gateway.
-    func post(_ path: String, json: [String: Any], headers: [(String, String)] = []) async throws -> Answer {
+    /// POSTs a JSON object to the gateway as the client of `key` (none when nil).
+    func post(
+        _ path: String, json: [String: Any], headers: [(String, String)] = [], key: String? = testClientKey
+    ) async throws -> Answer {
         let data = try JSONSerialization.data(withJSONObject: json)
-        return try await post(path, raw: Array(data), headers: headers)
+        return try await post(path, raw: Array(data), headers: headers, key: key)
     }
 
-    /// GET on the gateway.
-    func get(_ path: String) async throws -> Answer {
-        let response = try await http.execute(CurlHTTPRequest(method: "GET", url: gateway.baseURL + path))
+    /// GET on the gateway, as the client of `key` when given.
+    func get(_ path: String, key: String? = nil) async throws -> Answer {
+        let headers = key.map { [(name: "Authorization", value: "Bearer \($0)")] } ?? []
+        let response = try await http.execute(CurlHTTPRequest(method: "GET", url: gateway.baseURL + path, headers: headers))
         return Answer(status: response.status, headers: response.headers, body: response.body)
     }
 
@@ -72,6 +77,17 @@ struct GatewayHarness: Sendable {
         return ((try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]) ?? [:]
     }
 }
+
+/// The key of the client every harness gateway knows (``testClients``).
+let testClientKey = "test-client-key-0123456789abcdef"
+
+/// The harness gateway's clients: `tester` (key ``testClientKey``), every project, a rate
+/// limit high enough never to get in the way.
+let testClients = ClientRegistry(entries: [
+    ClientEntry(
+        identity: ClientIdentity(name: "tester", projects: .all, rateLimit: ClientRateLimit(rate: 100_000, burst: 100_000)),
+        keys: [testClientKey])
+])
 
 /// The member project every harness test uses.
 let testProjectID = "0123456789abcdef0123456789abcdef"
@@ -131,6 +147,7 @@ func withGateway<Value: Sendable>(
     // No readiness probe unless a test asks for one: the simulator's counters then show only
     // what the requests under test caused.
     configuration.port = 0
+    configuration.clientAuthentication = .clients(testClients)
     configuration.pollSchedule = PollSchedule(
         initialDelay: .milliseconds(100), growthFactor: 1.5, maxDelay: .milliseconds(400), jitter: 0.1,
         finalPollMargin: .milliseconds(50))

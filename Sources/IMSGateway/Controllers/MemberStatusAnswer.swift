@@ -1,0 +1,70 @@
+import HTTPTypes
+import Hummingbird
+
+/// Turns the result of an accept/reject request into its HTTP answer (DESIGN.md section 2):
+/// 200 JSON; 502 and 504 problem details carrying the whole result; 202 for a stored request
+/// that is still running.
+struct MemberStatusAnswer {
+    /// The result to answer with.
+    var result: MemberStatusResult
+    /// The route, e.g. `/accept-images` (for the `GET .../{request_id}` hint).
+    var route: String
+    /// Headers every answer carries (`Preference-Applied`, `Idempotent-Replayed`).
+    var headers: HTTPFields = [:]
+    /// Seconds the caller waited (0 for a `GET`).
+    var waitedSeconds: Int = 0
+    /// Whether the drain cut the wait short.
+    var cutByDrain = false
+    /// Whether the gateway goes on waiting for pending jobs after this answer.
+    var continuesInBackground = false
+    /// `Retry-After` of a 504 or 202, in seconds.
+    var retryAfterSeconds: Int
+
+    /// A `GET` of a request still running: 202 with its current state.
+    func running() -> Response {
+        var fields = headers
+        fields[ResponseFactory.retryAfterHeader] = "\(retryAfterSeconds)"
+        return ResponseFactory.json(status: 202, result, headers: fields)
+    }
+
+    /// The answer for the result's status.
+    func response() -> Response {
+        var fields = headers
+        switch result.httpStatus {
+        case 200:
+            return ResponseFactory.json(status: 200, result, headers: fields)
+        case 502:
+            var detail = "\(result.totals.failed + result.totals.submitFailed) of \(result.totals.batches) batch(es) failed; see batches[]"
+            if result.batches.contains(where: { Self.authenticationCodes.contains($0.errorCode ?? "") }) {
+                detail = "upstream authentication failed: IMS or IAM refused the gateway's own credentials; " + detail
+            }
+            let problem = ProblemDetails(
+                slug: "batches-failed", title: "IMS jobs failed", status: 502, detail: detail, requestID: result.requestID)
+            return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
+        default:
+            fields[ResponseFactory.retryAfterHeader] = "\(retryAfterSeconds)"
+            let totals = result.totals
+            var detail: String
+            if cutByDrain {
+                detail = "the gateway is shutting down and its drain timeout passed: \(totals.pending) batch(es) still pending and \(totals.notSubmitted) not submitted; job ids are in batches[]"
+            } else if waitedSeconds > 0 {
+                detail = "\(totals.pending) batch(es) still pending and \(totals.notSubmitted) not submitted after \(waitedSeconds) s; job ids are in batches[]"
+            } else {
+                detail = "the gateway stopped waiting: \(totals.pending) batch(es) still pending and \(totals.notSubmitted) not submitted; job ids are in batches[]"
+            }
+            if continuesInBackground {
+                detail += "; the gateway goes on waiting for them: GET \(route)/\(result.requestID), or send the request again with the same Idempotency-Key, for the final outcome"
+            }
+            let problem = ProblemDetails(
+                slug: "deadline-passed", title: "Deadline passed", status: result.httpStatus, detail: detail,
+                requestID: result.requestID)
+            return ResponseFactory.json(
+                status: result.httpStatus, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
+        }
+    }
+
+    /// Batch error codes that mean the gateway's upstream credentials were refused.
+    static let authenticationCodes: Set<String> = [
+        "upstream.authentication_failed", "APIGW.0301", "APIGW.0307", "APIG.0301", "APIG.0307",
+    ]
+}
