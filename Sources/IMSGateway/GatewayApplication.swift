@@ -78,6 +78,7 @@ public enum GatewayApplication {
         let runner = BatchRunner(
             client: client,
             waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
+            planner: AdaptivePollPlanner(base: configuration.pollSchedule),
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
             readiness: readiness,
             metrics: metrics,

@@ -18,6 +18,9 @@ public struct JobWaitOutcome: Sendable {
     public var polls: Int
     /// The last poll error, when the last poll failed (transport, 5xx, 404, malformed body).
     public var lastError: IMSClientError?
+    /// The first poll of the job when it was sent at its scheduled delay (not trimmed to the
+    /// deadline) and answered: what ``AdaptivePollPlanner`` learns from.
+    public var firstPoll: (delay: Duration, foundFinal: Bool)?
 
     /// Creates an outcome (e.g. the starting point of a wait that may be resumed).
     public init(ending: Ending, job: Job? = nil, polls: Int = 0, lastError: IMSClientError? = nil) {
@@ -54,9 +57,12 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     ///   - previousPolls: polls an earlier, interrupted wait for the same job already made (its
     ///     `polls`): the schedule goes on from there instead of starting short again, and the
     ///     outcome's `polls` counts them too.
+    ///   - schedule: the schedule of this job (a learned one); nil for the waiter's own.
     public func wait(
-        projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil
+        projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
+        schedule: PollSchedule? = nil
     ) async -> JobWaitOutcome {
+        let schedule = schedule ?? self.schedule
         var outcome = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
         var generator = SystemRandomNumberGenerator()
         var index = previousPolls
@@ -80,6 +86,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
                     requestID: requestID)
                 outcome.job = job
                 outcome.lastError = nil
+                if index == 0, !isLast { outcome.firstPoll = (pause, job.status.isFinal) }
                 if job.status.isFinal {
                     outcome.ending = .finished
                     return outcome

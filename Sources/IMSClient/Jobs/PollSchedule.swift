@@ -4,6 +4,10 @@
 public struct PollSchedule: Sendable, Equatable {
     /// Delay between submit and the first poll.
     public var initialDelay: Duration
+    /// Delay between the first and the second poll; nil for `initialDelay × growthFactor`.
+    /// A learned schedule (``AdaptivePollPlanner``) puts the first poll near the expected end of
+    /// the job and polls in short steps after it.
+    public var secondDelay: Duration?
     /// Each later delay is the previous one times this factor (≥ 1).
     public var growthFactor: Double
     /// The longest delay between two polls.
@@ -30,8 +34,9 @@ public struct PollSchedule: Sendable, Equatable {
 
     /// The delay before poll number `index` (0 = first poll), without jitter.
     public func baseDelay(beforePoll index: Int) -> Duration {
-        var delay = initialDelay
-        var remaining = index
+        guard index > 0 else { return initialDelay }
+        var delay = min(secondDelay ?? initialDelay * growthFactor, maxDelay)
+        var remaining = index - 1
         while remaining > 0 && delay < maxDelay {
             delay = min(delay * growthFactor, maxDelay)
             remaining -= 1

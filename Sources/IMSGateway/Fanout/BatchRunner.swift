@@ -8,6 +8,8 @@ import Logging
 struct BatchRunner: Sendable {
     let client: IMSClient
     let waiter: JobWaiter<ContinuousClock>
+    /// Learns when to send the first poll, per batch size.
+    let planner: AdaptivePollPlanner
     let retryPolicy: SubmitRetryPolicy
     /// Told when IMS or IAM refuse the credentials, so that `/readyz` reflects it at once.
     let readiness: ReadinessState
@@ -40,9 +42,19 @@ struct BatchRunner: Sendable {
         }
         guard result.state == .pending, let jobID = result.jobID else { return result }
 
+        let schedule = planner.schedule(forImages: batch.images.count)
         let outcome = await wait(
-            projectID: plan.projectID, jobID: jobID, deadline: deadline, previousPolls: result.polls, requestID: requestID)
+            projectID: plan.projectID, jobID: jobID, deadline: deadline, previousPolls: result.polls, requestID: requestID,
+            schedule: schedule)
+        if result.polls == 0, let first = outcome.firstPoll {
+            planner.observe(images: batch.images.count, firstDelay: first.delay, foundFinal: first.foundFinal)
+        }
         result.polls = outcome.polls
+        if let job = outcome.job, case .unknown(let word) = job.status {
+            logger.warning(
+                "job status word not known; the wait goes on",
+                metadata: ["job_id": "\(jobID)", "status": "\(word)", "request_id": "\(requestID)"])
+        }
         defer {
             if result.state != .pending || reportsPending {
                 let submitted = result.submittedAt ?? .now
@@ -78,13 +90,16 @@ struct BatchRunner: Sendable {
     /// meanwhile wakes the wait, which goes on (same poll schedule, same last job state) to the
     /// drain deadline, so its last poll still lands just before the wait ends.
     private func wait(
-        projectID: String, jobID: String, deadline: ContinuousClock.Instant, previousPolls: Int, requestID: String
+        projectID: String, jobID: String, deadline: ContinuousClock.Instant, previousPolls: Int, requestID: String,
+        schedule: PollSchedule
     ) async -> JobWaitOutcome {
         let initial = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
         return await drain.withDrainDeadline(deadline, initial: initial) { [waiter] deadline, previous in
             guard case .deadlinePassed = previous.ending else { return previous }
             var outcome = await waiter.wait(
-                projectID: projectID, jobID: jobID, deadline: deadline, previousPolls: previous.polls, requestID: requestID)
+                projectID: projectID, jobID: jobID, deadline: deadline, previousPolls: previous.polls, requestID: requestID,
+                schedule: schedule)
+            if outcome.firstPoll == nil { outcome.firstPoll = previous.firstPoll }
             if outcome.job == nil { outcome.job = previous.job }
             if outcome.polls == previous.polls {
                 // No poll since the interruption; the poll it cut short is no news about the job.
