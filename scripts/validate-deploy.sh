@@ -113,9 +113,13 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   # verify checks that ExecStart= exists, so the unit is verified inside a scratch root holding a
   # stand-in binary and this machine's system units (sysinit.target and the rest).
   root="$work_dir/root"
-  mkdir -p "$root/usr/local/bin" "$root/etc/systemd/system" "$root/usr/lib/systemd"
-  printf '#!/bin/sh\n' >"$root/usr/local/bin/ims-gateway"
-  chmod 0755 "$root/usr/local/bin/ims-gateway"
+  mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd"
+  # verify checks every Exec*= command (ExecStart= and ExecReload='s /bin/kill): a stand-in each.
+  for exe in $(sed -n 's|^Exec[A-Za-z]*=[-@:+!]*\(/[^ ]*\).*|\1|p' "$unit"); do
+    mkdir -p "$root$(dirname "$exe")"
+    printf '#!/bin/sh\n' >"$root$exe"
+    chmod 0755 "$root$exe"
+  done
   for dir in /usr/lib/systemd/system /lib/systemd/system; do
     if [ -d "$dir" ]; then cp -a "$dir" "$root/usr/lib/systemd/"; break; fi
   done
