@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IMSClientTests",
-            dependencies: ["IMSClient"],
+            dependencies: ["IMSClient", "IMSSimulator", "CurlHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -77,7 +77,9 @@ public enum GatewayApplication {
             http: http, credentials: credentials, logger: logger, metrics: metrics.upstream)
         let runner = BatchRunner(
             client: client,
-            waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
+            pollers: SharedJobPollers(
+                waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
+                clock: ContinuousClock()),
             planner: AdaptivePollPlanner(base: configuration.pollSchedule),
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
             readiness: readiness,

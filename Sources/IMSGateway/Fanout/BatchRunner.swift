@@ -7,7 +7,8 @@ import Logging
 /// While the gateway drains, the deadline is the earlier of the caller's and the drain deadline.
 struct BatchRunner: Sendable {
     let client: IMSClient
-    let waiter: JobWaiter<ContinuousClock>
+    /// Polls jobs, one loop per job however many requests wait on it.
+    let pollers: SharedJobPollers<ContinuousClock>
     /// Learns when to send the first poll, per batch size.
     let planner: AdaptivePollPlanner
     let retryPolicy: SubmitRetryPolicy
@@ -94,9 +95,9 @@ struct BatchRunner: Sendable {
         schedule: PollSchedule
     ) async -> JobWaitOutcome {
         let initial = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
-        return await drain.withDrainDeadline(deadline, initial: initial) { [waiter] deadline, previous in
+        return await drain.withDrainDeadline(deadline, initial: initial) { [pollers] deadline, previous in
             guard case .deadlinePassed = previous.ending else { return previous }
-            var outcome = await waiter.wait(
+            var outcome = await pollers.wait(
                 projectID: projectID, jobID: jobID, deadline: deadline, previousPolls: previous.polls, requestID: requestID,
                 schedule: schedule)
             if outcome.firstPoll == nil { outcome.firstPoll = previous.firstPoll }
