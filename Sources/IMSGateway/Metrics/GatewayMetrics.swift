@@ -16,6 +16,7 @@ import Prometheus
 /// | `imsgw_upstream_call_duration_seconds` | histogram | `operation` |
 /// | `imsgw_token_refreshes_total` | counter | `result` |
 /// | `imsgw_rate_limited_total` | counter | `direction` (`inbound`: 429 to a client over its rate limit; `upstream`: IMS 429) |
+/// | `imsgw_request_upstream_calls` | histogram (IMS calls per finished request) | |
 /// | `imsgw_background_waits` | gauge (requests answered 504 whose jobs are still waited on) | |
 /// | `imsgw_client_auth_failures_total` | counter | `reason` (`missing`, `unknown_key`, `project_not_allowed`) |
 ///
@@ -32,6 +33,7 @@ public final class GatewayMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.valueHistogramBuckets["imsgw_job_polls"] = [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50]
+        factory.valueHistogramBuckets["imsgw_request_upstream_calls"] = [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000]
         self.registry = registry
         self.factory = factory
         self.waiting = Meter(label: "imsgw_callers_waiting", factory: factory)
@@ -52,6 +54,12 @@ public final class GatewayMetrics: Sendable {
     /// A caller started (+1) or stopped (-1) waiting on an accept/reject.
     func callersWaiting(_ delta: Int) {
         if delta > 0 { waiting.increment(by: Double(delta)) } else { waiting.decrement(by: Double(-delta)) }
+    }
+
+    /// A request ended (answered with a final outcome, or its background wait ended): the IMS
+    /// calls made for it.
+    func requestEnded(upstreamCalls: Int) {
+        Recorder(label: "imsgw_request_upstream_calls", factory: factory).record(upstreamCalls)
     }
 
     /// A background wait started (+1) or ended (-1).

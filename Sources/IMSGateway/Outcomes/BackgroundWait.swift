@@ -21,10 +21,12 @@ struct BackgroundWait: Sendable {
         switch result.outcome {
         case .succeeded, .failed, .partiallyFailed:
             outcomes.complete(request, with: result, isFinal: true)
+            metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
             return false
         case .notSubmitted:
             // Nothing was sent: a repeat may run it afresh.
             outcomes.complete(request, with: result, isFinal: false)
+            metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
             return false
         case .timedOut:
             break
@@ -32,6 +34,7 @@ struct BackgroundWait: Sendable {
         let deadline = request.started.advanced(by: maxBackgroundWait)
         guard !drain.isDraining, ContinuousClock.now < deadline else {
             outcomes.complete(request, with: result, isFinal: false)
+            metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
             return false
         }
         request.record(result.batches)
@@ -48,6 +51,7 @@ struct BackgroundWait: Sendable {
             let isFinal = final.outcome != .timedOut && final.outcome != .notSubmitted
             outcomes.complete(request, with: final, isFinal: isFinal)
             metrics.backgroundWaits(-1)
+            metrics.requestEnded(upstreamCalls: final.totals.upstreamCalls)
             log.answered(
                 final, status: final.httpStatus, client: request.clientName, route: route, source: .background,
                 requestID: request.requestID)

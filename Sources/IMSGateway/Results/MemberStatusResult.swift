@@ -30,11 +30,14 @@ public struct ResultTotals: Sendable, Codable, Equatable {
     public var notSubmitted: Int
     /// Batches submitted whose job had not ended at the deadline.
     public var pending: Int
+    /// IMS calls made for the request: submit attempts plus job queries.
+    public var upstreamCalls: Int
 
     enum CodingKeys: String, CodingKey {
         case images, batches, succeeded, failed, pending
         case submitFailed = "submit_failed"
         case notSubmitted = "not_submitted"
+        case upstreamCalls = "upstream_calls"
     }
 
     init(batches: [BatchResult]) {
@@ -46,6 +49,7 @@ public struct ResultTotals: Sendable, Codable, Equatable {
         submitFailed = count(.submitFailed)
         notSubmitted = count(.notSubmitted)
         pending = count(.pending)
+        upstreamCalls = batches.reduce(0) { $0 + $1.submitAttempts + $1.polls }
     }
 }
 
