@@ -118,9 +118,8 @@ struct MemberStatusController {
     private func stored(context: GatewayRequestContext, route: String) throws -> Response {
         let requestID = context.parameters.get("requestID") ?? ""
         let clientName = context.client?.name ?? "-"
-        guard let stored = outcomes.find(client: clientName, requestID: requestID),
-            (stored.plan.memberStatus == .accepted) == (route == "/accept-images")
-        else {
+        let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
+        guard let stored = outcomes.find(client: clientName, memberStatus: memberStatus, requestID: requestID) else {
             throw GatewayProblem(
                 ProblemDetails(
                     slug: "not-found", title: "Not Found", status: 404,
@@ -201,7 +200,8 @@ struct MemberStatusController {
 /// The id of a request: the caller's `X-Request-Id` when it is short and plain, else a new one.
 enum RequestIdentifier {
     static func from(_ header: String?) -> String {
-        if let header, (1...128).contains(header.utf8.count),
+        // "." and ".." would be dropped from a URL path by clients: never a stored request's id.
+        if let header, (1...128).contains(header.utf8.count), header != ".", header != "..",
             header.utf8.allSatisfy({ byte in
                 (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")

@@ -1,3 +1,4 @@
+import IMSClient
 import Synchronization
 
 /// The requests the gateway remembers, for `Idempotency-Key` repeats and
@@ -25,7 +26,18 @@ public final class OutcomeStore: Sendable {
 
     private struct RequestScope: Hashable {
         var client: String
+        var memberStatus: MemberStatus
         var requestID: String
+
+        init(_ request: StoredRequest) {
+            self.init(client: request.clientName, memberStatus: request.plan.memberStatus, requestID: request.requestID)
+        }
+
+        init(client: String, memberStatus: MemberStatus, requestID: String) {
+            self.client = client
+            self.memberStatus = memberStatus
+            self.requestID = requestID
+        }
     }
 
     private struct State {
@@ -67,7 +79,7 @@ public final class OutcomeStore: Sendable {
                 state.byKey[scope] = request
             }
             // A caller that sends the same X-Request-Id twice finds the newer one by it.
-            state.byRequest[RequestScope(client: request.clientName, requestID: request.requestID)] = request
+            state.byRequest[RequestScope(request)] = request
             state.order.append(request)
             evict(&state, now: now)
             return .new(request)
@@ -89,11 +101,15 @@ public final class OutcomeStore: Sendable {
         }
     }
 
-    /// The request `requestID` of `clientName`, if still kept.
-    public func find(client clientName: String, requestID: String, now: ContinuousClock.Instant = .now) -> StoredRequest? {
+    /// The request `requestID` of `clientName` that set `memberStatus` (accept and reject are
+    /// separate resources), if still kept.
+    public func find(
+        client clientName: String, memberStatus: MemberStatus = .accepted, requestID: String,
+        now: ContinuousClock.Instant = .now
+    ) -> StoredRequest? {
         state.withLock { state in
             evict(&state, now: now)
-            return state.byRequest[RequestScope(client: clientName, requestID: requestID)]
+            return state.byRequest[RequestScope(client: clientName, memberStatus: memberStatus, requestID: requestID)]
         }
     }
 
@@ -137,7 +153,7 @@ public final class OutcomeStore: Sendable {
     }
 
     private func forget(_ request: StoredRequest, in state: inout State) {
-        let requestScope = RequestScope(client: request.clientName, requestID: request.requestID)
+        let requestScope = RequestScope(request)
         if state.byRequest[requestScope] === request { state.byRequest[requestScope] = nil }
         if let key = request.idempotencyKey {
             let scope = IdempotencyScope(client: request.clientName, key: key)
