@@ -98,10 +98,10 @@ public enum GatewayApplication {
             logger.warning(
                 "CLIENT AUTHENTICATION IS OFF (insecure-no-auth): anyone who reaches this port can accept and reject images in every project; use it on a local machine only")
         }
+        let limiter = ClientRateLimiter(clock: ContinuousClock())
         let clientRoutes = router.group()
             .add(middleware: ClientMiddleware(
-                authentication: configuration.clientAuthentication, limiter: ClientRateLimiter(clock: ContinuousClock()),
-                metrics: metrics, log: log))
+                authentication: configuration.clientAuthentication, limiter: limiter, metrics: metrics, log: log))
         MemberStatusController(
             configuration: configuration,
             planner: BatchPlanner(
@@ -118,7 +118,7 @@ public enum GatewayApplication {
         MetricsController(metrics: metrics).addRoutes(to: router)
         var services: [any Service] = []
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
-            services.append(ClientsReloadService(registry: registry, logger: logger))
+            services.append(ClientsReloadService(registry: registry, limiter: limiter, logger: logger))
         }
         if let probeProjectID = configuration.probeProjectID {
             services.append(ReadinessMonitor(

@@ -42,6 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Argument(parsing: .allUnrecognized, help: .hidden) var settings: [String] = []
 
     func run() async throws {
+        // SIGHUP reloads the clients file once the gateway runs; until then (and without a
+        // clients file) it must not end the process, as its default action would.
+        signal(SIGHUP, SIG_IGN)
         let reader: ConfigReader
         let configuration: GatewayConfiguration
         let logger: Logger

@@ -42,6 +42,29 @@ public final class ClientRateLimiter<C: Clock>: Sendable where C.Duration == Dur
         }
     }
 
+    /// Applies the limits of a reloaded clients file at once: each bucket is brought up to now
+    /// at its old rate and resized to its new limit (so time idle after the reload counts at the
+    /// new rate), and the buckets of clients no longer in the file are dropped.
+    /// - Parameter limits: every client's limit, by name.
+    public func apply(limits: [String: ClientRateLimit]) {
+        entries.withLock { entries in
+            let now = clock.now
+            for name in Array(entries.keys) {
+                guard let limit = limits[name] else {
+                    entries[name] = nil
+                    continue
+                }
+                if entries[name]?.limit != limit {
+                    entries[name]?.bucket.resize(rate: limit.rate, burst: limit.burst, now: now)
+                    entries[name]?.limit = limit
+                }
+            }
+        }
+    }
+
+    /// Clients with a bucket now.
+    public var bucketCount: Int { entries.withLock { $0.count } }
+
     private static func admit(_ entry: inout Entry, limit: ClientRateLimit, now: C.Instant) -> RateLimitDecision {
         if entry.limit != limit {
             entry.bucket.resize(rate: limit.rate, burst: limit.burst, now: now)

@@ -59,18 +59,20 @@ public final class ClientRegistry: Sendable {
 
     /// The client whose key is `bearerKey`, or nil when no client has that key.
     ///
-    /// The key's SHA-256 is compared with every stored hash, with swift-crypto's constant-time
-    /// digest comparison and no early exit, so the time taken does not tell which client, or
-    /// whether any, matched. The key is neither kept nor logged.
+    /// The key is hashed (SHA-256) and the digest looked up among the stored hashes, so the time
+    /// taken does not grow with the number of clients; what timing could tell is about the
+    /// digest, which reveals nothing about a key. The entry found is then compared with
+    /// swift-crypto's constant-time digest comparison. The key is neither kept nor logged.
     public func authenticate(bearerKey: String) -> ClientIdentity? {
         let digest = ClientKey.sha256(bearerKey)
         let current = snapshot.withLock { $0 }
-        var match = -1
-        for stored in current.hashes {
-            let equal = digest == stored.bytes
-            match = equal ? stored.client : match
-        }
-        return match >= 0 ? current.clients[match] : nil
+        guard let stored = current.hashes[Data(digest)], digest == stored.bytes else { return nil }
+        return current.clients[stored.client]
+    }
+
+    /// Every client loaded now.
+    public var clients: [ClientIdentity] {
+        snapshot.withLock { $0.clients }
     }
 
     /// The number of clients loaded.
@@ -83,12 +85,16 @@ extension ClientRegistry {
     /// The clients and every key hash, each pointing at its client.
     private struct Snapshot: Sendable {
         var clients: [ClientIdentity]
-        var hashes: [StoredHash]
+        /// Every key hash (the file refuses one hash for two clients), to its client.
+        var hashes: [Data: StoredHash]
 
         init(_ entries: [ClientEntry]) {
             clients = entries.map(\.identity)
-            hashes = entries.enumerated().flatMap { index, entry in
-                entry.keySHA256.map { StoredHash(bytes: $0, client: index) }
+            hashes = [:]
+            for (index, entry) in entries.enumerated() {
+                for bytes in entry.keySHA256 where hashes[bytes] == nil {
+                    hashes[bytes] = StoredHash(bytes: bytes, client: index)
+                }
             }
         }
     }

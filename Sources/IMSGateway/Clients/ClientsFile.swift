@@ -287,17 +287,21 @@ extension ClientsFile {
                 case .absent: report(subject, "rate_limit.rate is missing")
                 case .invalid: report(subject, "rate_limit.rate must be a number (requests per second)")
                 case .value(let rate):
-                    if rate.isFinite && rate > 0 {
+                    if rate.isFinite && (0.001...1_000_000).contains(rate) {
                         rateLimit.rate = rate
                     } else {
-                        report(subject, "rate_limit.rate must be a finite number greater than 0 (requests per second)")
+                        report(subject, "rate_limit.rate must be a number from 0.001 to 1000000 (requests per second)")
                     }
                 }
                 switch limit.burst {
                 case .absent: report(subject, "rate_limit.burst is missing")
                 case .invalid: report(subject, "rate_limit.burst must be an integer (requests)")
                 case .value(let burst):
-                    if burst >= 1 { rateLimit.burst = burst } else { report(subject, "rate_limit.burst must be at least 1") }
+                    if (1...1_000_000).contains(burst) {
+                        rateLimit.burst = burst
+                    } else {
+                        report(subject, "rate_limit.burst must be a whole number from 1 to 1000000")
+                    }
                 }
             }
 

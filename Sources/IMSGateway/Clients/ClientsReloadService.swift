@@ -7,6 +7,8 @@ import UnixSignals
 /// already loaded stay in force.
 struct ClientsReloadService: Service {
     let registry: ClientRegistry
+    /// Told the new limits at once, so that they count from the reload.
+    let limiter: ClientRateLimiter<ContinuousClock>
     let logger: Logger
 
     func run() async throws {
@@ -14,6 +16,8 @@ struct ClientsReloadService: Service {
         for await _ in signals.cancelOnGracefulShutdown() {
             do {
                 let count = try registry.reload()
+                limiter.apply(limits: Dictionary(
+                    registry.clients.map { ($0.name, $0.rateLimit) }, uniquingKeysWith: { first, _ in first }))
                 logger.notice("clients file reloaded", metadata: ["path": "\(registry.path ?? "-")", "clients": "\(count)"])
             } catch {
                 logger.error(

@@ -24,7 +24,9 @@ struct MemberStatusAnswer {
     func running() -> Response {
         var fields = headers
         fields[ResponseFactory.retryAfterHeader] = "\(retryAfterSeconds)"
-        return ResponseFactory.json(status: 202, result, headers: fields)
+        var running = result
+        running.outcome = .running
+        return ResponseFactory.json(status: 202, running, headers: fields)
     }
 
     /// The answer for the result's status.

@@ -120,10 +120,19 @@ struct MemberStatusController {
         let clientName = context.client?.name ?? "-"
         let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
         guard let stored = outcomes.find(client: clientName, memberStatus: memberStatus, requestID: requestID) else {
+            let shown = requestID.count > 128 ? String(requestID.prefix(128)) + "..." : requestID
             throw GatewayProblem(
                 ProblemDetails(
                     slug: "not-found", title: "Not Found", status: 404,
-                    detail: "no request \(requestID) of this client is stored at \(route) (outcomes are kept \(configuration.outcomeTTLSeconds) s)",
+                    detail: "no request \(shown) of this client is stored at \(route) (outcomes are kept \(configuration.outcomeTTLSeconds) s)",
+                    requestID: context.requestID))
+        }
+        // The clients file may have taken the project away since.
+        guard context.client?.allows(projectID: stored.plan.projectID) == true else {
+            throw GatewayProblem(
+                ProblemDetails(
+                    slug: "project-not-allowed", title: "Project not allowed", status: 403,
+                    detail: "client \(clientName) may no longer use project \(stored.plan.projectID)",
                     requestID: context.requestID))
         }
         var answer = MemberStatusAnswer(result: stored.current(), route: route, retryAfterSeconds: retryAfterSeconds)

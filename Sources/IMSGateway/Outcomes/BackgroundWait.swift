@@ -28,7 +28,7 @@ struct BackgroundWait: Sendable {
             outcomes.complete(request, with: result, isFinal: false)
             metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
             return false
-        case .timedOut:
+        case .timedOut, .running:
             break
         }
         let deadline = request.started.advanced(by: maxBackgroundWait)

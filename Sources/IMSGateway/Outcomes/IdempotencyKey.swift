@@ -22,12 +22,14 @@ public enum IdempotencyKey {
         guard let header else { return nil }
         let trimmed = header.trimmingSpaces
         guard !trimmed.isEmpty else { throw Invalid(description: "is empty") }
-        guard trimmed.utf8.count <= maxLength + 2 else {
+        // A quoted key may escape each of its characters: twice the length, plus the quotes.
+        guard trimmed.utf8.count <= 2 * maxLength + 2 else {
             throw Invalid(description: "is longer than \(maxLength) characters")
         }
         var key: String?
         var parser = StructuredFieldValueParser(Array(trimmed.utf8))
-        if let item = try? parser.parseItemFieldValue(), item.parameters.count == 0 {
+        // Parameters (`"key";a=1`) are not part of the key, as for any structured field.
+        if let item = try? parser.parseItemFieldValue() {
             switch item.bareItem {
             case .string(let value): key = value
             case .token(let value): key = value

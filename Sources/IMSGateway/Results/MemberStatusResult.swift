@@ -12,6 +12,9 @@ public enum RequestOutcome: String, Sendable, Codable {
     case timedOut = "timed_out"
     /// No batch could be submitted before the deadline (HTTP 504).
     case notSubmitted = "not_submitted"
+    /// Its jobs are still being waited on (only in the 202 answer to
+    /// `GET .../{request_id}`).
+    case running
 }
 
 /// Counts over the batches of an answer.
@@ -56,7 +59,8 @@ public struct ResultTotals: Sendable, Codable, Equatable {
 /// The answer to `POST /accept-images` and `POST /reject-images`: the whole request and each
 /// batch (DESIGN.md section 2, `openapi.yaml` schema `MemberStatusResult`).
 public struct MemberStatusResult: Sendable, Codable, Equatable {
-    /// The gateway's id for this request (also the `X-Request-Id` answer header).
+    /// The gateway's id for this request (also the `X-Request-Id` answer header, but in the
+    /// answer to an `Idempotency-Key` repeat, which carries the first request's document).
     public var requestID: String
     /// The member project.
     public var projectID: String
@@ -107,6 +111,7 @@ public struct MemberStatusResult: Sendable, Codable, Equatable {
         case .succeeded: return 200
         case .failed, .partiallyFailed: return 502
         case .timedOut, .notSubmitted: return 504
+        case .running: return 202
         }
     }
 }

@@ -147,4 +147,20 @@ struct ClientRateLimiterTests {
         let full = RateLimitDecision(admitted: true, limit: limit, remaining: 3, retryAfterSeconds: 0, resetSeconds: 0)
         #expect(full.headerFields == Self.fields(policy: #""client";q=3;w=2"#, state: #""client";r=3;t=0"#))
     }
+
+    @Test("a reload's limits apply from the reload: idle time after it counts at the new rate; removed clients lose their bucket")
+    func reloadAppliesAtOnce() {
+        let clock = TestClock()
+        let limiter = ClientRateLimiter(clock: clock)
+        let slow = ClientRateLimit(rate: 0.001, burst: 1)
+        #expect(limiter.admit(client: "a", limit: slow).admitted)
+        #expect(!limiter.admit(client: "a", limit: slow).admitted)
+        _ = limiter.admit(client: "gone", limit: slow)
+        let fast = ClientRateLimit(rate: 1, burst: 3)
+        limiter.apply(limits: ["a": fast])
+        #expect(limiter.bucketCount == 1)
+        clock.advance(by: .seconds(10))
+        let admitted = (0..<4).map { _ in limiter.admit(client: "a", limit: fast).admitted }
+        #expect(admitted == [true, true, true, false])
+    }
 }

@@ -53,6 +53,7 @@ struct IdempotencyTests {
             let running = try await harness.get("/accept-images/\(pending.requestID)", key: testClientKey)
             #expect(running.status == 202)
             #expect(running.header("Retry-After") != nil)
+            #expect(try running.result().outcome == .running)
             #expect(try running.result().batches.map(\.jobID) == pending.batches.map(\.jobID))
 
             let repeated = try await harness.post("/accept-images", json: Self.body, headers: [key, ("Prefer", "wait=30")])
