@@ -15,13 +15,17 @@ public enum IMSClientError: Error, Sendable, CustomStringConvertible {
     case malformedResponse(operation: String, httpStatus: Int, detail: String)
     /// The credentials are not usable (e.g. missing password); no request was sent.
     case credentials(String)
+    /// Not sent, or not accepted, before the deadline because of throttling: the upstream
+    /// budget had no token in time, or IMS kept answering 429 (APIGW.0308), in which case
+    /// `last` is its last answer. `retryAfter` is when a call may go again, if known.
+    case throttled(last: UpstreamError?, retryAfter: Duration?)
 
     /// Whether the request may have reached IMS (and so may have created a job).
     public var mayHaveReachedServer: Bool {
         switch self {
         case .transport(let error): return error.mayHaveReachedServer
         case .upstream, .authentication, .malformedResponse: return true
-        case .credentials: return false
+        case .credentials, .throttled: return false
         }
     }
 
@@ -39,6 +43,7 @@ public enum IMSClientError: Error, Sendable, CustomStringConvertible {
             return "upstream.authentication_failed"
         case .malformedResponse: return "upstream.malformed_response"
         case .credentials: return "credentials"
+        case .throttled(let last, _): return last?.code ?? "upstream.throttled"
         }
     }
 
@@ -50,6 +55,10 @@ public enum IMSClientError: Error, Sendable, CustomStringConvertible {
         case .malformedResponse(let operation, let status, let detail):
             return "\(operation): unexpected HTTP \(status) answer: \(detail)"
         case .credentials(let detail): return "upstream credentials unusable: \(detail)"
+        case .throttled(let last?, _):
+            return "IMS throttled the gateway until the deadline (last answer: \(last))"
+        case .throttled(nil, _):
+            return "the gateway's IMS call budget had no room before the deadline"
         }
     }
 }

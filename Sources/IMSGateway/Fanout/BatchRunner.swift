@@ -170,7 +170,7 @@ struct BatchRunner: Sendable {
         case .transport(let transport): return transport.mayHaveReachedServer
         case .upstream(let upstream): return upstream.service == "IMS" && upstream.isServerError
         case .malformedResponse: return true
-        case .authentication, .credentials: return false
+        case .authentication, .credentials, .throttled: return false
         }
     }
 }

@@ -23,15 +23,16 @@ public struct SubmitRetryPolicy: Sendable {
         switch error {
         case .transport: return true
         case .upstream(let upstream): return upstream.isThrottled || upstream.isServerError
-        case .authentication, .malformedResponse, .credentials: return false
+        // Throttling was already waited out to the deadline by the IMS client.
+        case .authentication, .malformedResponse, .credentials, .throttled: return false
         }
     }
 
     /// The pause before attempt `attempt` (2 = first retry), with ±50 % jitter; a
     /// `Retry-After` in seconds from IMS replaces it.
     public func delay(beforeAttempt attempt: Int, after error: IMSClientError) -> Duration {
-        if case .upstream(let upstream) = error, let text = upstream.retryAfter, let seconds = Int(text), seconds >= 0 {
-            return .seconds(seconds)
+        if case .upstream(let upstream) = error, let retryAfter = RetryAfter.delay(upstream.retryAfter) {
+            return retryAfter
         }
         var delay = baseDelay
         for _ in 2..<max(2, attempt) { delay = min(delay * 2, maxDelay) }
