@@ -57,11 +57,16 @@ public struct SimulatorConfiguration: Sendable {
     /// IAM users accepted by `POST /v3/auth/tokens`.
     public var users: [User]
     /// The catalogue: for each member project (32 lower-case hex), the image IDs shared with
-    /// it. A job naming any other image ends FAIL.
+    /// it. A job naming any other image ends FAIL (IMG.0104).
     public var sharedImages: [String: Set<String>]
-    /// How long a job takes from submit to SUCCESS/FAIL. The first 10 % (at most 200 ms) it
-    /// reads `INIT`, then `RUNNING`.
-    public var jobDuration: Duration
+    /// Whole-machine images made from a CBR backup: a job accepting one without `vault_id`
+    /// ends FAIL (IMS-REFERENCE.md section 1; the code, `IMG.0197`, is assumed), with one it
+    /// succeeds. Rejecting needs no vault.
+    public var wholeMachineImages: Set<String>
+    /// The plan the simulator starts with: how long jobs take (the first 10 % of a job, at
+    /// most 200 ms, reads `INIT`, then `RUNNING`), the IMS quota and any faults.
+    /// `DELETE /_sim/faults` puts it back.
+    public var faults: FaultPlan
     /// Lifetime of issued tokens, in seconds (IAM: 24 h).
     public var tokenLifetimeSeconds: Int
     /// AK/SK pairs IMS accepts besides tokens; the project of a signed call is its
@@ -69,16 +74,25 @@ public struct SimulatorConfiguration: Sendable {
     public var accessKeys: [AccessKey]
 
     /// Creates a configuration.
+    /// - Parameters:
+    ///   - users: IAM users.
+    ///   - sharedImages: images shared with each member project.
+    ///   - jobDuration: how long every job takes; ``faults`` holds it as a fixed distribution.
+    ///   - tokenLifetimeSeconds: lifetime of issued tokens, in seconds.
+    ///   - accessKeys: AK/SK pairs IMS accepts.
+    ///   - wholeMachineImages: images that need `vault_id` to be accepted.
     public init(
         users: [User],
         sharedImages: [String: Set<String>],
         jobDuration: Duration = .seconds(2),
         tokenLifetimeSeconds: Int = 86_400,
-        accessKeys: [AccessKey] = []
+        accessKeys: [AccessKey] = [],
+        wholeMachineImages: Set<String> = []
     ) {
         self.users = users
         self.sharedImages = sharedImages
-        self.jobDuration = jobDuration
+        self.wholeMachineImages = wholeMachineImages
+        self.faults = FaultPlan(jobDuration: .fixed(jobDuration))
         self.tokenLifetimeSeconds = tokenLifetimeSeconds
         self.accessKeys = accessKeys
     }

@@ -1,28 +1,44 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import NIOCore
 
 /// Building the simulator's answers in IMS's and the API gateway's shapes.
 enum SimulatorResponses {
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
 
-    static func json(_ status: HTTPResponse.Status, _ object: Any, headers: HTTPFields = [:]) -> Response {
+    /// A JSON answer with a new `X-Request-Id` (or `requestID`).
+    static func json(
+        _ status: HTTPResponse.Status, _ object: Any, headers: HTTPFields = [:], requestID: String = newRequestID()
+    ) -> SimulatorAnswer {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         var fields = headers
         fields[.contentType] = "application/json;charset=UTF-8"
-        fields[requestIDHeader] = newRequestID()
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        fields[requestIDHeader] = requestID
+        return SimulatorAnswer(status: status, headers: fields, body: data)
     }
 
     /// IMS's own error shape (doc ims_03_0908): `{"error": {"code": "IMG.xxxx", "message": ...}}`.
-    static func imsError(_ status: HTTPResponse.Status, code: String, message: String) -> Response {
+    static func imsError(_ status: HTTPResponse.Status, code: String, message: String) -> SimulatorAnswer {
         json(status, ["error": ["code": code, "message": message]])
     }
 
-    /// The API gateway's error shape: `{"error_code": "APIGW.0301", "error_msg": ..., "request_id": ...}`.
-    static func gatewayError(_ status: HTTPResponse.Status, code: String, message: String) -> Response {
-        json(status, ["error_code": code, "error_msg": message, "request_id": newRequestID()])
+    /// The API gateway's error shape: `{"error_code": "APIGW.0301", "error_msg": ..., "request_id": ...}`;
+    /// `request_id` is the answer's `X-Request-Id`, as the API gateway sends them.
+    static func gatewayError(
+        _ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]
+    ) -> SimulatorAnswer {
+        let requestID = newRequestID()
+        return json(
+            status, ["error_code": code, "error_msg": message, "request_id": requestID], headers: headers,
+            requestID: requestID)
+    }
+
+    /// 429 APIGW.0308 with the API gateway's message for `limit` calls per `window`
+    /// (IMS-REFERENCE.md section 3).
+    static func throttled(limit: Int, window: String, headers: HTTPFields = [:]) -> SimulatorAnswer {
+        gatewayError(
+            .tooManyRequests, code: "APIGW.0308",
+            message: "The throttling threshold has been reached: policy user over ratelimit, limit:\(limit), time:\(window)",
+            headers: headers)
     }
 
     static func newRequestID() -> String {
@@ -38,5 +54,19 @@ enum SimulatorResponses {
     static func iamTimestamp(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
             .replacingOccurrences(of: "Z", with: "000Z")
+    }
+
+    /// An HTTP-date (RFC 9110 IMF-fixdate), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+
+    /// Unix epoch milliseconds, as `/_sim/jobs` reports times.
+    static func epochMilliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 }

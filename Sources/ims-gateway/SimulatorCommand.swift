@@ -17,12 +17,40 @@ struct SimulatorCommand: AsyncParsableCommand {
             With --access-key, IMS also accepts requests signed with that AK (SDK-HMAC-SHA256) and the \
             secret key read from IMSGW_SIM_SECRET_KEY; the project of a signed call is its X-Project-Id. \
             The IAM password is then optional. \
-            Call counters: GET /_sim/stats.
+            Call counters: GET /_sim/stats; one job's times and polls: GET /_sim/jobs/JOB_ID; \
+            faults while running: GET, PUT and DELETE /_sim/faults (JSON: job_duration, quota, calls, jobs; \
+            the same JSON as --faults).
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 9000
     @Option(name: .customLong("job-duration-ms"), help: "How long each job runs, in milliseconds.") var jobDurationMs = 2000
+    @Option(
+        name: .customLong("job-duration"),
+        help: ArgumentHelp(
+            """
+            Job durations from a distribution (replaces --job-duration-ms): MS, fixed:MS, \
+            uniform:MIN_MS,MAX_MS[,SEED] or lognormal:MEDIAN_MS,SIGMA[,SEED], e.g. lognormal:3000,0.5,42. \
+            Same seed, same sequence of durations in job creation order.
+            """, valueName: "spec"))
+    var jobDuration: String?
+    @Option(
+        name: .customLong("quota"),
+        help: ArgumentHelp(
+            "IMS calls admitted per sliding window, e.g. 100/10; beyond it 429 APIGW.0308 (counted in /_sim/stats).",
+            valueName: "calls/seconds"))
+    var quota: String?
+    @Option(
+        name: .customLong("whole-machine-image"),
+        help: ArgumentHelp(
+            "A whole-machine (CBR) image: accepting it without vault_id makes the job FAIL (repeatable).",
+            valueName: "image-id"))
+    var wholeMachineImages: [String] = []
+    @Option(
+        name: .customLong("faults"),
+        help: ArgumentHelp(
+            "A JSON file with the start-up fault plan, in the body format of PUT /_sim/faults.", valueName: "file"))
+    var faultsFile: String?
     @Option(name: .customLong("token-lifetime"), help: "Lifetime of issued IAM tokens, in seconds.") var tokenLifetime = 86_400
     @Option(
         name: .customLong("share"),
@@ -38,6 +66,12 @@ struct SimulatorCommand: AsyncParsableCommand {
         guard jobDurationMs >= 0 else { throw ValidationError("--job-duration-ms must not be negative") }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
         if let accessKey, accessKey.isEmpty { throw ValidationError("--access-key must not be empty") }
+        do {
+            _ = try jobDuration.map { try JobDurationDistribution(parsing: $0) }
+            _ = try quota.map { try Quota(parsing: $0) }
+        } catch let error as SimulatorSettingError {
+            throw ValidationError("\(error.message)")
+        }
     }
 
     func run() async throws {
@@ -64,6 +98,8 @@ struct SimulatorCommand: AsyncParsableCommand {
         if !shares.isEmpty {
             configuration.sharedImages = try Self.parseShares(shares)
         }
+        configuration.wholeMachineImages = Set(wholeMachineImages.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        configuration.faults = try startPlan(over: configuration.faults)
         let app = IMSSimulator.buildApplication(
             configuration: configuration, host: host, port: port, logger: logger
         ) { bound in
@@ -72,6 +108,24 @@ struct SimulatorCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The fault plan of `--job-duration`, `--quota` and `--faults` (the file's fields win).
+    func startPlan(over base: FaultPlan) throws -> FaultPlan {
+        var plan = base
+        do {
+            if let jobDuration { plan.jobDuration = try JobDurationDistribution(parsing: jobDuration) }
+            if let quota { plan.quota = try Quota(parsing: quota) }
+            if let faultsFile {
+                guard let data = FileManager.default.contents(atPath: faultsFile) else {
+                    throw ValidationError("--faults: cannot read the file \(faultsFile)")
+                }
+                plan = try FaultPlan(json: Array(data), over: plan)
+            }
+        } catch let error as SimulatorSettingError {
+            throw ValidationError("\(faultsFile.map { "--faults \($0): " } ?? "")\(error.message)")
+        }
+        return plan
     }
 
     /// The SK of `--access-key`, from the environment only, so it never shows in `ps`.

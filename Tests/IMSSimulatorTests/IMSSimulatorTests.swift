@@ -7,49 +7,13 @@ import Testing
 /// The simulator speaks IAM and IMS as IMS-REFERENCE.md describes, over real loopback HTTP.
 @Suite("IMS simulator", .serialized)
 struct IMSSimulatorTests {
-    static let project = "fedcba9876543210fedcba9876543210"
-    static let otherProject = "0123456789abcdef0123456789abcdef"
-    static let shared = "d164b5df-1bc3-4c1d-8b3b-2fa4a4e3f1a1"
-    static let notShared = "0b2a8c1e-5f7a-4a2c-9d0e-7c3b1e2f4a5b"
+    static let project = SimulatorClient.project
+    static let otherProject = SimulatorClient.otherProject
+    static let shared = SimulatorClient.shared
+    static let notShared = SimulatorClient.notShared
 
-    struct Client: Sendable {
-        let http: CurlHTTPClient
-        let baseURL: String
-
-        func call(_ method: String, _ path: String, json: Any? = nil, headers: [(String, String)] = []) async throws
-            -> (status: Int, json: [String: Any], response: CurlHTTPResponse)
-        {
-            var fields = headers.map { (name: $0.0, value: $0.1) }
-            var body: [UInt8] = []
-            if let json {
-                body = Array(try JSONSerialization.data(withJSONObject: json))
-                fields.append((name: "Content-Type", value: "application/json"))
-            }
-            let response = try await http.execute(CurlHTTPRequest(method: method, url: baseURL + path, headers: fields, body: body))
-            let object = ((try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]) ?? [:]
-            return (response.status, object, response)
-        }
-
-        func token(project: String = IMSSimulatorTests.project, password: String = "secret") async throws -> CurlHTTPResponse {
-            try await call("POST", "/v3/auth/tokens", json: [
-                "auth": [
-                    "identity": [
-                        "methods": ["password"],
-                        "password": ["user": ["domain": ["name": "acct"], "name": "user", "password": password]],
-                    ],
-                    "scope": ["project": ["id": project]],
-                ]
-            ]).response
-        }
-    }
-
-    func withSimulator(jobDuration: Duration = .milliseconds(300), _ body: (Client) async throws -> Void) async throws {
-        let configuration = SimulatorConfiguration(
-            users: [.init(domainName: "acct", name: "user", password: "secret")],
-            sharedImages: [Self.project: [Self.shared]], jobDuration: jobDuration)
-        try await withRunningSimulator(configuration) { http, baseURL in
-            try await body(Client(http: http, baseURL: baseURL))
-        }
+    func withSimulator(jobDuration: Duration = .milliseconds(300), _ body: (SimulatorClient) async throws -> Void) async throws {
+        try await withSimulatorClient(SimulatorClient.configuration(jobDuration: jobDuration), body)
     }
 
     @Test("IAM: the token is the X-Subject-Token header; the body has expires_at; a wrong password is 401")

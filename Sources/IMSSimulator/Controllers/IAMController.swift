@@ -9,14 +9,14 @@ struct IAMController {
     let state: SimulatorState
     private static let subjectTokenHeader = HTTPField.Name("X-Subject-Token")!
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/v3/auth/tokens") { request, _ in
-            try await createToken(request)
+    func addRoutes(to router: Router<SimulatorRequestContext>) {
+        let gate = FaultGate(state: state)
+        router.post("/v3/auth/tokens") { request, context in
+            try await gate.serve(.createToken, context: context) { _ in try await createToken(request) }
         }
     }
 
-    private func createToken(_ request: Request) async throws -> Response {
-        state.count("KeystoneCreateUserTokenByPassword")
+    private func createToken(_ request: Request) async throws -> SimulatorAnswer {
         let body = try await request.body.collect(upTo: 64 * 1024)
         guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
             let auth = object["auth"] as? [String: Any],
@@ -53,7 +53,7 @@ struct IAMController {
     }
 
     /// IAM's error shape: `{"error": {"code": 401, "message": ..., "title": ...}}`.
-    private func iamError(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    private func iamError(_ status: HTTPResponse.Status, _ message: String) -> SimulatorAnswer {
         SimulatorResponses.json(
             status, ["error": ["code": status.code, "message": message, "title": status.reasonPhrase]])
     }

@@ -11,6 +11,7 @@ import NIOCore
 struct IMSController {
     let state: SimulatorState
     let verifier: AKSKVerifier
+    let gate: FaultGate
     private static let authTokenHeader = HTTPField.Name("X-Auth-Token")!
     /// Largest request body read, in bytes; the signature covers all of it.
     private static let maxBodyBytes = 1 << 20
@@ -18,23 +19,33 @@ struct IMSController {
     init(state: SimulatorState) {
         self.state = state
         self.verifier = AKSKVerifier(accessKeys: state.configuration.accessKeys)
+        self.gate = FaultGate(state: state)
     }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.put("/v1/cloudimages/members") { request, _ in
-            let body = try await Self.collectBody(request)
-            return batchUpdateMembers(request, body: body)
+    func addRoutes(to router: Router<SimulatorRequestContext>) {
+        router.put("/v1/cloudimages/members") { request, context in
+            try await gate.serve(.batchUpdateMembers, context: context) { _ in
+                let body = try await Self.collectBody(request)
+                return batchUpdateMembers(request, body: body)
+            }
         }
         router.get("/v1/cloudimages/job/:job_id") { request, context in
-            let body = try await Self.collectBody(request)
-            return showJob(
-                request, body: body, projectID: nil, jobID: context.parameters.get("job_id") ?? "", progress: true)
+            let jobID = context.parameters.get("job_id") ?? ""
+            state.countPoll(jobID)
+            return try await gate.serve(.showJobProgress, context: context) { intact in
+                let body = try await Self.collectBody(request)
+                return showJob(request, body: body, projectID: nil, jobID: jobID, progress: true, intact: intact)
+            }
         }
         router.get("/v1/:project_id/jobs/:job_id") { request, context in
-            let body = try await Self.collectBody(request)
-            return showJob(
-                request, body: body, projectID: context.parameters.get("project_id") ?? "",
-                jobID: context.parameters.get("job_id") ?? "", progress: false)
+            let jobID = context.parameters.get("job_id") ?? ""
+            state.countPoll(jobID)
+            return try await gate.serve(.showJob, context: context) { intact in
+                let body = try await Self.collectBody(request)
+                return showJob(
+                    request, body: body, projectID: context.parameters.get("project_id") ?? "", jobID: jobID,
+                    progress: false, intact: intact)
+            }
         }
     }
 
@@ -49,7 +60,7 @@ struct IMSController {
     private enum Authentication {
         /// The caller may act in `projectID`: the token's project, or the signed `X-Project-Id`.
         case success(projectID: String)
-        case failure(Response)
+        case failure(SimulatorAnswer)
     }
 
     /// A request with `X-Auth-Token` is checked as before; one without it but with an
@@ -98,8 +109,7 @@ struct IMSController {
         }
     }
 
-    private func batchUpdateMembers(_ request: Request, body: [UInt8]) -> Response {
-        state.count("BatchUpdateMembers")
+    private func batchUpdateMembers(_ request: Request, body: [UInt8]) -> SimulatorAnswer {
         let callerProjectID: String
         switch authenticate(request, body: body) {
         case .success(let projectID): callerProjectID = projectID
@@ -120,67 +130,44 @@ struct IMSController {
         if let vault = object["vault_id"], !(vault is String) {
             return SimulatorResponses.imsError(.badRequest, code: "IMG.0001", message: "Invalid parameter: vault_id.")
         }
+        let vaultID = object["vault_id"] as? String
         guard projectID == callerProjectID else {
             return SimulatorResponses.imsError(
                 .forbidden, code: "IMG.0003", message: "The project_id does not match the caller's project.")
         }
-        let job = state.createJob(projectID: projectID, images: images, memberStatus: status)
+        let job = state.createJob(projectID: projectID, images: images, memberStatus: status, vaultID: vaultID)
         return SimulatorResponses.json(.ok, ["job_id": job.id])
     }
 
-    private func showJob(_ request: Request, body: [UInt8], projectID: String?, jobID: String, progress: Bool) -> Response {
-        state.count(progress ? "ShowJobProgress" : "ShowJob")
+    /// ShowJob or ShowJobProgress of `jobID`, with the job's faults.
+    /// - Parameter intact: `false` when the answer's body will be spoilt by a call fault: then
+    ///   the answer does not count as the caller having seen the job final.
+    private func showJob(
+        _ request: Request, body: [UInt8], projectID: String?, jobID: String, progress: Bool, intact: Bool
+    ) -> SimulatorAnswer {
         let callerProjectID: String
         switch authenticate(request, body: body) {
         case .success(let projectID): callerProjectID = projectID
-        case .failure(let response): return response
+        case .failure(let answer): return answer
         }
         if let projectID, projectID != callerProjectID {
             return SimulatorResponses.imsError(
                 .forbidden, code: "IMG.0003", message: "The project in the path does not match the caller's project.")
         }
-        guard let job = state.job(jobID), job.projectID == callerProjectID else {
-            return SimulatorResponses.imsError(.notFound, code: "IMG.0404", message: "The job does not exist.")
+        guard let served = state.servePoll(jobID, projectID: callerProjectID) else {
+            return Self.jobNotFound()
         }
-        return SimulatorResponses.json(.ok, document(for: job, progress: progress))
+        if served.index < served.job.faults.notFoundPolls {
+            state.faults.recordInjected("not_found")
+            return Self.jobNotFound()
+        }
+        let document = JobDocument(job: served.job, phase: served.job.phase(at: .now), progress: progress, pollIndex: served.index)
+        for name in document.injected { state.faults.recordInjected(name) }
+        if intact, document.showsFinal { state.recordFinalSeen(jobID, at: Date()) }
+        return SimulatorResponses.json(.ok, document.object)
     }
 
-    /// The job as IMS reports it now; the FAIL shape is the one IMS-REFERENCE.md section 2 assumes.
-    private func document(for job: SimulatorState.SimJob, progress: Bool) -> [String: Any] {
-        let elapsed = job.createdAt.duration(to: .now)
-        let initPhase = min(job.duration * 0.1, .milliseconds(200))
-        var document: [String: Any] = [
-            "job_id": job.id,
-            "job_type": "imsUpdateImageMembersJob",
-            "begin_time": SimulatorResponses.timestamp(job.createdAtDate),
-            "end_time": "",
-            "error_code": NSNull(),
-            "fail_reason": NSNull(),
-        ]
-        var entities: [String: Any] = [:]
-        if elapsed < job.duration {
-            document["status"] = elapsed < initPhase ? "INIT" : "RUNNING"
-            document["entities"] = entities
-            return document
-        }
-        let seconds = Double(job.duration.components.seconds) + Double(job.duration.components.attoseconds) / 1e18
-        document["end_time"] = SimulatorResponses.timestamp(job.createdAtDate.addingTimeInterval(seconds))
-        if job.notShared.isEmpty {
-            document["status"] = "SUCCESS"
-        } else {
-            document["status"] = "FAIL"
-            document["error_code"] = "IMG.0104"
-            document["fail_reason"] = "image \(job.notShared[0]) is not shared with project \(job.projectID)"
-        }
-        if progress {
-            entities["subJobId"] = ""
-        } else {
-            entities["results"] = job.images.map { image -> [String: Any] in
-                let failed = job.notShared.contains(image)
-                return ["image_id": image, "project_id": job.projectID, "status": failed ? "failed" : "success"]
-            }
-        }
-        document["entities"] = entities
-        return document
+    private static func jobNotFound() -> SimulatorAnswer {
+        SimulatorResponses.imsError(.notFound, code: "IMG.0404", message: "The job does not exist.")
     }
 }
