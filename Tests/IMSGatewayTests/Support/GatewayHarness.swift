@@ -61,6 +61,22 @@ struct GatewayHarness: Sendable {
         return Answer(status: response.status, headers: response.headers, body: response.body)
     }
 
+    /// The stored outcome of an earlier request (`GET <route>/{request_id}` as the test
+    /// client), asked again every `interval` while it is still running (202), at most until
+    /// `timeout` has passed.
+    /// - Returns: the first answer that is not a 202, or the last 202 when `timeout` passed.
+    func storedOutcome(
+        _ route: String = "/accept-images", requestID: String, timeout: Duration = .seconds(10),
+        interval: Duration = .milliseconds(100)
+    ) async throws -> Answer {
+        let giveUp = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            let answer = try await get("\(route)/\(requestID)", key: testClientKey)
+            guard answer.status == 202, ContinuousClock.now < giveUp else { return answer }
+            try await Task.sleep(for: interval)
+        }
+    }
+
     /// The simulator's call counter for `operation` (e.g. `BatchUpdateMembers`, `ShowJob`).
     func simulatorCalls(_ operation: String) async throws -> Int {
         try await simulatorStats()["calls"].flatMap { ($0 as? [String: Any])?[operation] as? Int } ?? 0
@@ -76,6 +92,62 @@ struct GatewayHarness: Sendable {
         let response = try await http.execute(CurlHTTPRequest(method: "GET", url: simulator.baseURL + "/_sim/stats"))
         return ((try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]) ?? [:]
     }
+
+    /// How many times the simulator injected the fault `name` (`faults_injected` of
+    /// `/_sim/stats`, e.g. `http_error`, `not_found`, `status_word`); 0 when never.
+    func faultsInjected(_ name: String) async throws -> Int {
+        try await simulatorStats()["faults_injected"].flatMap { ($0 as? [String: Any])?[name] as? Int } ?? 0
+    }
+
+    /// Replaces the simulator's fault plan (`PUT /_sim/faults`, the JSON form of
+    /// `FaultPlan.init(json:over:)`); counts and the job-duration sequence start afresh.
+    /// - Returns: the plan as the simulator now runs it.
+    /// - Throws: ``SimulatorControlError`` when the simulator refuses the plan (its 400 names the field).
+    @discardableResult
+    func setFaults(_ json: [String: Any]) async throws -> [String: Any] {
+        let body = Array(try JSONSerialization.data(withJSONObject: json))
+        return try await simulatorControl("PUT", "/_sim/faults", body: body)
+    }
+
+    /// The simulator's running fault plan, each fault with its `remaining` count (`GET /_sim/faults`).
+    func simulatorFaults() async throws -> [String: Any] {
+        try await simulatorControl("GET", "/_sim/faults")
+    }
+
+    /// One job's measures as the simulator keeps them (`GET /_sim/jobs/{job_id}`): `status`,
+    /// `created_at`, `duration_ms`, `ends_at`, `ended_at`, `polls`, `first_final_poll_at`,
+    /// `faults`, `vault_id`, ... (times in Unix epoch milliseconds, `NSNull` when unknown).
+    /// - Throws: ``SimulatorControlError`` when the simulator knows no such job.
+    func simulatorJob(_ jobID: String) async throws -> [String: Any] {
+        try await simulatorControl("GET", "/_sim/jobs/\(jobID)")
+    }
+
+    /// Every job's measures, in creation order (`GET /_sim/jobs`).
+    func simulatorJobs() async throws -> [[String: Any]] {
+        try await simulatorControl("GET", "/_sim/jobs")["jobs"] as? [[String: Any]] ?? []
+    }
+
+    private func simulatorControl(_ method: String, _ path: String, body: [UInt8] = []) async throws -> [String: Any] {
+        let headers = body.isEmpty ? [] : [(name: "Content-Type", value: "application/json")]
+        let response = try await http.execute(CurlHTTPRequest(
+            method: method, url: simulator.baseURL + path, headers: headers, body: body))
+        let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+        guard response.status == 200, let json else {
+            throw SimulatorControlError(
+                method: method, path: path, status: response.status, body: String(decoding: response.body, as: UTF8.self))
+        }
+        return json
+    }
+}
+
+/// The simulator refused a control call (`/_sim/...`).
+struct SimulatorControlError: Error, CustomStringConvertible {
+    let method: String
+    let path: String
+    let status: Int
+    let body: String
+
+    var description: String { "\(method) \(path): HTTP \(status) \(body)" }
 }
 
 /// The key of the client every harness gateway knows (``testClients``).
@@ -120,6 +192,8 @@ let gatewayLogger: Logger = {
 ///   - jobDuration: how long each simulated job runs.
 ///   - tokenLifetimeSeconds: lifetime of the simulator's IAM tokens.
 ///   - accessKeys: access keys the simulated IMS accepts (AK/SK tests).
+///   - wholeMachineImages: images the simulator treats as whole-machine (CBR) images: a job
+///     accepting one without `vault_id` ends FAIL (IMG.0197).
 ///   - logger: the gateway's logger (default: quiet, or `HARNESS_LOG`).
 ///   - adjust: changes to the gateway configuration (fast polls are already set).
 func withGateway<Value: Sendable>(
@@ -127,6 +201,7 @@ func withGateway<Value: Sendable>(
     jobDuration: Duration = .milliseconds(300),
     tokenLifetimeSeconds: Int = 86_400,
     accessKeys: [SimulatorConfiguration.AccessKey] = [],
+    wholeMachineImages: Set<String> = [],
     logger: Logger? = nil,
     adjust: (inout GatewayConfiguration) -> Void = { _ in },
     _ body: (GatewayHarness) async throws -> Value
@@ -137,6 +212,7 @@ func withGateway<Value: Sendable>(
         sharedImages: [testProjectID: Set(shared)],
         jobDuration: jobDuration, tokenLifetimeSeconds: tokenLifetimeSeconds)
     simulatorConfiguration.accessKeys = accessKeys
+    simulatorConfiguration.wholeMachineImages = wholeMachineImages
     let gatewayLogger = logger ?? gatewayLogger
     let simulator = try await InProcessServer.start(logger: quietLogger) { onRunning in
         IMSSimulator.buildApplication(configuration: simulatorConfiguration, logger: quietLogger, onServerRunning: onRunning)
