@@ -112,6 +112,7 @@ public enum GatewayApplication {
                 executor: executor, outcomes: outcomes, drain: drain,
                 maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), metrics: metrics, log: log),
             drain: drain,
+            metrics: metrics,
             log: log
         ).addRoutes(to: clientRoutes)
         HealthController(readiness: readiness).addRoutes(to: router)

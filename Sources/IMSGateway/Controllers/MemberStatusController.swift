@@ -18,6 +18,7 @@ struct MemberStatusController {
     let outcomes: OutcomeStore
     let background: BackgroundWait
     let drain: DrainController
+    let metrics: GatewayMetrics
     let log: RequestLog
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
@@ -62,6 +63,7 @@ struct MemberStatusController {
 
         let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
         guard client.allows(projectID: plan.projectID) else {
+            metrics.clientAuthFailure(reason: "project_not_allowed")
             throw refused(
                 403, "project-not-allowed", "Project not allowed",
                 "client \(client.name) may not change image members of project \(plan.projectID)", client, requestID, route)
@@ -129,6 +131,7 @@ struct MemberStatusController {
         }
         // The clients file may have taken the project away since.
         guard context.client?.allows(projectID: stored.plan.projectID) == true else {
+            metrics.clientAuthFailure(reason: "project_not_allowed")
             throw GatewayProblem(
                 ProblemDetails(
                     slug: "project-not-allowed", title: "Project not allowed", status: 403,
