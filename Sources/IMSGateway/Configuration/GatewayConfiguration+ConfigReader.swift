@@ -35,6 +35,34 @@ extension GatewayConfiguration {
         self = try Self.load(from: reader).configuration
     }
 
+    /// Every key ``init(reader:)`` may read, in any credentials mode, plus the `logLevel` and
+    /// `logFormat` of the executable: what a flag, an `IMSGW_*` variable or a configuration
+    /// file key may name.
+    public static let knownKeys: Set<String> = [
+        "host", "port", "ims.url", "ims.jobQuery", "probe.projectId", "probe.intervalSeconds", "credentials.mode",
+        "iam.url", "iam.domain", "iam.user", "iam.password", "iam.passwordFile", "iam.refreshMarginSeconds",
+        "aksk.accessKey", "aksk.accessKeyFile", "aksk.secretKey", "aksk.secretKeyFile", "aksk.temporaryCredentialsFile",
+        "maxImagesPerRequest", "maxImagesPerJob", "fanOutPerRequest", "maxUpstreamTransfers", "maxBodyBytes",
+        "maxCallersWaiting", "wait.defaultSeconds", "wait.maxSeconds", "wait.maxBackgroundSeconds",
+        "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "upstream.connectTimeoutMs",
+        "upstream.timeoutMs", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
+        "clients.defaultRate", "clients.defaultBurst", "insecureNoAuth", "outcomes.maxCount", "outcomes.ttlSeconds",
+        "logLevel", "logFormat",
+    ]
+
+    /// The environment variable of a key: `poll.initialMs` is `IMSGW_POLL_INITIAL_MS`.
+    public static func environmentVariable(for key: String) -> String {
+        let words = key.split(separator: ".").map { component -> String in
+            var word = ""
+            for character in component {
+                if character.isUppercase, !word.isEmpty { word.append("_") }
+                word.append(contentsOf: character.uppercased())
+            }
+            return word
+        }
+        return "IMSGW_" + words.joined(separator: "_")
+    }
+
     /// Reads every setting like ``init(reader:)`` and also returns the keys it looked up, so
     /// that a caller can refuse flags that name no setting (a typo must not pass unnoticed).
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
