@@ -29,7 +29,7 @@ extension GatewayConfiguration {
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
     /// `clients.defaultBurst`, `outcomes.maxCount`, `outcomes.ttlSeconds`,
-    /// `wait.maxBackgroundSeconds`.
+    /// `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
         self = try Self.load(from: reader).configuration
@@ -45,7 +45,7 @@ extension GatewayConfiguration {
         "maxImagesPerRequest", "maxImagesPerJob", "fanOutPerRequest", "maxUpstreamTransfers", "maxBodyBytes",
         "maxCallersWaiting", "wait.defaultSeconds", "wait.maxSeconds", "wait.maxBackgroundSeconds",
         "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "upstream.connectTimeoutMs",
-        "upstream.timeoutMs", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
+        "upstream.timeoutMs", "upstream.rate", "upstream.burst", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
         "clients.defaultRate", "clients.defaultBurst", "insecureNoAuth", "outcomes.maxCount", "outcomes.ttlSeconds",
         "logLevel", "logFormat",
     ]
@@ -125,6 +125,8 @@ extension GatewayConfiguration {
         tokenRefreshMarginSeconds = try settings.int(
             "iam.refreshMarginSeconds", default: tokenRefreshMarginSeconds, range: 0...86_400)
         maxSubmitAttempts = try settings.int("submit.maxAttempts", default: maxSubmitAttempts, range: 1...20)
+        upstreamRate = try settings.double("upstream.rate", default: upstreamRate, range: 0.001...100_000)
+        upstreamBurst = try settings.int("upstream.burst", default: upstreamBurst, range: 1...100_000)
         drainTimeoutSeconds = try settings.int("drain.timeoutSeconds", default: drainTimeoutSeconds, range: 0...3600)
         if let query = settings.string("ims.jobQuery") {
             guard let value = IMSClientConfiguration.JobQuery(rawValue: query) else {

@@ -20,6 +20,8 @@ struct MemberStatusController {
     let drain: DrainController
     let metrics: GatewayMetrics
     let log: RequestLog
+    /// When IMS calls may go again after throttling (the upstream budget's pause), if paused.
+    let throttledUntil: @Sendable () -> ContinuousClock.Instant?
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
     static let idempotentReplayedHeader = HTTPField.Name("Idempotent-Replayed")!
@@ -83,7 +85,8 @@ struct MemberStatusController {
         let deadline = started.advanced(by: .seconds(wait.seconds))
         var answer = MemberStatusAnswer(
             result: MemberStatusResult(requestID: requestID, plan: plan, batches: [], elapsedMs: 0), route: route,
-            waitedSeconds: wait.seconds, retryAfterSeconds: retryAfterSeconds)
+            waitedSeconds: wait.seconds, retryAfterSeconds: retryAfterSeconds,
+            throttledRetryAfterSeconds: throttledRetryAfterSeconds)
         if wait.requested { answer.headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
 
         let stored = StoredRequest(
@@ -138,7 +141,9 @@ struct MemberStatusController {
                     detail: "client \(clientName) may no longer use project \(stored.plan.projectID)",
                     requestID: context.requestID))
         }
-        var answer = MemberStatusAnswer(result: stored.current(), route: route, retryAfterSeconds: retryAfterSeconds)
+        var answer = MemberStatusAnswer(
+            result: stored.current(), route: route, retryAfterSeconds: retryAfterSeconds,
+            throttledRetryAfterSeconds: throttledRetryAfterSeconds)
         guard stored.isComplete else {
             return answer.running()
         }
@@ -180,6 +185,14 @@ struct MemberStatusController {
             }
             throw problem
         }
+    }
+
+    /// `Retry-After` of a 429 for throttling: whole seconds until the budget's pause ends, at
+    /// least 1.
+    private var throttledRetryAfterSeconds: Int {
+        guard let until = throttledUntil() else { return 1 }
+        let left = ContinuousClock.now.duration(to: until)
+        return max(1, Int(left.components.seconds) + (left.components.attoseconds > 0 ? 1 : 0))
     }
 
     /// `Retry-After` of a 504 or 202, in seconds: the longest pause between polls.
