@@ -1,5 +1,7 @@
 import CurlHTTP
+import Foundation
 import Logging
+import Synchronization
 
 /// The IMS calls the gateway makes, over ``CurlHTTPClient``, authenticated by a
 /// ``CredentialProvider``.
@@ -7,6 +9,12 @@ import Logging
 /// A 401 (APIGW.0301 / APIGW.0307) drops the credentials used, obtains new ones and replays the
 /// request once; a second refusal is ``IMSClientError/authentication(_:)``, never a loop (IAM
 /// and the API gateway lock identities after repeated failures).
+///
+/// Every call takes a token of the account's ``UpstreamLimiter`` first (job queries before
+/// submits) within its time limit. A 429 (APIGW.0308) pauses the limiter for the answer's
+/// `Retry-After` (seconds or HTTP-date; missing or unparsable: 1 s doubling with each 429 in a
+/// row up to 60 s, ±20 % jitter) and the call is sent again after the pause, as long as it
+/// fits in its time limit; otherwise it ends with ``IMSClientError/throttled(last:retryAfter:)``.
 public final class IMSClient: Sendable {
     /// Where IMS is and the limits of each call.
     public let configuration: IMSClientConfiguration
@@ -14,6 +22,9 @@ public final class IMSClient: Sendable {
     private let credentials: any CredentialProvider
     private let logger: Logger
     private let metrics: UpstreamMetrics
+    private let limiter: UpstreamLimiter<ContinuousClock>?
+    /// 429 answers in a row without a `Retry-After`, for the backoff.
+    private let throttledInARow = Mutex(0)
 
     /// - Parameters:
     ///   - configuration: endpoint and limits.
@@ -21,19 +32,26 @@ public final class IMSClient: Sendable {
     ///   - credentials: adds `X-Auth-Token` (or a signature) to each request.
     ///   - logger: upstream calls are logged at debug level with IMS's `X-Request-Id`.
     ///   - metrics: where each call is counted and timed.
+    ///   - limiter: the account's IMS call budget; nil sends every call at once (a 429 still
+    ///     pauses the call that got it).
     public init(
         configuration: IMSClientConfiguration,
         http: CurlHTTPClient,
         credentials: any CredentialProvider,
         logger: Logger = Logger(label: "ims-gateway.ims"),
-        metrics: UpstreamMetrics = .disabled
+        metrics: UpstreamMetrics = .disabled,
+        limiter: UpstreamLimiter<ContinuousClock>? = nil
     ) {
         self.configuration = configuration
         self.http = http
         self.credentials = credentials
         self.logger = logger
         self.metrics = metrics
+        self.limiter = limiter
     }
+
+    /// When the account's budget or IMS's throttling lets the next call go, if paused.
+    public var throttledUntil: ContinuousClock.Instant? { limiter?.pausedUntil }
 
     /// Submits one job that sets `body.status` for `body.images` in `body.projectID`
     /// (BatchUpdateMembers, `PUT /v1/cloudimages/members`, doc ims_03_0625).
@@ -52,7 +70,8 @@ public final class IMSClient: Sendable {
             headers: Self.headers(contentType: "application/json;charset=UTF-8", requestID: requestID),
             body: body.jsonBytes())
         let response = try await send(
-            request, projectID: body.projectID, operation: "BatchUpdateMembers", timeoutMilliseconds: timeoutMilliseconds)
+            request, projectID: body.projectID, operation: "BatchUpdateMembers", priority: .submit,
+            timeoutMilliseconds: timeoutMilliseconds)
         guard let jobID = LenientJSON.object(response.body).flatMap({ LenientJSON.string($0["job_id"]) }) else {
             throw IMSClientError.malformedResponse(
                 operation: "BatchUpdateMembers", httpStatus: response.status, detail: "no job_id in the answer")
@@ -69,8 +88,10 @@ public final class IMSClient: Sendable {
     ///     until a deadline), or nil.
     ///   - requestID: sent as `X-Request-Id`, or nil.
     /// - Throws: ``IMSClientError``; a body that is not a JSON object is `malformedResponse`.
+    ///   - priority: its place in the budget's queue (`.poll` for a running job's poll).
     public func showJob(
-        projectID: String, jobID: String, timeoutMilliseconds: Int? = nil, requestID: String? = nil
+        projectID: String, jobID: String, timeoutMilliseconds: Int? = nil, requestID: String? = nil,
+        priority: UpstreamLimiter<ContinuousClock>.Priority = .poll
     ) async throws(IMSClientError) -> Job {
         let escaped = PathSegment.escape(jobID)
         let path: String
@@ -87,7 +108,7 @@ public final class IMSClient: Sendable {
             method: "GET", url: configuration.imsBaseURL + path,
             headers: Self.headers(contentType: "application/json", requestID: requestID))
         let response = try await send(
-            request, projectID: projectID, operation: operation, timeoutMilliseconds: timeoutMilliseconds)
+            request, projectID: projectID, operation: operation, priority: priority, timeoutMilliseconds: timeoutMilliseconds)
         guard let job = Job.decode(response.body) else {
             throw IMSClientError.malformedResponse(
                 operation: operation, httpStatus: response.status, detail: "the body is not a JSON object")
@@ -102,7 +123,7 @@ public final class IMSClient: Sendable {
     ///   `transport` or `upstream` when IMS cannot tell.
     public func proveCredentials(projectID: String) async throws(IMSClientError) {
         do {
-            _ = try await showJob(projectID: projectID, jobID: Self.probeJobID)
+            _ = try await showJob(projectID: projectID, jobID: Self.probeJobID, priority: .submit)
         } catch .upstream(let error) where error.httpStatus == 404 {
             return
         }
@@ -117,16 +138,31 @@ public final class IMSClient: Sendable {
     /// The made-up job id readiness probes ask for.
     public static let probeJobID = "ims-gateway-readiness-probe"
 
-    /// Authorizes and sends `request`; on a 401 refreshes the credentials and replays once.
+    /// Takes a budget token, authorizes and sends `request`; on a 401 refreshes the credentials
+    /// and replays once; on a 429 pauses the budget and sends again within the time limit.
     private func send(
-        _ request: CurlHTTPRequest, projectID: String, operation: String, timeoutMilliseconds: Int? = nil
+        _ request: CurlHTTPRequest, projectID: String, operation: String,
+        priority: UpstreamLimiter<ContinuousClock>.Priority, timeoutMilliseconds: Int? = nil
     ) async throws(IMSClientError) -> CurlHTTPResponse {
         var request = request
-        request.timeoutMilliseconds = max(1, min(timeoutMilliseconds ?? .max, configuration.timeoutMilliseconds))
+        let limit = max(1, min(timeoutMilliseconds ?? .max, configuration.timeoutMilliseconds))
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(limit))
         request.connectTimeoutMilliseconds = configuration.connectTimeoutMilliseconds
         request.maxResponseBodyBytes = configuration.maxResponseBodyBytes
         var attempt = 0
+        var lastThrottle: UpstreamError?
         while true {
+            if let limiter {
+                do throws(UpstreamLimiter<ContinuousClock>.Refusal) {
+                    try await limiter.acquire(priority: priority, deadline: deadline)
+                } catch {
+                    let retryAfter = limiter.pausedUntil.map { ContinuousClock.now.duration(to: $0) }
+                    throw IMSClientError.throttled(last: lastThrottle, retryAfter: retryAfter)
+                }
+            }
+            let left = ContinuousClock.now.duration(to: deadline).wholeMilliseconds
+            guard left > 0 else { throw IMSClientError.throttled(last: lastThrottle, retryAfter: nil) }
+            request.timeoutMilliseconds = left
             attempt += 1
             var authorized = request
             try await credentials.authorize(&authorized, projectID: projectID)
@@ -146,7 +182,10 @@ public final class IMSClient: Sendable {
             logger.debug(
                 "IMS call", metadata: ["operation": "\(operation)", "status": "\(response.status)", "ims_request_id": "\(requestID ?? "-")"])
             if response.status != 401 { await credentials.accepted(authorized, projectID: projectID) }
-            if (200..<300).contains(response.status) { return response }
+            if (200..<300).contains(response.status) {
+                throttledInARow.withLock { $0 = 0 }
+                return response
+            }
             let error = UpstreamError(
                 httpStatus: response.status, body: response.body, requestID: requestID,
                 retryAfter: response.header("Retry-After"))
@@ -155,8 +194,42 @@ public final class IMSClient: Sendable {
                 if attempt == 1 { continue }
                 throw IMSClientError.authentication(error)
             }
+            if error.isThrottled {
+                let pause = pauseAfterThrottle(error)
+                let resume = ContinuousClock.now.advanced(by: pause)
+                limiter?.pause(until: resume)
+                lastThrottle = error
+                logger.notice(
+                    "IMS throttled the account; calls paused",
+                    metadata: ["operation": "\(operation)", "pause_ms": "\(pause.wholeMilliseconds)", "ims_request_id": "\(requestID ?? "-")"])
+                guard resume < deadline else { throw IMSClientError.throttled(last: error, retryAfter: pause) }
+                if limiter == nil {
+                    let throttle = error
+                    do {
+                        try await Task.sleep(until: resume, tolerance: nil, clock: .continuous)
+                    } catch {
+                        throw IMSClientError.throttled(last: throttle, retryAfter: pause)
+                    }
+                }
+                continue
+            }
             throw IMSClientError.upstream(error)
         }
+    }
+
+    /// How long to pause after `error` (a 429): its `Retry-After`, else 1 s doubling with each
+    /// 429 in a row without one, up to 60 s, spread by ±20 %.
+    private func pauseAfterThrottle(_ error: UpstreamError) -> Duration {
+        if let retryAfter = RetryAfter.delay(error.retryAfter) {
+            throttledInARow.withLock { $0 = 0 }
+            return retryAfter
+        }
+        let inARow = throttledInARow.withLock { count -> Int in
+            count += 1
+            return count
+        }
+        let base = min(60.0, pow(2.0, Double(min(inARow - 1, 6))))
+        return .milliseconds(Int64(base * Double.random(in: 0.8...1.2) * 1000))
     }
 }
 

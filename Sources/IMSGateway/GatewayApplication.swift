@@ -74,7 +74,9 @@ public enum GatewayApplication {
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
                 connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
                 jobQuery: configuration.jobQuery),
-            http: http, credentials: credentials, logger: logger, metrics: metrics.upstream)
+            http: http, credentials: credentials, logger: logger, metrics: metrics.upstream,
+            limiter: UpstreamLimiter(
+                rate: configuration.upstreamRate, burst: configuration.upstreamBurst, clock: ContinuousClock()))
         let runner = BatchRunner(
             client: client,
             pollers: SharedJobPollers(
@@ -112,7 +114,9 @@ public enum GatewayApplication {
                 executor: executor, outcomes: outcomes, drain: drain,
                 maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), metrics: metrics, log: log),
             drain: drain,
-            log: log
+            metrics: metrics,
+            log: log,
+            throttledUntil: { client.throttledUntil }
         ).addRoutes(to: clientRoutes)
         HealthController(readiness: readiness).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)

@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import IMSGateway
 import SystemPackage
+import Yams
 
 /// Builds the one `ConfigReader` of a command: flags first, then `IMSGW_*` environment
 /// variables, then the optional YAML or JSON configuration file, then the defaults in code.
@@ -45,7 +46,9 @@ enum ConfigSources {
             CommandLineArgumentsProvider(arguments: ["ims-gateway"] + forwarded),
             environmentProvider.prefixKeys(with: ["imsgw"]),
         ]
+        try checkEnvironment(environment)
         if let configFile {
+            try checkFileKeys(configFile)
             let file: FileProvider<YAMLSnapshot>
             do {
                 file = try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile))
@@ -99,6 +102,54 @@ enum ConfigSources {
                 }
                 index += 1
             }
+        }
+    }
+
+    /// `IMSGW_*` variables of other programs that share the prefix (the simulator's secret key).
+    static let otherVariables: Set<String> = ["IMSGW_CONFIG_FILE", "IMSGW_SIM_SECRET_KEY"]
+
+    /// Refuses an `IMSGW_*` variable that names no setting: a typo must not pass unnoticed.
+    /// - Throws: ``ConfigurationError`` naming the variable.
+    static func checkEnvironment(_ environment: [String: String]) throws(ConfigurationError) {
+        let known = Set(GatewayConfiguration.knownKeys.map(GatewayConfiguration.environmentVariable(for:)))
+            .union(otherVariables)
+        for name in environment.keys.sorted() where name.hasPrefix("IMSGW_") && !known.contains(name) {
+            throw ConfigurationError(
+                "environment variable \(name) is not a setting; see the README's configuration table")
+        }
+    }
+
+    /// Refuses a key of the configuration file that names no setting.
+    /// - Throws: ``ConfigurationError`` naming the key, or for a file that is not YAML or JSON.
+    static func checkFileKeys(_ path: String) throws(ConfigurationError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("setting configFile: cannot read \(path)")
+        }
+        let parsed: Any?
+        do {
+            parsed = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigurationError("setting configFile: \(path) is not YAML or JSON: \(error)")
+        }
+        guard let root = parsed as? [String: Any] else {
+            if parsed == nil { return }
+            throw ConfigurationError("setting configFile: \(path) must be a mapping of settings")
+        }
+        var unknown: [String] = []
+        func walk(_ mapping: [String: Any], prefix: String) {
+            for (name, value) in mapping {
+                let key = prefix.isEmpty ? name : prefix + "." + name
+                if let nested = value as? [String: Any], !GatewayConfiguration.knownKeys.contains(key) {
+                    walk(nested, prefix: key)
+                } else if !GatewayConfiguration.knownKeys.contains(key) {
+                    unknown.append(key)
+                }
+            }
+        }
+        walk(root, prefix: "")
+        if let first = unknown.sorted().first {
+            throw ConfigurationError(
+                "setting configFile: \(path) has '\(first)', which is not a setting; see the README's configuration table")
         }
     }
 }

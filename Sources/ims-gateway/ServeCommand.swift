@@ -68,6 +68,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if printConfig {
             for (key, value) in configuration.effectiveSettings() { print("\(key): \(value)") }
+            print("logLevel: \(reader.string(forKey: "logLevel") ?? "info")")
+            print("logFormat: \(reader.string(forKey: "logFormat") ?? "json (text on a terminal)")")
             return
         }
         let http = try CurlHTTPClient(configuration: .init(

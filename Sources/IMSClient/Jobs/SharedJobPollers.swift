@@ -145,6 +145,9 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
                 if current(state) != nil { state.pollers[key]?.latest = outcome }
             }
             guard case .deadlinePassed = outcome.ending else { break }
+            // Go on only for a caller that joined with a later deadline: the wait that just
+            // ended already placed its last poll before this one.
+            guard let extended = state.withLock({ current($0)?.deadline }), extended > deadline else { break }
         }
         // Final (or nobody left): every caller still attached gets it.
         let waiters = state.withLock { state -> [Waiter] in

@@ -29,10 +29,38 @@ extension GatewayConfiguration {
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
     /// `clients.defaultBurst`, `outcomes.maxCount`, `outcomes.ttlSeconds`,
-    /// `wait.maxBackgroundSeconds`.
+    /// `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
         self = try Self.load(from: reader).configuration
+    }
+
+    /// Every key ``init(reader:)`` may read, in any credentials mode, plus the `logLevel` and
+    /// `logFormat` of the executable: what a flag, an `IMSGW_*` variable or a configuration
+    /// file key may name.
+    public static let knownKeys: Set<String> = [
+        "host", "port", "ims.url", "ims.jobQuery", "probe.projectId", "probe.intervalSeconds", "credentials.mode",
+        "iam.url", "iam.domain", "iam.user", "iam.password", "iam.passwordFile", "iam.refreshMarginSeconds",
+        "aksk.accessKey", "aksk.accessKeyFile", "aksk.secretKey", "aksk.secretKeyFile", "aksk.temporaryCredentialsFile",
+        "maxImagesPerRequest", "maxImagesPerJob", "fanOutPerRequest", "maxUpstreamTransfers", "maxBodyBytes",
+        "maxCallersWaiting", "wait.defaultSeconds", "wait.maxSeconds", "wait.maxBackgroundSeconds",
+        "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "upstream.connectTimeoutMs",
+        "upstream.timeoutMs", "upstream.rate", "upstream.burst", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
+        "clients.defaultRate", "clients.defaultBurst", "insecureNoAuth", "outcomes.maxCount", "outcomes.ttlSeconds",
+        "logLevel", "logFormat",
+    ]
+
+    /// The environment variable of a key: `poll.initialMs` is `IMSGW_POLL_INITIAL_MS`.
+    public static func environmentVariable(for key: String) -> String {
+        let words = key.split(separator: ".").map { component -> String in
+            var word = ""
+            for character in component {
+                if character.isUppercase, !word.isEmpty { word.append("_") }
+                word.append(contentsOf: character.uppercased())
+            }
+            return word
+        }
+        return "IMSGW_" + words.joined(separator: "_")
     }
 
     /// Reads every setting like ``init(reader:)`` and also returns the keys it looked up, so
@@ -97,6 +125,8 @@ extension GatewayConfiguration {
         tokenRefreshMarginSeconds = try settings.int(
             "iam.refreshMarginSeconds", default: tokenRefreshMarginSeconds, range: 0...86_400)
         maxSubmitAttempts = try settings.int("submit.maxAttempts", default: maxSubmitAttempts, range: 1...20)
+        upstreamRate = try settings.double("upstream.rate", default: upstreamRate, range: 0.001...100_000)
+        upstreamBurst = try settings.int("upstream.burst", default: upstreamBurst, range: 1...100_000)
         drainTimeoutSeconds = try settings.int("drain.timeoutSeconds", default: drainTimeoutSeconds, range: 0...3600)
         if let query = settings.string("ims.jobQuery") {
             guard let value = IMSClientConfiguration.JobQuery(rawValue: query) else {

@@ -45,6 +45,11 @@ public struct GatewayConfiguration: Sendable {
     public var upstreamTimeoutMilliseconds: Int = 30_000
     /// Seconds before `expires_at` at which an IAM token is renewed (default 1,800).
     public var tokenRefreshMarginSeconds: Int = 1800
+    /// The account's IMS call budget: calls per second of every IMS call, submits and polls
+    /// alike (default 2; DESIGN.md section 4). Set it below IMS's own limit for the account.
+    public var upstreamRate: Double = 2
+    /// Calls of the budget that may go at once after a quiet spell (default 10).
+    public var upstreamBurst: Int = 10
     /// Most attempts at submitting one batch (default 4).
     public var maxSubmitAttempts: Int = 4
     /// The job query API (default ShowJob, the one with per-image results).

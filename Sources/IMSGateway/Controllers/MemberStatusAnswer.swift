@@ -19,6 +19,8 @@ struct MemberStatusAnswer {
     var continuesInBackground = false
     /// `Retry-After` of a 504 or 202, in seconds.
     var retryAfterSeconds: Int
+    /// `Retry-After` of a 429 (nothing submitted): seconds until IMS calls may go again.
+    var throttledRetryAfterSeconds: Int = 1
 
     /// A `GET` of a request still running: 202 with its current state.
     func running() -> Response {
@@ -43,6 +45,14 @@ struct MemberStatusAnswer {
             let problem = ProblemDetails(
                 slug: "batches-failed", title: "IMS jobs failed", status: 502, detail: detail, requestID: result.requestID)
             return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
+        case 429:
+            fields[ResponseFactory.retryAfterHeader] = "\(max(1, throttledRetryAfterSeconds))"
+            let reason = result.batches.first(where: { $0.failReason != nil })?.failReason ?? "the deadline came first"
+            let problem = ProblemDetails(
+                slug: "upstream-throttled", title: "IMS call budget exhausted", status: 429,
+                detail: "no batch could be submitted to IMS before the deadline (\(reason)); nothing was changed; send it again after Retry-After",
+                requestID: result.requestID)
+            return ResponseFactory.json(status: 429, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
         default:
             fields[ResponseFactory.retryAfterHeader] = "\(retryAfterSeconds)"
             let totals = result.totals

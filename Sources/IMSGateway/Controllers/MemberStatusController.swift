@@ -18,7 +18,10 @@ struct MemberStatusController {
     let outcomes: OutcomeStore
     let background: BackgroundWait
     let drain: DrainController
+    let metrics: GatewayMetrics
     let log: RequestLog
+    /// When IMS calls may go again after throttling (the upstream budget's pause), if paused.
+    let throttledUntil: @Sendable () -> ContinuousClock.Instant?
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
     static let idempotentReplayedHeader = HTTPField.Name("Idempotent-Replayed")!
@@ -62,6 +65,7 @@ struct MemberStatusController {
 
         let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
         guard client.allows(projectID: plan.projectID) else {
+            metrics.clientAuthFailure(reason: "project_not_allowed")
             throw refused(
                 403, "project-not-allowed", "Project not allowed",
                 "client \(client.name) may not change image members of project \(plan.projectID)", client, requestID, route)
@@ -81,7 +85,8 @@ struct MemberStatusController {
         let deadline = started.advanced(by: .seconds(wait.seconds))
         var answer = MemberStatusAnswer(
             result: MemberStatusResult(requestID: requestID, plan: plan, batches: [], elapsedMs: 0), route: route,
-            waitedSeconds: wait.seconds, retryAfterSeconds: retryAfterSeconds)
+            waitedSeconds: wait.seconds, retryAfterSeconds: retryAfterSeconds,
+            throttledRetryAfterSeconds: throttledRetryAfterSeconds)
         if wait.requested { answer.headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
 
         let stored = StoredRequest(
@@ -129,13 +134,16 @@ struct MemberStatusController {
         }
         // The clients file may have taken the project away since.
         guard context.client?.allows(projectID: stored.plan.projectID) == true else {
+            metrics.clientAuthFailure(reason: "project_not_allowed")
             throw GatewayProblem(
                 ProblemDetails(
                     slug: "project-not-allowed", title: "Project not allowed", status: 403,
                     detail: "client \(clientName) may no longer use project \(stored.plan.projectID)",
                     requestID: context.requestID))
         }
-        var answer = MemberStatusAnswer(result: stored.current(), route: route, retryAfterSeconds: retryAfterSeconds)
+        var answer = MemberStatusAnswer(
+            result: stored.current(), route: route, retryAfterSeconds: retryAfterSeconds,
+            throttledRetryAfterSeconds: throttledRetryAfterSeconds)
         guard stored.isComplete else {
             return answer.running()
         }
@@ -177,6 +185,14 @@ struct MemberStatusController {
             }
             throw problem
         }
+    }
+
+    /// `Retry-After` of a 429 for throttling: whole seconds until the budget's pause ends, at
+    /// least 1.
+    private var throttledRetryAfterSeconds: Int {
+        guard let until = throttledUntil() else { return 1 }
+        let left = ContinuousClock.now.duration(to: until)
+        return max(1, Int(left.components.seconds) + (left.components.attoseconds > 0 ? 1 : 0))
     }
 
     /// `Retry-After` of a 504 or 202, in seconds: the longest pause between polls.

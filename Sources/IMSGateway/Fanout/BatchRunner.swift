@@ -154,6 +154,13 @@ struct BatchRunner: Sendable {
             result.failReason = "the deadline passed before the batch could be submitted"
             return nil
         }
+        if case .throttled = lastError {
+            // Never accepted by IMS: the budget had no room, or IMS answered 429 to the end.
+            result.state = .notSubmitted
+            result.errorCode = lastError.errorCode
+            result.failReason = "\(lastError)" + (mayExist ? "; an earlier attempt may have created an IMS job" : "")
+            return nil
+        }
         result.state = .submitFailed
         result.errorCode = lastError.errorCode
         var reason = "\(lastError)"

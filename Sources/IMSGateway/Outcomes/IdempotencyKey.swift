@@ -30,7 +30,7 @@ public enum IdempotencyKey {
         var parser = StructuredFieldValueParser(Array(trimmed.utf8))
         // Parameters (`"key";a=1`) are not part of the key, as for any structured field.
         if let item = try? parser.parseItemFieldValue() {
-            switch item.bareItem {
+            switch item.rfc9651BareItem {
             case .string(let value): key = value
             case .token(let value): key = value
             default: key = nil

@@ -10,7 +10,8 @@ public enum RequestOutcome: String, Sendable, Codable {
     case failed
     /// The deadline passed with a batch pending or not submitted (HTTP 504).
     case timedOut = "timed_out"
-    /// No batch could be submitted before the deadline (HTTP 504).
+    /// No batch could be submitted before the deadline: the upstream budget or IMS throttling
+    /// (HTTP 429).
     case notSubmitted = "not_submitted"
     /// Its jobs are still being waited on (only in the 202 answer to
     /// `GET .../{request_id}`).
@@ -104,13 +105,15 @@ public struct MemberStatusResult: Sendable, Codable, Equatable {
         return totals.succeeded == 0 ? .failed : .partiallyFailed
     }
 
-    /// The HTTP status of the answer: 200 (`succeeded`), 502 (`failed`, `partially_failed`) or
-    /// 504 (`timed_out`, `not_submitted`).
+    /// The HTTP status of the answer: 200 (`succeeded`), 502 (`failed`, `partially_failed`),
+    /// 504 (`timed_out`), 429 (`not_submitted`: nothing could be sent before the deadline, which
+    /// only the upstream budget or IMS throttling cause) or 202 (`running`).
     public var httpStatus: Int {
         switch outcome {
         case .succeeded: return 200
         case .failed, .partiallyFailed: return 502
-        case .timedOut, .notSubmitted: return 504
+        case .timedOut: return 504
+        case .notSubmitted: return 429
         case .running: return 202
         }
     }

@@ -86,6 +86,8 @@ struct ClientAccessTests {
             #expect(answer.json["type"] as? String == "urn:ims-gateway:problem:project-not-allowed")
             #expect((answer.json["detail"] as? String)?.contains(testProjectID) == true)
             #expect(try await harness.simulatorCallsTotal() == 0)
+            let metrics = String(decoding: try await harness.get("/metrics").body, as: UTF8.self)
+            #expect(metrics.contains(#"imsgw_client_auth_failures_total{reason="project_not_allowed"} 1"#))
         }
     }
 

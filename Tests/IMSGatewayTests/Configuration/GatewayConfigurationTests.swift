@@ -179,4 +179,28 @@ struct GatewayConfigurationTests {
         environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "0"
         #expect(Self.message(environment) == "setting outcomes.ttlSeconds: '0' is not a whole number from 1 to 2592000")
     }
+
+    @Test("every key read in every credentials mode is a known key, and maps to its IMSGW_ variable")
+    func knownKeysCoverEveryRead() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let credentials = folder.appendingPathComponent("credentials.json")
+        try "{}".write(to: credentials, atomically: true, encoding: .utf8)
+        var aksk = Self.base
+        aksk["IMSGW_CREDENTIALS_MODE"] = "aksk"
+        aksk["IMSGW_AKSK_ACCESS_KEY"] = "AK"
+        aksk["IMSGW_AKSK_SECRET_KEY"] = "SK"
+        var temporary = Self.base
+        temporary["IMSGW_CREDENTIALS_MODE"] = "temporary"
+        temporary["IMSGW_AKSK_TEMPORARY_CREDENTIALS_FILE"] = credentials.path
+        for environment in [Self.base, aksk, temporary] {
+            let provider = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["imsgw"])
+            let used = try GatewayConfiguration.load(from: ConfigReader(provider: provider)).usedKeys
+            #expect(used.subtracting(GatewayConfiguration.knownKeys).isEmpty, "\(used.subtracting(GatewayConfiguration.knownKeys))")
+        }
+        #expect(GatewayConfiguration.environmentVariable(for: "poll.initialMs") == "IMSGW_POLL_INITIAL_MS")
+        #expect(GatewayConfiguration.environmentVariable(for: "insecureNoAuth") == "IMSGW_INSECURE_NO_AUTH")
+        #expect(GatewayConfiguration.environmentVariable(for: "aksk.temporaryCredentialsFile") == "IMSGW_AKSK_TEMPORARY_CREDENTIALS_FILE")
+    }
 }

@@ -84,6 +84,8 @@ struct GracefulShutdownTests {
                 "serve", "--port", "0", "--ims-url", upstream, "--iam-url", upstream, "--iam-domain", "demo-domain",
                 "--iam-user", "demo-user", "--probe-project-id", projectID,
                 "--drain-timeout-seconds", "\(drainTimeoutSeconds)", "--clients-file", clientsFile.path,
+                // 50 submits at once: a budget above the default 2 per second.
+                "--upstream-rate", "1000", "--upstream-burst", "1000",
             ],
             environment: environment)
         defer { gateway.kill() }

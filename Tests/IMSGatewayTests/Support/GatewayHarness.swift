@@ -224,6 +224,9 @@ func withGateway<Value: Sendable>(
     // what the requests under test caused.
     configuration.port = 0
     configuration.clientAuthentication = .clients(testClients)
+    // A budget that never gets in the way, unless a test sets its own.
+    configuration.upstreamRate = 10_000
+    configuration.upstreamBurst = 10_000
     configuration.pollSchedule = PollSchedule(
         initialDelay: .milliseconds(100), growthFactor: 1.5, maxDelay: .milliseconds(400), jitter: 0.1,
         finalPollMargin: .milliseconds(50))

@@ -1,0 +1,143 @@
+import Synchronization
+
+/// The one token bucket every IMS call of the account goes through, submits and polls alike:
+/// IMS throttles per account (e.g. 200 calls per 5 minutes), so the gateway keeps under its
+/// budget itself instead of learning it from 429s.
+///
+/// Callers wait for a token within their deadline. When several wait, polls of running jobs go
+/// before new submits (a job already running is worth more than one not yet started), first in
+/// first out within a priority. An IMS 429 pauses the whole bucket (``pause(until:)``).
+///
+/// Grants are exact: with callers waiting, the k-th token goes out at the very instant the
+/// bucket completes it (see ``TokenBucket``), so by time t after a full start at most
+/// `burst + rate × t` calls have been let through. A waiter that cannot get a token before its
+/// deadline is refused as soon as that is certain, not when the deadline passes.
+///
+/// Tokens are handed out by one dispatcher task, started by the first caller that has to wait and
+/// ended when no caller waits; it sleeps on the injected clock until the next token is due. A call
+/// that finds a token and nobody of the same or a higher priority waiting takes it without a task
+/// or a suspension. State sits in one `Mutex`; continuations are resumed outside it, exactly once.
+public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Duration {
+    /// Which calls go first when several wait: a lower raw value is served first, so polls of
+    /// running jobs go before new submits.
+    public enum Priority: Int, Sendable, Comparable {
+        /// A ShowJob (or ShowJobProgress) call for a job already submitted.
+        case poll = 0
+        /// A call that starts a new job (batch update of image member status).
+        case submit = 1
+
+        /// Whether `lhs` is served before `rhs`.
+        public static func < (lhs: Priority, rhs: Priority) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    /// Why ``acquire(priority:deadline:)`` returned without a token.
+    public enum Refusal: Error, Sendable, Equatable {
+        /// No token can be had by the deadline: it had passed, or the earliest instant this caller
+        /// could be served (behind the waiters before it, after the pause in force) is after it,
+        /// or it passed while the caller was queued (a dispatcher that woke late).
+        case deadline
+        /// The calling task was cancelled before it got a token.
+        case cancelled
+    }
+
+    private let clock: C
+    private let state: Mutex<UpstreamLimiterState<C>>
+
+    /// Creates a full bucket.
+    /// - Parameters:
+    ///   - rate: refill rate in calls (tokens) per second, e.g. 2; clamped as in
+    ///     ``TokenBucket/init(rate:burst:now:)`` (a rate that is not finite or not positive becomes
+    ///     one call per 1,000,000 seconds), never traps.
+    ///   - burst: calls that may go at once after an idle spell (the bucket's capacity in tokens),
+    ///     e.g. 10; below 1 becomes 1.
+    ///   - clock: where time is read and slept on (`ContinuousClock` in production).
+    public init(rate: Double, burst: Int, clock: C) {
+        self.clock = clock
+        state = Mutex(UpstreamLimiterState(rate: rate, burst: burst, now: clock.now))
+    }
+
+    /// Waits for a token: returns when this caller may make one IMS call.
+    ///
+    /// Returns at once, without suspending, when a token is available and nobody of the same or
+    /// a higher priority waits. Otherwise the caller queues behind the waiters of its own and
+    /// higher priorities and gets the token the bucket completes for its place; a poll that
+    /// arrives later still goes before every queued submit.
+    /// - Parameters:
+    ///   - priority: `.poll` for a call about a running job, `.submit` for a new job.
+    ///   - deadline: the latest instant at which a token is still of use; a token available at
+    ///     exactly `deadline` is granted.
+    /// - Throws: ``Refusal/deadline`` at once when `deadline` has passed or when even the earliest
+    ///   instant this caller could be granted a token is after it (e.g. a pause lasting beyond
+    ///   it), and later as soon as that becomes so (a poll queued ahead of a submit, a new
+    ///   pause), or, should the dispatcher wake late, when its turn comes after the deadline
+    ///   passed; ``Refusal/cancelled`` when the task is or gets cancelled while it waits. A
+    ///   refused caller leaves the queue, and the token it would have had goes to the next one.
+    public func acquire(priority: Priority, deadline: C.Instant) async throws(Refusal) {
+        if Task.isCancelled { throw .cancelled }
+        let (decided, id) = state.withLock { state -> (Result<Void, Refusal>?, UInt64) in
+            // Time is read inside the lock so that the bucket sees instants in order.
+            let decided = state.decideAtOnce(priority: priority, deadline: deadline, now: clock.now)
+            return (decided, decided == nil ? state.makeID() : 0)
+        }
+        if let decided { return try decided.get() }
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: UpstreamLimiterState<C>.Continuation) in
+                // Checked under the lock: a cancellation handler that ran before the waiter was
+                // queued found nothing to remove, but it set the flag first.
+                let admission = state.withLock { state in
+                    state.enqueue(
+                        id: id, priority: priority, deadline: deadline, continuation: continuation,
+                        isCancelled: Task.isCancelled, now: clock.now)
+                }
+                for completion in admission.completions { completion.resume() }
+                if admission.startDispatcher {
+                    // Detached: the dispatcher serves every caller, so it takes on none of the
+                    // first one's priority or task-local values.
+                    Task.detached { await self.dispatch() }
+                }
+            }
+        } onCancel: {
+            state.withLock { $0.remove(id: id) }?.resume(returning: .failure(.cancelled))
+        }
+        try result.get()
+    }
+
+    /// IMS answered 429: no token is granted before `until`.
+    ///
+    /// A pause ending later than the one in force extends it; one ending earlier does not shorten
+    /// it. Meanwhile tokens accumulate up to burst as usual, but when the pause ends the bucket
+    /// restarts with at most one token, so that the first call after it is a lone probe. An
+    /// `until` not after now only takes the bucket down to at most one token. Waiters whose
+    /// deadline the pause puts out of reach are refused (``Refusal/deadline``) at once.
+    /// - Parameter until: the instant the pause ends, e.g. now plus the 429's `Retry-After`.
+    public func pause(until: C.Instant) {
+        let refused = state.withLock { $0.pause(until: until, now: clock.now) }
+        for completion in refused { completion.resume() }
+    }
+
+    /// The instant the current pause ends, or nil when no pause is in force.
+    public var pausedUntil: C.Instant? {
+        state.withLock { $0.pausedUntil(now: clock.now) }
+    }
+
+    /// Callers queued for a token now, by priority (for metrics and tests); callers served at
+    /// once are never counted.
+    public var waiting: (polls: Int, submits: Int) {
+        state.withLock { $0.waiting }
+    }
+
+    /// The dispatcher: grants the tokens due, then sleeps until the next one is. It ends, in the
+    /// same locked step that finds the queues empty, so a caller queued after that starts a new
+    /// one (no lost wake-up). A sleep is never cut short: the next token can only become due
+    /// later than planned (tokens taken at once, a pause), never earlier, so at worst the
+    /// dispatcher wakes early and sleeps again, or outlives its last waiter until that instant.
+    private func dispatch() async {
+        while true {
+            let (completions, nextGrant) = state.withLock { $0.dispatch(now: clock.now) }
+            for completion in completions { completion.resume() }
+            guard let nextGrant else { return }
+            // Nothing cancels this task; a clock that throws anyway gets another pass.
+            try? await clock.sleep(until: nextGrant, tolerance: nil)
+        }
+    }
+}
