@@ -156,14 +156,16 @@ struct CallFaultOutcomeTests {
     }
 
     // Gateway bug: a caller leaving at its deadline gets the shared poll loop's `latest`, which
-    // `SharedJobPollers.run` only updates when a whole `JobWaiter.wait` call returns. When the
-    // last poll (sent `finalPollMargin` before the deadline) is still out at the deadline,
-    // which is every wait whose IMS answers slower than that margin, the 504 reports neither
-    // the job's last state nor the polls made (`job_status` absent, `polls` 0 here, though two
-    // polls were answered RUNNING): DESIGN.md section 2 wants "job ids and last states".
+    // `SharedJobPollers.run` only updates when a whole `JobWaiter.wait` call returns. When a
+    // poll is still out at the deadline, which happens to any wait whose IMS answers are slower
+    // than the final poll margin, the 504 reports neither the job's last state nor the polls
+    // made (`job_status` absent, `polls` 0 here, though two polls were answered RUNNING);
+    // DESIGN.md section 2 wants "job ids and last states". When the wait does return in time,
+    // `polls` counts one more poll than IMS saw: `JobWaiter` counts a poll before the IMS
+    // client refuses it, unsent, for having no time left (`throttled`).
     @Test(
         "slow polls up to the caller's deadline: the 504 still carries the last state read and the polls made",
-        .disabled("gateway bug: SharedJobPollers publishes the loop's state only when JobWaiter.wait returns; with a poll still out at the deadline the 504 has job_status nil and polls 0")
+        .disabled("gateway bug: SharedJobPollers publishes the loop's state only when JobWaiter.wait returns, so with a poll still out at the deadline the 504 has job_status nil and polls 0; and JobWaiter counts a poll the IMS client then refuses unsent (no time left)")
     )
     func slowPollsUntilDeadline() async throws {
         let images = testImages(1)

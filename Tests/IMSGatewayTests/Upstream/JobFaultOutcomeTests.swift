@@ -305,8 +305,8 @@ struct JobFaultOutcomeTests {
             let job = try await harness.simulatorJob(jobID)
             #expect(job["duration_ms"] as? Int == 2000)
             #expect(job["faults"] as? [String] == ["duration"])
-            // At least: a poll cut short at the caller's deadline reached IMS but is not
-            // counted (see `pollsOnScheduleUntilDeadline`).
+            // At least: a poll still out at the caller's deadline reaches IMS but may go
+            // uncounted (see `CallFaultOutcomeTests.slowPollsUntilDeadline`).
             #expect(try #require(job["polls"] as? Int) >= finalBatch.polls)
             let endedAt = try #require(job["ended_at"] as? Int)
             let seenFinal = try #require(job["first_final_poll_at"] as? Int)
@@ -370,18 +370,15 @@ struct JobFaultOutcomeTests {
         }
     }
 
-    // Gateway bug (found by the faults above): when a wait reaches its deadline the shared
-    // poll loop (`SharedJobPollers.run`) calls `JobWaiter.wait` again as long as the deadline
-    // has not passed; inside the last `finalPollMargin` every such call sends its "last" poll
-    // at once (its pause is trimmed to zero) and returns, so the loop polls back to back until
-    // the deadline: about 35 polls in the harness's 50 ms margin, 160 with a 200 ms margin,
-    // instead of one. The polls cut short at the deadline reached IMS but are missing from
-    // the batch's `polls`. The two tests below assert the schedule (the harness's: 100 ms,
-    // x1.5, cap 400 ms, ±10 %, last poll 50 ms before the deadline) and exact counters.
+    // When a wait reaches its deadline the shared poll loop must not poll again (before
+    // 3dc1a16 `SharedJobPollers.run` called `JobWaiter.wait` again inside the last
+    // `finalPollMargin`, whose pause was then trimmed to zero: about 35 back-to-back polls in
+    // the harness's 50 ms margin, and the polls cut short at the deadline went uncounted). The
+    // two tests below hold the schedule (the harness's: 100 ms, x1.5, cap 400 ms, ±10 %, last
+    // poll 50 ms before the deadline) and exact counters.
 
     @Test(
-        "an unknown word for a 1 s wait: polled on the schedule (at most 6 polls), every poll counted",
-        .disabled("gateway bug: SharedJobPollers.run re-enters JobWaiter.wait inside the final poll margin and polls back to back until the deadline (~35 polls instead of ≤ 6); polls cut short at the deadline are missing from `polls`")
+        "an unknown word for a 1 s wait: polled on the schedule (at most 6 polls), every poll counted"
     )
     func pollsOnScheduleUntilDeadline() async throws {
         let images = testImages(1)
@@ -407,8 +404,7 @@ struct JobFaultOutcomeTests {
     }
 
     @Test(
-        "a stuck job: the caller's wait and the background wait poll on the schedule, every poll counted",
-        .disabled("gateway bug: SharedJobPollers.run polls back to back inside the final poll margin at each deadline (the caller's and max_background_wait's); polls cut short at the deadline are missing from `polls`")
+        "a stuck job: the caller's wait and the background wait poll on the schedule, every poll counted"
     )
     func stuckJobPollsOnSchedule() async throws {
         let images = testImages(1)
