@@ -82,7 +82,8 @@ public enum GatewayApplication {
             pollers: SharedJobPollers(
                 waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
                 clock: ContinuousClock()),
-            planner: AdaptivePollPlanner(base: configuration.pollSchedule),
+            waiterSchedule: configuration.pollSchedule,
+            planner: configuration.adaptivePolling ? AdaptivePollPlanner(base: configuration.pollSchedule) : nil,
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
             readiness: readiness,
             metrics: metrics,

@@ -44,7 +44,7 @@ extension GatewayConfiguration {
         "aksk.accessKey", "aksk.accessKeyFile", "aksk.secretKey", "aksk.secretKeyFile", "aksk.temporaryCredentialsFile",
         "maxImagesPerRequest", "maxImagesPerJob", "fanOutPerRequest", "maxUpstreamTransfers", "maxBodyBytes",
         "maxCallersWaiting", "wait.defaultSeconds", "wait.maxSeconds", "wait.maxBackgroundSeconds",
-        "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "upstream.connectTimeoutMs",
+        "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "poll.adaptive", "upstream.connectTimeoutMs",
         "upstream.timeoutMs", "upstream.rate", "upstream.burst", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
         "clients.defaultRate", "clients.defaultBurst", "insecureNoAuth", "outcomes.maxCount", "outcomes.ttlSeconds",
         "logLevel", "logFormat",
@@ -118,6 +118,7 @@ extension GatewayConfiguration {
         let growth = try settings.double("poll.growth", default: 1.5, range: 1...10)
         pollSchedule = PollSchedule(
             initialDelay: .milliseconds(initialMs), growthFactor: growth, maxDelay: .milliseconds(max(initialMs, maxMs)))
+        adaptivePolling = try settings.bool("poll.adaptive", default: adaptivePolling)
         upstreamConnectTimeoutMilliseconds = try settings.int(
             "upstream.connectTimeoutMs", default: upstreamConnectTimeoutMilliseconds, range: 1...600_000)
         upstreamTimeoutMilliseconds = try settings.int(

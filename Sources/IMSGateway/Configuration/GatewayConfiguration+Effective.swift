@@ -28,6 +28,7 @@ extension GatewayConfiguration {
             ("maxBodyBytes", "\(maxBodyBytes)"), ("maxCallersWaiting", "\(maxCallersWaiting)"), ("server.idleTimeoutSeconds", "\(idleTimeoutSeconds)"),
             ("poll.initialMs", "\(pollSchedule.initialDelay.wholeMilliseconds)"),
             ("poll.growth", "\(pollSchedule.growthFactor)"), ("poll.maxMs", "\(pollSchedule.maxDelay.wholeMilliseconds)"),
+            ("poll.adaptive", "\(adaptivePolling)"),
             ("upstream.connectTimeoutMs", "\(upstreamConnectTimeoutMilliseconds)"),
             ("upstream.timeoutMs", "\(upstreamTimeoutMilliseconds)"),
             ("upstream.rate", "\(upstreamRate)"), ("upstream.burst", "\(upstreamBurst)"), ("submit.maxAttempts", "\(maxSubmitAttempts)"),

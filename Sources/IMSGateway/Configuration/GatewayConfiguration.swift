@@ -37,8 +37,12 @@ public struct GatewayConfiguration: Sendable {
     public var maxCallersWaiting: Int = 10_000
     /// Largest request body, in bytes (default 256 KiB).
     public var maxBodyBytes: Int = 256 * 1024
-    /// When jobs are polled.
+    /// When jobs are polled (before anything is learned, and always when `adaptivePolling`
+    /// is off).
     public var pollSchedule: PollSchedule = PollSchedule()
+    /// Whether the first poll of a job is learned from earlier jobs of the same batch size
+    /// (``AdaptivePollPlanner``; default on).
+    public var adaptivePolling: Bool = true
     /// Connect limit of one upstream call, in milliseconds (default 5,000).
     public var upstreamConnectTimeoutMilliseconds: Int = 5000
     /// Total limit of one upstream call, in milliseconds (default 30,000).

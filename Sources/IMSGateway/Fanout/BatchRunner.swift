@@ -9,8 +9,10 @@ struct BatchRunner: Sendable {
     let client: IMSClient
     /// Polls jobs, one loop per job however many requests wait on it.
     let pollers: SharedJobPollers<ContinuousClock>
-    /// Learns when to send the first poll, per batch size.
-    let planner: AdaptivePollPlanner
+    /// The configured schedule, when nothing is learned.
+    let waiterSchedule: PollSchedule
+    /// Learns when to send the first poll, per batch size; nil polls on the fixed schedule.
+    let planner: AdaptivePollPlanner?
     let retryPolicy: SubmitRetryPolicy
     /// Told when IMS or IAM refuse the credentials, so that `/readyz` reflects it at once.
     let readiness: ReadinessState
@@ -43,12 +45,12 @@ struct BatchRunner: Sendable {
         }
         guard result.state == .pending, let jobID = result.jobID else { return result }
 
-        let schedule = planner.schedule(forImages: batch.images.count)
+        let schedule = planner?.schedule(forImages: batch.images.count) ?? waiterSchedule
         let outcome = await wait(
             projectID: plan.projectID, jobID: jobID, deadline: deadline, previousPolls: result.polls, requestID: requestID,
             schedule: schedule)
         if result.polls == 0, let first = outcome.firstPoll {
-            planner.observe(images: batch.images.count, firstDelay: first.delay, foundFinal: first.foundFinal)
+            planner?.observe(images: batch.images.count, firstDelay: first.delay, foundFinal: first.foundFinal)
         }
         result.polls = outcome.polls
         if let job = outcome.job, case .unknown(let word) = job.status {
