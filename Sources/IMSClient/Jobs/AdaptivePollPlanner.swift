@@ -5,22 +5,23 @@ import Synchronization
 /// job durations").
 ///
 /// Per batch-size class (1, 2-5, 6-20, 21-100, more images) it keeps the delay of the first
-/// poll, tuned so that a set share of jobs (`targetQuantile`, 35 % by default) is already
+/// poll, tuned so that a set share of jobs (`targetQuantile`, 40 % by default) is already
 /// final at the first poll: a first poll that finds the job final moves the delay down, one
 /// that finds it running moves it up (a stochastic-approximation quantile estimate, in log
-/// space). So the first poll lands just before the typical end of a job, and later polls
+/// space, whose gain shrinks as 2 / (n + 20) down to `learningRate`, so that the waves of
+/// observations many simultaneous requests bring do not make it swing). So the first poll lands just before the typical end of a job, and later polls
 /// follow in short steps (`stepShare` of the first delay, growing by `stepGrowth`) up to the
 /// base schedule's cap. The job's own `begin_time`/`end_time` are not used: IMS gives them in
 /// no fixed format. Until a class has `minimumObservations`, the base schedule is used.
 ///
-/// On log-normal job durations (median 3 s, sigma 0.5) this gives about 2-3 polls per job
-/// and a median of about 0.3 s between a job's end and the poll that sees it (BENCHMARKS.md).
+/// On log-normal job durations (median 3 s, sigma 0.5) this gives about 3 polls per job and
+/// a median of about 0.3 s between a job's end and the poll that sees it (BENCHMARKS.md).
 public final class AdaptivePollPlanner: Sendable {
     /// The schedule before anything is learned, and the cap and jitter of every schedule.
     public let base: PollSchedule
     /// Share of jobs that should be final at the first poll (0.05 to 0.95).
     public let targetQuantile: Double
-    /// Step of each correction of the first delay, in natural-log units.
+    /// The smallest step of a correction of the first delay, in natural-log units.
     public let learningRate: Double
     /// Observations of a class before its learned delay is used.
     public let minimumObservations: Int
@@ -39,14 +40,14 @@ public final class AdaptivePollPlanner: Sendable {
 
     /// - Parameters:
     ///   - base: the schedule used until a class is learned (default 1 s, x1.5, cap 10 s).
-    ///   - targetQuantile: share of jobs final at the first poll (default 0.35).
-    ///   - learningRate: correction per observation, in log units (default 0.1).
+    ///   - targetQuantile: share of jobs final at the first poll (default 0.4).
+    ///   - learningRate: the floor of the correction per observation, in log units (default 0.005).
     ///   - minimumObservations: observations of a class before its learned delay is used.
-    ///   - stepShare: later delays start at this share of the first delay (default 0.12).
+    ///   - stepShare: later delays start at this share of the first delay (default 0.1).
     ///   - stepGrowth: and grow by this factor (default 1.1) up to `base.maxDelay`.
     public init(
-        base: PollSchedule, targetQuantile: Double = 0.35, learningRate: Double = 0.1, minimumObservations: Int = 5,
-        stepShare: Double = 0.12, stepGrowth: Double = 1.1
+        base: PollSchedule, targetQuantile: Double = 0.4, learningRate: Double = 0.005, minimumObservations: Int = 5,
+        stepShare: Double = 0.1, stepGrowth: Double = 1.1
     ) {
         self.base = base
         self.targetQuantile = min(max(targetQuantile, 0.05), 0.95)
@@ -93,7 +94,8 @@ public final class AdaptivePollPlanner: Sendable {
             // A class starts from the delay actually used, so the first corrections are small.
             var learned = classes[key] ?? Learned(logFirstDelay: Foundation.log(seconds))
             let correction = foundFinal ? -(1 - targetQuantile) : targetQuantile
-            learned.logFirstDelay += learningRate * correction
+            let gain = max(learningRate, 2 / Double(learned.observations + 20))
+            learned.logFirstDelay += gain * correction
             // Between 10 ms and the base cap: a wild run of observations cannot push it away.
             let cap = Double(base.maxDelay.wholeNanoseconds) / 1e9
             learned.logFirstDelay = min(max(learned.logFirstDelay, Foundation.log(0.01)), Foundation.log(max(cap, 0.01)))

@@ -58,9 +58,11 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     ///     `polls`): the schedule goes on from there instead of starting short again, and the
     ///     outcome's `polls` counts them too.
     ///   - schedule: the schedule of this job (a learned one); nil for the waiter's own.
+    ///   - onPoll: told the outcome so far after each poll (so that a caller leaving early
+    ///     knows the last state read).
     public func wait(
         projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
-        schedule: PollSchedule? = nil
+        schedule: PollSchedule? = nil, onPoll: @Sendable (JobWaitOutcome) -> Void = { _ in }
     ) async -> JobWaitOutcome {
         let schedule = schedule ?? self.schedule
         var outcome = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
@@ -97,8 +99,11 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
                     outcome.lastError = error
                     return outcome
                 }
+                // Not sent at all (no budget token or no time left): not a poll.
+                if case .throttled(nil, _) = error { outcome.polls -= 1 }
                 outcome.lastError = error
             }
+            onPoll(outcome)
             if isLast { return outcome }
             index += 1
         }

@@ -135,9 +135,17 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
         var outcome = state.withLock { current($0)?.latest } ?? JobWaitOutcome(ending: .deadlinePassed)
         while !Task.isCancelled {
             guard let deadline = state.withLock({ current($0)?.deadline }), clock.now < deadline else { break }
+            let before = outcome
             var next = await waiter.wait(
                 projectID: key.projectID, jobID: key.jobID, deadline: deadline, previousPolls: outcome.polls,
-                requestID: requestID, schedule: schedule)
+                requestID: requestID, schedule: schedule,
+                onPoll: { progress in
+                    var progress = progress
+                    if progress.job == nil { progress.job = before.job }
+                    self.state.withLock { state in
+                        if state.pollers[key]?.generation == generation { state.pollers[key]?.latest = progress }
+                    }
+                })
             if next.job == nil { next.job = outcome.job }
             if next.firstPoll == nil { next.firstPoll = outcome.firstPoll }
             outcome = next

@@ -155,18 +155,9 @@ struct CallFaultOutcomeTests {
         }
     }
 
-    // Gateway bug: a caller leaving at its deadline gets the shared poll loop's `latest`, which
-    // `SharedJobPollers.run` only updates when a whole `JobWaiter.wait` call returns. When a
-    // poll is still out at the deadline, which happens to any wait whose IMS answers are slower
-    // than the final poll margin, the 504 reports neither the job's last state nor the polls
-    // made (`job_status` absent, `polls` 0 here, though two polls were answered RUNNING);
-    // DESIGN.md section 2 wants "job ids and last states". When the wait does return in time,
-    // `polls` counts one more poll than IMS saw: `JobWaiter` counts a poll before the IMS
-    // client refuses it, unsent, for having no time left (`throttled`).
-    @Test(
-        "slow polls up to the caller's deadline: the 504 still carries the last state read and the polls made",
-        .disabled("gateway bug: SharedJobPollers publishes the loop's state only when JobWaiter.wait returns, so with a poll still out at the deadline the 504 has job_status nil and polls 0; and JobWaiter counts a poll the IMS client then refuses unsent (no time left)")
-    )
+    // A caller leaving at its deadline gets the shared loop's state after its last answered
+    // poll, even with a poll still out; a poll the IMS client never sent is not counted.
+    @Test("slow polls up to the caller's deadline: the 504 still carries the last state read and the polls made")
     func slowPollsUntilDeadline() async throws {
         let images = testImages(1)
         try await withGateway(shared: images, jobDuration: .seconds(30), adjust: { $0.maxBackgroundWaitSeconds = 1 }) { harness in
