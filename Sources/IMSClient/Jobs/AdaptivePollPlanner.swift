@@ -5,7 +5,7 @@ import Synchronization
 /// job durations").
 ///
 /// Per batch-size class (1, 2-5, 6-20, 21-100, more images) it keeps the delay of the first
-/// poll, tuned so that a set share of jobs (`targetQuantile`, 40 % by default) is already
+/// poll, tuned so that a set share of jobs (`targetQuantile`, 35 % by default) is already
 /// final at the first poll: a first poll that finds the job final moves the delay down, one
 /// that finds it running moves it up (a stochastic-approximation quantile estimate, in log
 /// space, whose gain shrinks as 2 / (n + 20) down to `learningRate`, so that the waves of
@@ -40,13 +40,13 @@ public final class AdaptivePollPlanner: Sendable {
 
     /// - Parameters:
     ///   - base: the schedule used until a class is learned (default 1 s, x1.5, cap 10 s).
-    ///   - targetQuantile: share of jobs final at the first poll (default 0.4).
+    ///   - targetQuantile: share of jobs final at the first poll (default 0.35).
     ///   - learningRate: the floor of the correction per observation, in log units (default 0.005).
     ///   - minimumObservations: observations of a class before its learned delay is used.
     ///   - stepShare: later delays start at this share of the first delay (default 0.1).
     ///   - stepGrowth: and grow by this factor (default 1.1) up to `base.maxDelay`.
     public init(
-        base: PollSchedule, targetQuantile: Double = 0.4, learningRate: Double = 0.005, minimumObservations: Int = 5,
+        base: PollSchedule, targetQuantile: Double = 0.35, learningRate: Double = 0.005, minimumObservations: Int = 5,
         stepShare: Double = 0.1, stepGrowth: Double = 1.1
     ) {
         self.base = base

@@ -43,7 +43,7 @@ struct AdaptivePollPlannerTests {
         planner.observe(images: 3, firstDelay: .seconds(2), foundFinal: true)
         let schedule = planner.schedule(forImages: 3)
         let first = Double(schedule.initialDelay.wholeNanoseconds) / 1e9
-        #expect(abs(first - 2 * exp(-0.06)) < 1e-6)
+        #expect(abs(first - 2 * exp(-0.065)) < 1e-6)
         let second = Double(schedule.baseDelay(beforePoll: 1).wholeNanoseconds) / 1e9
         #expect(abs(second - first * 0.1) < 1e-6)
         let third = Double(schedule.baseDelay(beforePoll: 2).wholeNanoseconds) / 1e9
