@@ -68,15 +68,7 @@ enum ConfigSources {
     /// The command-line flag of a configuration key: `poll.initialMs` is `--poll-initial-ms`
     /// (the encoding of `CommandLineArgumentsProvider`).
     static func flag(for key: String) -> String {
-        let words = key.split(separator: ".").map { component -> String in
-            var word = ""
-            for character in component {
-                if character.isUppercase, !word.isEmpty { word.append("-") }
-                word.append(contentsOf: character.lowercased())
-            }
-            return word
-        }
-        return "--" + words.joined(separator: "-")
+        "--" + GatewayConfiguration.words(of: key).joined(separator: "-")
     }
 
     /// Checks forwarded flags against the keys the configuration actually read.

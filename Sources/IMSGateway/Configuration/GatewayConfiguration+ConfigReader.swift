@@ -50,17 +50,26 @@ extension GatewayConfiguration {
         "logLevel", "logFormat",
     ]
 
-    /// The environment variable of a key: `poll.initialMs` is `IMSGW_POLL_INITIAL_MS`.
-    public static func environmentVariable(for key: String) -> String {
-        let words = key.split(separator: ".").map { component -> String in
+    /// The words of a key, lower-cased: `poll.initialMs` is `poll`, `initial`, `ms`; the
+    /// environment variable and the flag of a key are made of them.
+    public static func words(of key: String) -> [String] {
+        key.split(separator: ".").flatMap { component -> [String] in
+            var words: [String] = []
             var word = ""
             for character in component {
-                if character.isUppercase, !word.isEmpty { word.append("_") }
-                word.append(contentsOf: character.uppercased())
+                if character.isUppercase, !word.isEmpty {
+                    words.append(word)
+                    word = ""
+                }
+                word.append(contentsOf: character.lowercased())
             }
-            return word
+            return words + [word]
         }
-        return "IMSGW_" + words.joined(separator: "_")
+    }
+
+    /// The environment variable of a key: `poll.initialMs` is `IMSGW_POLL_INITIAL_MS`.
+    public static func environmentVariable(for key: String) -> String {
+        "IMSGW_" + words(of: key).joined(separator: "_").uppercased()
     }
 
     /// Reads every setting like ``init(reader:)`` and also returns the keys it looked up, so
