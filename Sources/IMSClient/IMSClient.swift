@@ -11,10 +11,13 @@ import Synchronization
 /// and the API gateway lock identities after repeated failures).
 ///
 /// Every call takes a token of the account's ``UpstreamLimiter`` first (job queries before
-/// submits) within its time limit. A 429 (APIGW.0308) pauses the limiter for the answer's
-/// `Retry-After` (seconds or HTTP-date; missing or unparsable: 1 s doubling with each 429 in a
-/// row up to 60 s, ±20 % jitter) and the call is sent again after the pause, as long as it
-/// fits in its time limit; otherwise it ends with ``IMSClientError/throttled(last:retryAfter:)``.
+/// submits) within the caller's time limit; each transfer is also bounded by the configured
+/// per-call timeout. A 429 (APIGW.0308) pauses the limiter for the answer's `Retry-After`
+/// (seconds or HTTP-date; missing, unparsable or under 1 s: 1 s doubling with each 429 in a
+/// row up to 60 s, ±20 % jitter) and the call is sent again after the pause, at most
+/// ``maxThrottledResends`` times and as long as it fits in its time limit; otherwise it ends
+/// with ``IMSClientError/throttled(last:retryAfter:)``. A submit is not sent with less than
+/// ``minimumSubmitMilliseconds`` left.
 public final class IMSClient: Sendable {
     /// Where IMS is and the limits of each call.
     public let configuration: IMSClientConfiguration
@@ -145,11 +148,13 @@ public final class IMSClient: Sendable {
         priority: UpstreamLimiter<ContinuousClock>.Priority, timeoutMilliseconds: Int? = nil
     ) async throws(IMSClientError) -> CurlHTTPResponse {
         var request = request
-        let limit = max(1, min(timeoutMilliseconds ?? .max, configuration.timeoutMilliseconds))
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(limit))
+        // The caller's deadline bounds the wait for a budget token; each transfer is also bounded
+        // by the configured per-call timeout.
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(max(1, timeoutMilliseconds ?? configuration.timeoutMilliseconds)))
         request.connectTimeoutMilliseconds = configuration.connectTimeoutMilliseconds
         request.maxResponseBodyBytes = configuration.maxResponseBodyBytes
         var attempt = 0
+        var throttledAnswers = 0
         var lastThrottle: UpstreamError?
         while true {
             if let limiter {
@@ -161,8 +166,11 @@ public final class IMSClient: Sendable {
                 }
             }
             let left = ContinuousClock.now.duration(to: deadline).wholeMilliseconds
-            guard left > 0 else { throw IMSClientError.throttled(last: lastThrottle, retryAfter: nil) }
-            request.timeoutMilliseconds = left
+            // A submit sent with almost no time left would change members without the caller
+            // learning its job id: not sent then.
+            let minimum = priority == .submit ? Self.minimumSubmitMilliseconds : 1
+            guard left >= minimum else { throw IMSClientError.throttled(last: lastThrottle, retryAfter: nil) }
+            request.timeoutMilliseconds = min(left, configuration.timeoutMilliseconds)
             attempt += 1
             var authorized = request
             try await credentials.authorize(&authorized, projectID: projectID)
@@ -195,6 +203,7 @@ public final class IMSClient: Sendable {
                 throw IMSClientError.authentication(error)
             }
             if error.isThrottled {
+                throttledAnswers += 1
                 let pause = pauseAfterThrottle(error)
                 let resume = ContinuousClock.now.advanced(by: pause)
                 limiter?.pause(until: resume)
@@ -202,7 +211,9 @@ public final class IMSClient: Sendable {
                 logger.notice(
                     "IMS throttled the account; calls paused",
                     metadata: ["operation": "\(operation)", "pause_ms": "\(pause.wholeMilliseconds)", "ims_request_id": "\(requestID ?? "-")"])
-                guard resume < deadline else { throw IMSClientError.throttled(last: error, retryAfter: pause) }
+                guard resume < deadline, throttledAnswers <= Self.maxThrottledResends else {
+                    throw IMSClientError.throttled(last: error, retryAfter: pause)
+                }
                 if limiter == nil {
                     let throttle = error
                     do {
@@ -217,10 +228,17 @@ public final class IMSClient: Sendable {
         }
     }
 
-    /// How long to pause after `error` (a 429): its `Retry-After`, else 1 s doubling with each
-    /// 429 in a row without one, up to 60 s, spread by ±20 %.
+    /// Least time left for a submit to be sent, in milliseconds.
+    public static let minimumSubmitMilliseconds = 250
+
+    /// Most times one call is sent again after a 429 (each after its pause).
+    public static let maxThrottledResends = 3
+
+    /// How long to pause after `error` (a 429): its `Retry-After` when it asks for 1 s or more,
+    /// else 1 s doubling with each 429 in a row, up to 60 s, spread by ±20 % (a `Retry-After`
+    /// of 0 or in the past must not turn into a stream of calls).
     private func pauseAfterThrottle(_ error: UpstreamError) -> Duration {
-        if let retryAfter = RetryAfter.delay(error.retryAfter) {
+        if let retryAfter = RetryAfter.delay(error.retryAfter), retryAfter >= .seconds(1) {
             throttledInARow.withLock { $0 = 0 }
             return retryAfter
         }

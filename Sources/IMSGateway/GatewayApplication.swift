@@ -69,14 +69,14 @@ public enum GatewayApplication {
     ) -> some ApplicationProtocol {
         let credentials = makeCredentialProvider(
             configuration: configuration, http: http, readiness: readiness, metrics: metrics, logger: logger)
+        let upstreamLimiter = UpstreamLimiter(
+            rate: configuration.upstreamRate, burst: configuration.upstreamBurst, clock: ContinuousClock())
         let client = IMSClient(
             configuration: IMSClientConfiguration(
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
                 connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
                 jobQuery: configuration.jobQuery),
-            http: http, credentials: credentials, logger: logger, metrics: metrics.upstream,
-            limiter: UpstreamLimiter(
-                rate: configuration.upstreamRate, burst: configuration.upstreamBurst, clock: ContinuousClock()))
+            http: http, credentials: credentials, logger: logger, metrics: metrics.upstream, limiter: upstreamLimiter)
         let runner = BatchRunner(
             client: client,
             pollers: SharedJobPollers(
@@ -117,7 +117,12 @@ public enum GatewayApplication {
             drain: drain,
             metrics: metrics,
             log: log,
-            throttledUntil: { client.throttledUntil }
+            upstreamWait: { [rate = configuration.upstreamRate] in
+                let now = ContinuousClock.now
+                let paused = upstreamLimiter.pausedUntil.map { now.duration(to: $0) } ?? .zero
+                let queued = upstreamLimiter.waiting
+                return max(paused, .seconds(Double(queued.polls + queued.submits) / rate))
+            }
         ).addRoutes(to: clientRoutes)
         HealthController(readiness: readiness).addRoutes(to: router)
         MetricsController(metrics: metrics).addRoutes(to: router)

@@ -46,7 +46,8 @@ struct MemberStatusAnswer {
                 slug: "batches-failed", title: "IMS jobs failed", status: 502, detail: detail, requestID: result.requestID)
             return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
         case 429:
-            fields[ResponseFactory.retryAfterHeader] = "\(max(1, throttledRetryAfterSeconds))"
+            let paused = result.batches.compactMap(\.retryAfter).max().map(Self.wholeSecondsRoundedUp) ?? 0
+            fields[ResponseFactory.retryAfterHeader] = "\(max(1, throttledRetryAfterSeconds, paused))"
             let reason = result.batches.first(where: { $0.failReason != nil })?.failReason ?? "the deadline came first"
             let problem = ProblemDetails(
                 slug: "upstream-throttled", title: "IMS call budget exhausted", status: 429,
@@ -73,6 +74,12 @@ struct MemberStatusAnswer {
             return ResponseFactory.json(
                 status: result.httpStatus, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
         }
+    }
+
+    /// Whole seconds in `duration`, rounded up.
+    static func wholeSecondsRoundedUp(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) + (attoseconds > 0 ? 1 : 0)
     }
 
     /// Batch error codes that mean the gateway's upstream credentials were refused.

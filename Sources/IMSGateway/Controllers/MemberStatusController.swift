@@ -20,8 +20,9 @@ struct MemberStatusController {
     let drain: DrainController
     let metrics: GatewayMetrics
     let log: RequestLog
-    /// When IMS calls may go again after throttling (the upstream budget's pause), if paused.
-    let throttledUntil: @Sendable () -> ContinuousClock.Instant?
+    /// How long until the upstream budget has room again: its pause, or the time the calls
+    /// already queued for it take.
+    let upstreamWait: @Sendable () -> Duration
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
     static let idempotentReplayedHeader = HTTPField.Name("Idempotent-Replayed")!
@@ -187,12 +188,10 @@ struct MemberStatusController {
         }
     }
 
-    /// `Retry-After` of a 429 for throttling: whole seconds until the budget's pause ends, at
+    /// `Retry-After` of a 429 for throttling: whole seconds until the budget has room, at
     /// least 1.
     private var throttledRetryAfterSeconds: Int {
-        guard let until = throttledUntil() else { return 1 }
-        let left = ContinuousClock.now.duration(to: until)
-        return max(1, Int(left.components.seconds) + (left.components.attoseconds > 0 ? 1 : 0))
+        max(1, MemberStatusAnswer.wholeSecondsRoundedUp(upstreamWait()))
     }
 
     /// `Retry-After` of a 504 or 202, in seconds: the longest pause between polls.

@@ -156,9 +156,10 @@ struct BatchRunner: Sendable {
             result.failReason = "the deadline passed before the batch could be submitted"
             return nil
         }
-        if case .throttled = lastError {
+        if case .throttled(_, let retryAfter) = lastError {
             // Never accepted by IMS: the budget had no room, or IMS answered 429 to the end.
             result.state = .notSubmitted
+            result.retryAfter = retryAfter
             result.errorCode = lastError.errorCode
             result.failReason = "\(lastError)" + (mayExist ? "; an earlier attempt may have created an IMS job" : "")
             return nil

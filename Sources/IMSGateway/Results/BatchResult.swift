@@ -42,6 +42,9 @@ public struct BatchResult: Sendable, Codable, Equatable {
     public var polls: Int
     /// When its job was submitted (not part of the answer; for the job-duration metric).
     public var submittedAt: ContinuousClock.Instant? = nil
+    /// When IMS calls may go again, for a batch not submitted because of throttling (not part
+    /// of the answer; for its `Retry-After`).
+    public var retryAfter: Duration? = nil
 
     /// A batch that has not been sent yet.
     public init(index: Int, images: [String]) {

@@ -165,4 +165,41 @@ struct UpstreamBudgetTests {
             #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 100)
         }
     }
+
+    @Test("a wait for a budget token is bounded by the caller's deadline, not by upstream.timeoutMs")
+    func tokenWaitBeyondCallTimeout() async throws {
+        let images = testImages(4, seed: 14)
+        try await withGateway(
+            shared: images, jobDuration: .zero,
+            adjust: { $0.upstreamRate = 2; $0.upstreamBurst = 1; $0.upstreamTimeoutMilliseconds = 500 }
+        ) { harness in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for image in images {
+                    group.addTask {
+                        try await harness.post(
+                            "/accept-images", json: ["project_id": testProjectID, "images": [image]],
+                            headers: [("Prefer", "wait=20")]
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            // 4 submits and their polls at 2 calls per second: well over 500 ms of queueing.
+            #expect(statuses == [200, 200, 200, 200])
+            #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 4)
+        }
+    }
+
+    @Test("429 with Retry-After: 0 on every submit: at most 3 resends a call, never a stream")
+    func retryAfterZero() async throws {
+        try await withGateway(shared: Self.images) { harness in
+            try await harness.putSimulatorPlan([
+                "calls": [["fault": "throttle", "operation": "BatchUpdateMembers", "retry_after": "seconds", "retry_after_seconds": 0]]
+            ])
+            let answer = try await harness.post("/accept-images", json: Self.body, headers: [("Prefer", "wait=20")])
+            #expect(answer.status == 429)
+            #expect(try answer.result().outcome == .notSubmitted)
+            #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 4)
+        }
+    }
 }
