@@ -53,8 +53,6 @@ public final class IMSClient: Sendable {
         self.limiter = limiter
     }
 
-    /// When the account's budget or IMS's throttling lets the next call go, if paused.
-    public var throttledUntil: ContinuousClock.Instant? { limiter?.pausedUntil }
 
     /// Submits one job that sets `body.status` for `body.images` in `body.projectID`
     /// (BatchUpdateMembers, `PUT /v1/cloudimages/members`, doc ims_03_0625).
