@@ -18,25 +18,22 @@ struct BackgroundWait: Sendable {
     /// - Returns: whether a background wait goes on with the request.
     @discardableResult
     func settle(_ request: StoredRequest, result: MemberStatusResult, route: String) -> Bool {
+        func end(isFinal: Bool) -> Bool {
+            outcomes.complete(request, with: result, isFinal: isFinal)
+            metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
+            return false
+        }
         switch result.outcome {
         case .succeeded, .failed, .partiallyFailed:
-            outcomes.complete(request, with: result, isFinal: true)
-            metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
-            return false
+            return end(isFinal: true)
         case .notSubmitted:
             // Nothing was sent: a repeat may run it afresh.
-            outcomes.complete(request, with: result, isFinal: false)
-            metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
-            return false
+            return end(isFinal: false)
         case .timedOut, .running:
             break
         }
         let deadline = request.started.advanced(by: maxBackgroundWait)
-        guard !drain.isDraining, ContinuousClock.now < deadline else {
-            outcomes.complete(request, with: result, isFinal: false)
-            metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
-            return false
-        }
+        guard !drain.isDraining, ContinuousClock.now < deadline else { return end(isFinal: false) }
         request.record(result.batches)
         metrics.backgroundWaits(+1)
         // Unstructured on purpose: it outlives the caller's answer. It ends by `deadline`, or by
