@@ -22,28 +22,77 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var object: [String: Any] = [:]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            object[key] = Self.json(value)
-        }
-        object["ts"] = Date().formatted(Self.timestampStyle)
-        object["level"] = event.level.rawValue
-        object["label"] = label
-        object["msg"] = "\(event.message)"
-        object["source"] = event.source
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
-        data.append(0x0A)
-        Self.output.withLock { $0.write(data) }
+        var fields: [(key: String, value: Logger.MetadataValue)] = metadata
+            .merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+            .filter { !Self.reservedKeys.contains($0.key) }
+            .map { ($0.key, $0.value) }
+        fields.append(("ts", .string(Date().formatted(Self.timestampStyle))))
+        fields.append(("level", .string(event.level.rawValue)))
+        fields.append(("label", .string(label)))
+        fields.append(("msg", .string("\(event.message)")))
+        fields.append(("source", .string(event.source)))
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        Self.writeObject(fields, to: &line)
+        line.append(0x0A)
+        Self.output.withLock { $0.write(Data(line)) }
     }
 
-    private static func json(_ value: Logger.MetadataValue) -> Any {
-        switch value {
-        case .string(let string): return string
-        case .stringConvertible(let convertible): return convertible.description
-        case .array(let values): return values.map(json)
-        case .dictionary(let dictionary): return dictionary.mapValues(json)
+    /// Keys the handler writes itself; metadata of the same name is dropped.
+    private static let reservedKeys: Set<String> = ["ts", "level", "label", "msg", "source"]
+
+    /// Writes `{"key":value,...}` with the keys in ascending order (so lines diff and grep
+    /// the same way every time). Written by hand: JSONSerialization's `.sortedKeys` compares
+    /// keys with the locale on Linux and cost most of a request's CPU (BENCHMARKS.md).
+    private static func writeObject(_ fields: [(key: String, value: Logger.MetadataValue)], to line: inout [UInt8]) {
+        line.append(UInt8(ascii: "{"))
+        for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { line.append(UInt8(ascii: ",")) }
+            writeString(field.key, to: &line)
+            line.append(UInt8(ascii: ":"))
+            writeValue(field.value, to: &line)
         }
+        line.append(UInt8(ascii: "}"))
+    }
+
+    private static func writeValue(_ value: Logger.MetadataValue, to line: inout [UInt8]) {
+        switch value {
+        case .string(let string):
+            writeString(string, to: &line)
+        case .stringConvertible(let convertible):
+            writeString(convertible.description, to: &line)
+        case .array(let values):
+            line.append(UInt8(ascii: "["))
+            for (index, element) in values.enumerated() {
+                if index > 0 { line.append(UInt8(ascii: ",")) }
+                writeValue(element, to: &line)
+            }
+            line.append(UInt8(ascii: "]"))
+        case .dictionary(let dictionary):
+            writeObject(dictionary.map { ($0.key, $0.value) }, to: &line)
+        }
+    }
+
+    /// A JSON string (RFC 8259 section 7): quote, backslash and control characters escaped,
+    /// everything else as UTF-8.
+    static func writeString(_ string: String, to line: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        line.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                line.append(contentsOf: Array("\\u00".utf8))
+                line.append(hex[Int(byte >> 4)])
+                line.append(hex[Int(byte & 0x0F)])
+            default: line.append(byte)
+            }
+        }
+        line.append(UInt8(ascii: "\""))
     }
 
     /// ISO 8601 UTC with milliseconds, made once: a formatter per line would cost on every log call.

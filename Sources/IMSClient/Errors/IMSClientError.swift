@@ -1,7 +1,7 @@
 import CurlHTTP
 
 /// Why an ``IMSClient`` call produced no usable answer.
-public enum IMSClientError: Error, Sendable, CustomStringConvertible {
+public indirect enum IMSClientError: Error, Sendable, CustomStringConvertible {
     /// No HTTP answer (connect refused, DNS, timeout, reset) from IMS or IAM; the message says
     /// which (`IMS unreachable: ...`, `IAM unreachable: ...`). The wrapped error tells whether
     /// the request may have reached IMS (never for IAM).

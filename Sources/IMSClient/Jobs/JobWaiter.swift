@@ -60,6 +60,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     ///   - schedule: the schedule of this job (a learned one); nil for the waiter's own.
     ///   - onPoll: told the outcome so far after each poll (so that a caller leaving early
     ///     knows the last state read).
+    @inline(never)
     public func wait(
         projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
         schedule: PollSchedule? = nil, onPoll: @Sendable (JobWaitOutcome) -> Void = { _ in }
@@ -75,10 +76,12 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
             let latest = remaining - schedule.finalPollMargin
             let isLast = pause >= latest
             if isLast { pause = max(.zero, latest) }
-            do {
-                try await clock.sleep(for: pause, tolerance: nil)
-            } catch {
-                return outcome
+            if pause > .zero {
+                do {
+                    try await clock.sleep(for: pause, tolerance: nil)
+                } catch {
+                    return outcome
+                }
             }
             outcome.polls += 1
             let left = clock.now.duration(to: deadline)

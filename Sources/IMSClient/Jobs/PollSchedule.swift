@@ -2,7 +2,9 @@
 /// spread by ± `jitter` so that many waiters do not poll in step. The last poll is trimmed to
 /// land `finalPollMargin` before the deadline.
 public struct PollSchedule: Sendable, Equatable {
-    /// Delay between submit and the first poll.
+    /// Delay between submit and the first poll; zero polls at once (for an IMS whose jobs
+    /// usually end within the submit's round trip), and the second poll then comes
+    /// ``repeatDelayAfterImmediatePoll`` later.
     public var initialDelay: Duration
     /// Delay between the first and the second poll; nil for `initialDelay × growthFactor`.
     /// A learned schedule (``AdaptivePollPlanner``) puts the first poll near the expected end of
@@ -16,6 +18,10 @@ public struct PollSchedule: Sendable, Equatable {
     public var jitter: Double
     /// How long before the deadline the last poll is sent.
     public var finalPollMargin: Duration
+
+    /// The second delay of a schedule whose first delay is zero (50 ms), so that polls never
+    /// follow each other without a pause.
+    public static let repeatDelayAfterImmediatePoll: Duration = .milliseconds(50)
 
     /// Creates a schedule (defaults of DESIGN.md section 4: 1 s, x1.5, 10 s).
     public init(
@@ -35,7 +41,8 @@ public struct PollSchedule: Sendable, Equatable {
     /// The delay before poll number `index` (0 = first poll), without jitter.
     public func baseDelay(beforePoll index: Int) -> Duration {
         guard index > 0 else { return initialDelay }
-        var delay = min(secondDelay ?? initialDelay * growthFactor, maxDelay)
+        let second = initialDelay > .zero ? initialDelay * growthFactor : Self.repeatDelayAfterImmediatePoll
+        var delay = min(secondDelay ?? second, max(maxDelay, Self.repeatDelayAfterImmediatePoll))
         var remaining = index - 1
         while remaining > 0 && delay < maxDelay {
             delay = min(delay * growthFactor, maxDelay)

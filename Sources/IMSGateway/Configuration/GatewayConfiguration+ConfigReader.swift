@@ -122,7 +122,7 @@ extension GatewayConfiguration {
         idleTimeoutSeconds = try settings.int("server.idleTimeoutSeconds", default: idleTimeoutSeconds, range: 1...3600)
         maxCallersWaiting = try settings.int("maxCallersWaiting", default: maxCallersWaiting, range: 1...1_000_000)
         maxBodyBytes = try settings.int("maxBodyBytes", default: maxBodyBytes, range: 1024...(64 << 20))
-        let initialMs = try settings.int("poll.initialMs", default: 1000, range: 1...600_000)
+        let initialMs = try settings.int("poll.initialMs", default: 1000, range: 0...600_000)
         let maxMs = try settings.int("poll.maxMs", default: 10_000, range: 1...600_000)
         let growth = try settings.double("poll.growth", default: 1.5, range: 1...10)
         pollSchedule = PollSchedule(

@@ -11,7 +11,7 @@ import NIOCore
 /// (DESIGN.md section 2). A repeat with the same `Idempotency-Key` waits on, or replays, the
 /// earlier request instead of submitting again. While the gateway drains, new requests are
 /// refused with 503 and running ones end by the drain deadline.
-struct MemberStatusController {
+final class MemberStatusController: Sendable {
     let configuration: GatewayConfiguration
     let planner: BatchPlanner
     let executor: PlanExecutor
@@ -24,16 +24,40 @@ struct MemberStatusController {
     /// already queued for it take.
     let upstreamWait: @Sendable () -> Duration
 
+    /// Creates it from its parts (one per stored property). A class, not a struct: a struct
+    /// this size was copied into the async frame of every waiting request (BENCHMARKS.md, "Scale").
+    init(
+        configuration: GatewayConfiguration,
+        planner: BatchPlanner,
+        executor: PlanExecutor,
+        outcomes: OutcomeStore,
+        background: BackgroundWait,
+        drain: DrainController,
+        metrics: GatewayMetrics,
+        log: RequestLog,
+        upstreamWait: @escaping @Sendable () -> Duration
+    ) {
+        self.configuration = configuration
+        self.planner = planner
+        self.executor = executor
+        self.outcomes = outcomes
+        self.background = background
+        self.drain = drain
+        self.metrics = metrics
+        self.log = log
+        self.upstreamWait = upstreamWait
+    }
+
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
     static let idempotentReplayedHeader = HTTPField.Name("Idempotent-Replayed")!
 
     func addRoutes(to router: some RouterMethods<GatewayRequestContext>) {
         for (route, memberStatus) in [("/accept-images", MemberStatus.accepted), ("/reject-images", .rejected)] {
             router.post(RouterPath(route)) { request, context in
-                try await handle(request, context: context, memberStatus: memberStatus, route: route)
+                try await self.handle(request, context: context, memberStatus: memberStatus, route: route)
             }
             router.get(RouterPath(route + "/:requestID")) { _, context in
-                try stored(context: context, route: route)
+                try self.stored(context: context, route: route)
             }
         }
     }

@@ -5,7 +5,7 @@ import Logging
 /// Takes one batch from submit to a final state: submits its IMS job (repeating as
 /// ``SubmitRetryPolicy`` allows) and waits for the job until it ends or the deadline passes.
 /// While the gateway drains, the deadline is the earlier of the caller's and the drain deadline.
-struct BatchRunner: Sendable {
+final class BatchRunner: Sendable {
     let client: IMSClient
     /// Polls jobs, one loop per job however many requests wait on it.
     let pollers: SharedJobPollers<ContinuousClock>
@@ -20,6 +20,30 @@ struct BatchRunner: Sendable {
     /// Moves the deadline earlier when the gateway drains.
     let drain: DrainController
     let logger: Logger
+
+    /// Creates it from its parts (one per stored property). A class, not a struct: a struct
+    /// this size was copied into the async frame of every waiting request (BENCHMARKS.md, "Scale").
+    init(
+        client: IMSClient,
+        pollers: SharedJobPollers<ContinuousClock>,
+        waiterSchedule: PollSchedule,
+        planner: AdaptivePollPlanner?,
+        retryPolicy: SubmitRetryPolicy,
+        readiness: ReadinessState,
+        metrics: GatewayMetrics,
+        drain: DrainController,
+        logger: Logger
+    ) {
+        self.client = client
+        self.pollers = pollers
+        self.waiterSchedule = waiterSchedule
+        self.planner = planner
+        self.retryPolicy = retryPolicy
+        self.readiness = readiness
+        self.metrics = metrics
+        self.drain = drain
+        self.logger = logger
+    }
 
     /// Takes `batch` as far as `deadline` allows: submits it if it has no job yet, then waits
     /// for its job (going on from the polls already made when it was waited on before).
@@ -119,6 +143,7 @@ struct BatchRunner: Sendable {
 
     /// Submits with retries. Returns the job id, or nil with `result` set to
     /// `submit_failed` / `not_submitted`.
+    @inline(never)
     private func submit(
         _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline ownDeadline: ContinuousClock.Instant,
         requestID: String

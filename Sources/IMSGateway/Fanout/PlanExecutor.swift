@@ -1,9 +1,19 @@
 import IMSClient
 
 /// Runs every batch of a plan, at most `fanOut` at once, and collects their results in order.
-struct PlanExecutor: Sendable {
+final class PlanExecutor: Sendable {
     let runner: BatchRunner
     let fanOut: Int
+
+    /// Creates it from its parts (one per stored property). A class, not a struct: a struct
+    /// this size was copied into the async frame of every waiting request (BENCHMARKS.md, "Scale").
+    init(
+        runner: BatchRunner,
+        fanOut: Int
+    ) {
+        self.runner = runner
+        self.fanOut = fanOut
+    }
 
     /// Runs the batches of `plan` from where `batches` left them (all new when nil): batches
     /// not submitted are submitted, pending ones waited on further, the others kept as they are.
@@ -24,7 +34,7 @@ struct PlanExecutor: Sendable {
                 let batch = pending[next]
                 next += 1
                 group.addTask {
-                    await runner.run(
+                    await self.runner.run(
                         batch, plan: plan, deadline: deadline, requestID: requestID, reportsPending: reportsPending,
                         progress: progress)
                 }

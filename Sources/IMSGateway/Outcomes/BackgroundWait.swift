@@ -5,7 +5,7 @@ import Logging
 /// jobs still pending when the caller's deadline passed are waited on further, in the
 /// background, up to `max_background_wait` after the request arrived, and their final outcome
 /// is stored then (DESIGN.md section 3, "Waiting": a 504 is never stored as final).
-struct BackgroundWait: Sendable {
+final class BackgroundWait: Sendable {
     let executor: PlanExecutor
     let outcomes: OutcomeStore
     let drain: DrainController
@@ -13,6 +13,24 @@ struct BackgroundWait: Sendable {
     let maxBackgroundWait: Duration
     let metrics: GatewayMetrics
     let log: RequestLog
+
+    /// Creates it from its parts (one per stored property). A class, not a struct: a struct
+    /// this size was copied into the async frame of every waiting request (BENCHMARKS.md, "Scale").
+    init(
+        executor: PlanExecutor,
+        outcomes: OutcomeStore,
+        drain: DrainController,
+        maxBackgroundWait: Duration,
+        metrics: GatewayMetrics,
+        log: RequestLog
+    ) {
+        self.executor = executor
+        self.outcomes = outcomes
+        self.drain = drain
+        self.maxBackgroundWait = maxBackgroundWait
+        self.metrics = metrics
+        self.log = log
+    }
 
     /// Stores `result` as the outcome of `request`, or starts the background wait.
     /// - Returns: whether a background wait goes on with the request.

@@ -27,19 +27,21 @@ public final class DrainController: Sendable {
             }
         }
 
-        /// The continuations waiting for `event`.
-        subscript(watchersOf event: Event) -> [Int: CheckedContinuation<Void, Never>] {
-            get {
-                switch event {
-                case .draining: return drainWatchers
-                case .idle: return idleWatchers
-                }
+        /// Registers the continuation `id` waiting for `event`. A switch, not a subscript with
+        /// get and set: that copied the whole dictionary on every registration (O(n) each, with
+        /// thousands of callers waiting; BENCHMARKS.md).
+        mutating func addWatcher(_ id: Int, of event: Event, _ continuation: CheckedContinuation<Void, Never>) {
+            switch event {
+            case .draining: drainWatchers[id] = continuation
+            case .idle: idleWatchers[id] = continuation
             }
-            set {
-                switch event {
-                case .draining: drainWatchers = newValue
-                case .idle: idleWatchers = newValue
-                }
+        }
+
+        /// Removes and returns the continuation `id` waiting for `event`.
+        mutating func removeWatcher(_ id: Int, of event: Event) -> CheckedContinuation<Void, Never>? {
+            switch event {
+            case .draining: drainWatchers.removeValue(forKey: id)
+            case .idle: idleWatchers.removeValue(forKey: id)
             }
         }
     }
@@ -207,13 +209,13 @@ public final class DrainController: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
                     if state.has(event) || Task.isCancelled { return true }
-                    state[watchersOf: event][id] = continuation
+                    state.addWatcher(id, of: event, continuation)
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            let continuation = state.withLock { $0[watchersOf: event].removeValue(forKey: id) }
+            let continuation = state.withLock { $0.removeWatcher(id, of: event) }
             continuation?.resume()
         }
     }

@@ -37,6 +37,13 @@ struct PollScheduleTests {
         #expect((0..<4).map { schedule.baseDelay(beforePoll: $0) } == [.seconds(2), .seconds(4), .seconds(5), .seconds(5)])
     }
 
+    @Test func zeroFirstDelayPollsAtOnceThenPausesFiftyMilliseconds() {
+        let schedule = PollSchedule(initialDelay: .zero, growthFactor: 2, maxDelay: .seconds(1), jitter: 0)
+        #expect((0..<4).map { schedule.baseDelay(beforePoll: $0) } == [.zero, .milliseconds(50), .milliseconds(100), .milliseconds(200)])
+        let capped = PollSchedule(initialDelay: .zero, growthFactor: 2, maxDelay: .zero, jitter: 0)
+        #expect((0..<3).map { capped.baseDelay(beforePoll: $0) } == [.zero, .milliseconds(50), .milliseconds(50)])
+    }
+
     @Test func parametersAreClamped() {
         let schedule = PollSchedule(initialDelay: .seconds(3), growthFactor: 0.5, maxDelay: .seconds(1), jitter: 0.9)
         #expect(schedule.growthFactor == 1)
