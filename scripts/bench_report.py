@@ -79,7 +79,7 @@ for g in by_prefix("gateway images=50 "):
     u = runs.get(f"upstream images=50 c={conc(g)}")
     if u:
         gl, ul = g["latency_ms"], u["latency_ms"]
-        lines += ["", "50 images a request (one batch, one job):", "",
+        lines += ["", "50 images a request (3 batches of at most 20 images, so 3 jobs; the upstream column runs the 3 PUT + GET pairs at once, as the gateway does):", "",
                   "| callers | gateway req/s | gateway p50 | gateway p99 | upstream req/s | upstream p50 | upstream p99 | overhead p50 | overhead p99 | CPU gateway / simulator / load generator |",
                   "|---|---|---|---|---|---|---|---|---|---|",
                   f"| {conc(g)} | {g['requests_per_second']:.0f} | {ms(gl['p50'])} ms | {ms(gl['p99'])} ms "

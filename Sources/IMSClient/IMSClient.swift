@@ -63,7 +63,6 @@ public final class IMSClient: Sendable {
     ///   - requestID: sent as `X-Request-Id` so that IMS-side logs can be matched, or nil.
     /// - Returns: the `job_id` IMS answered.
     /// - Throws: ``IMSClientError``; `mayHaveReachedServer` tells whether a job may exist anyway.
-    @inline(never)
     public func batchUpdateMembers(
         _ body: BatchUpdateMembersRequest, timeoutMilliseconds: Int? = nil, requestID: String? = nil
     ) async throws(IMSClientError) -> String {
@@ -91,7 +90,6 @@ public final class IMSClient: Sendable {
     ///   - requestID: sent as `X-Request-Id`, or nil.
     /// - Throws: ``IMSClientError``; a body that is not a JSON object is `malformedResponse`.
     ///   - priority: its place in the budget's queue (`.poll` for a running job's poll).
-    @inline(never)
     public func showJob(
         projectID: String, jobID: String, timeoutMilliseconds: Int? = nil, requestID: String? = nil,
         priority: UpstreamLimiter<ContinuousClock>.Priority = .poll
@@ -143,7 +141,6 @@ public final class IMSClient: Sendable {
 
     /// Takes a budget token, authorizes and sends `request`; on a 401 refreshes the credentials
     /// and replays once; on a 429 pauses the budget and sends again within the time limit.
-    @inline(never)
     private func send(
         _ request: CurlHTTPRequest, projectID: String, operation: String,
         priority: UpstreamLimiter<ContinuousClock>.Priority, timeoutMilliseconds: Int? = nil

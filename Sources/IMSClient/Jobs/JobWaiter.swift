@@ -13,7 +13,10 @@ public struct JobWaitOutcome: Sendable {
     /// Why the wait ended.
     public var ending: Ending
     /// The last job state read (final when `ending` is `.finished`).
-    public var job: Job?
+    public var job: Job? {
+        get { jobStorage?.job }
+        set { jobStorage = newValue.map(JobStorage.init) }
+    }
     /// ShowJob calls made.
     public var polls: Int
     /// The last poll error, when the last poll failed (transport, 5xx, 404, malformed body).
@@ -22,10 +25,19 @@ public struct JobWaitOutcome: Sendable {
     /// deadline) and answered: what ``AdaptivePollPlanner`` learns from.
     public var firstPoll: (delay: Duration, foundFinal: Bool)?
 
+    /// The job, boxed: an outcome is copied many times into the async frames of every waiting
+    /// request, so it stays small (about 40 bytes, not 180; BENCHMARKS.md, "Scale").
+    private final class JobStorage: Sendable {
+        let job: Job
+        init(_ job: Job) { self.job = job }
+    }
+
+    private var jobStorage: JobStorage?
+
     /// Creates an outcome (e.g. the starting point of a wait that may be resumed).
     public init(ending: Ending, job: Job? = nil, polls: Int = 0, lastError: IMSClientError? = nil) {
         self.ending = ending
-        self.job = job
+        self.jobStorage = job.map(JobStorage.init)
         self.polls = polls
         self.lastError = lastError
     }
@@ -60,7 +72,6 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     ///   - schedule: the schedule of this job (a learned one); nil for the waiter's own.
     ///   - onPoll: told the outcome so far after each poll (so that a caller leaving early
     ///     knows the last state read).
-    @inline(never)
     public func wait(
         projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
         schedule: PollSchedule? = nil, onPoll: @Sendable (JobWaitOutcome) -> Void = { _ in }

@@ -104,10 +104,10 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
                 continuation.resume(returning: latest)
                 return nil
             }
-            if var poller = state.pollers[key] {
-                poller.waiters[id] = Waiter(deadline: deadline, continuation: continuation)
-                poller.deadline = max(poller.deadline, deadline)
-                state.pollers[key] = poller
+            if state.pollers[key] != nil {
+                // In place: a copy of the poller would copy its waiters on every attach.
+                state.pollers[key]!.waiters[id] = Waiter(deadline: deadline, continuation: continuation)
+                state.pollers[key]!.deadline = max(state.pollers[key]!.deadline, deadline)
                 return nil
             }
             state.loopsStarted += 1

@@ -18,6 +18,24 @@ struct ClientMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        let (client, rateLimitFields) = try admit(request, context: context)
+        var context = context
+        context.client = client
+        do {
+            var response = try await next(request, context)
+            response.headers.append(contentsOf: rateLimitFields)
+            return response
+        } catch {
+            throw Self.adding(rateLimitFields, to: error)
+        }
+    }
+
+    /// The client of the request and the rate limit header fields of its answer.
+    /// Out of line, like ``adding(_:to:)``: what they build would otherwise sit in the async frame
+    /// that every request keeps while it waits (BENCHMARKS.md, "Scale").
+    /// - Throws: ``GatewayProblem`` 401 (no or unknown key) or 429 (over the client's rate).
+    @inline(never)
+    private func admit(_ request: Request, context: Context) throws -> (ClientIdentity, HTTPFields) {
         let client: ClientIdentity
         switch authentication {
         case .insecureNoAuth(let rateLimit):
@@ -45,20 +63,23 @@ struct ClientMiddleware: RouterMiddleware {
                 ProblemDetails(slug: "rate-limited", title: "Too many requests", status: 429, detail: detail, requestID: context.requestID),
                 headers: decision.headerFields)
         }
+        return (client, decision.headerFields)
+    }
 
-        var context = context
-        context.client = client
-        do {
-            var response = try await next(request, context)
-            response.headers.append(contentsOf: decision.headerFields)
-            return response
-        } catch var problem as GatewayProblem {
-            problem.headers.append(contentsOf: decision.headerFields)
-            throw problem
-        } catch let error as HTTPError {
+    /// `error` with the rate limit header fields added, when it is an answer (a problem or an
+    /// HTTP error); any other error as it is.
+    @inline(never)
+    private static func adding(_ fields: HTTPFields, to error: any Error) -> any Error {
+        switch error {
+        case var problem as GatewayProblem:
+            problem.headers.append(contentsOf: fields)
+            return problem
+        case let error as HTTPError:
             var headers = error.headers
-            headers.append(contentsOf: decision.headerFields)
-            throw HTTPError(error.status, headers: headers, message: error.body)
+            headers.append(contentsOf: fields)
+            return HTTPError(error.status, headers: headers, message: error.body)
+        default:
+            return error
         }
     }
 

@@ -68,10 +68,56 @@ final class MemberStatusController: Sendable {
         let started = ContinuousClock.now
         let requestID = context.requestID
         let client = context.client ?? ClientIdentity(name: "-", projects: .only([]), rateLimit: .init(rate: 1, burst: 1))
+        try admit(client: client, requestID: requestID, route: route)
+        defer { drain.finish() }
 
+        let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
+        let begun = try begin(
+            plan, request: request, client: client, requestID: requestID, route: route, started: started)
+        switch begun.admission {
+        case .conflict(let earlier):
+            throw refused(
+                422, "idempotency-key-reused", "Idempotency-Key reused",
+                "Idempotency-Key was already used by request \(earlier.requestID) with a different body; use a new key for a different request",
+                client, requestID, route)
+        case .repeated(let earlier):
+            let replayed = earlier.finalOutcome != nil
+            let result = await earlier.outcome(waitingUntil: drain.effectiveDeadline(begun.deadline)) ?? earlier.current()
+            return answer(
+                result, begun, replayed: replayed, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline && !earlier.isComplete,
+                continuesInBackground: !earlier.isComplete, client: client, requestID: requestID, route: route,
+                source: .repeated)
+        case .new:
+            let stored = begun.stored
+            let batches = await executor.execute(
+                plan, deadline: begun.deadline, requestID: requestID, reportsPending: false, progress: { stored.record($0) })
+            let result = MemberStatusResult(
+                requestID: requestID, plan: plan, batches: batches, elapsedMs: started.duration(to: .now).wholeMilliseconds)
+            return answer(
+                result, begun, replayed: false, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline,
+                continuesInBackground: background.settle(stored, result: result, route: route), client: client,
+                requestID: requestID, route: route, source: .submitted)
+        }
+    }
+
+    /// A request that passed validation and was entered in the outcome store.
+    private struct Begun {
+        var stored: StoredRequest
+        var admission: OutcomeStore.Admission
+        var wait: WaitPreference
+        var deadline: ContinuousClock.Instant
+    }
+
+    // The steps of `handle` that do not wait are out of line (never inlined into it): what
+    // they build would otherwise sit in the async frame that every request keeps while it
+    // waits (BENCHMARKS.md, "Scale").
+
+    /// Counts the request as running, or refuses it (503) while draining or full.
+    @inline(never)
+    private func admit(client: ClientIdentity, requestID: String, route: String) throws {
         switch drain.admit(limit: configuration.maxCallersWaiting) {
         case .admitted:
-            break
+            return
         case .draining:
             var problem = refused(
                 503, "draining", "Shutting down",
@@ -86,9 +132,16 @@ final class MemberStatusController: Sendable {
             problem.headers[ResponseFactory.retryAfterHeader] = "1"
             throw problem
         }
-        defer { drain.finish() }
+    }
 
-        let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
+    /// Checks the project and the Idempotency-Key, reads the wait preference and enters the
+    /// request in the outcome store.
+    /// - Throws: ``GatewayProblem`` 403 (project not allowed) or 400 (invalid Idempotency-Key).
+    @inline(never)
+    private func begin(
+        _ plan: MemberStatusPlan, request: Request, client: ClientIdentity, requestID: String, route: String,
+        started: ContinuousClock.Instant
+    ) throws -> Begun {
         guard client.allows(projectID: plan.projectID) else {
             metrics.clientAuthFailure(reason: "project_not_allowed")
             throw refused(
@@ -103,44 +156,30 @@ final class MemberStatusController: Sendable {
             problem.problem.errors = [FieldError(field: "Idempotency-Key", detail: error.description)]
             throw problem
         }
-
         let wait = WaitPreference(
             header: request.headers[ResponseFactory.preferHeader], defaultSeconds: configuration.defaultWaitSeconds,
             maxSeconds: configuration.maxWaitSeconds)
-        let deadline = started.advanced(by: .seconds(wait.seconds))
-        var answer = MemberStatusAnswer(
-            result: MemberStatusResult(requestID: requestID, plan: plan, batches: [], elapsedMs: 0), route: route,
-            waitedSeconds: wait.seconds, retryAfterSeconds: retryAfterSeconds,
-            throttledRetryAfterSeconds: throttledRetryAfterSeconds)
-        if wait.requested { answer.headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
-
         let stored = StoredRequest(
             requestID: requestID, clientName: client.name, plan: plan, idempotencyKey: idempotencyKey, started: started)
-        switch outcomes.begin(stored) {
-        case .conflict(let earlier):
-            throw refused(
-                422, "idempotency-key-reused", "Idempotency-Key reused",
-                "Idempotency-Key was already used by request \(earlier.requestID) with a different body; use a new key for a different request",
-                client, requestID, route)
-        case .repeated(let earlier):
-            if earlier.finalOutcome != nil { answer.headers[Self.idempotentReplayedHeader] = "true" }
-            let result = await earlier.outcome(waitingUntil: drain.effectiveDeadline(deadline)) ?? earlier.current()
-            answer.result = result
-            answer.cutByDrain = drain.effectiveDeadline(deadline) < deadline && !earlier.isComplete
-            answer.continuesInBackground = !earlier.isComplete
-            log.answered(result, status: result.httpStatus, client: client.name, route: route, source: .repeated, requestID: requestID)
-            return answer.response()
-        case .new:
-            let batches = await executor.execute(
-                plan, deadline: deadline, requestID: requestID, reportsPending: false, progress: { stored.record($0) })
-            let result = MemberStatusResult(
-                requestID: requestID, plan: plan, batches: batches, elapsedMs: started.duration(to: .now).wholeMilliseconds)
-            answer.result = result
-            answer.cutByDrain = drain.effectiveDeadline(deadline) < deadline
-            answer.continuesInBackground = background.settle(stored, result: result, route: route)
-            log.answered(result, status: result.httpStatus, client: client.name, route: route, source: .submitted, requestID: requestID)
-            return answer.response()
-        }
+        return Begun(
+            stored: stored, admission: outcomes.begin(stored), wait: wait, deadline: started.advanced(by: .seconds(wait.seconds)))
+    }
+
+    /// The answer to a request, logged.
+    @inline(never)
+    private func answer(
+        _ result: MemberStatusResult, _ begun: Begun, replayed: Bool, cutByDrain: Bool, continuesInBackground: Bool,
+        client: ClientIdentity, requestID: String, route: String, source: RequestLog.Source
+    ) -> Response {
+        var answer = MemberStatusAnswer(
+            result: result, route: route, waitedSeconds: begun.wait.seconds, retryAfterSeconds: retryAfterSeconds,
+            throttledRetryAfterSeconds: throttledRetryAfterSeconds)
+        if begun.wait.requested { answer.headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(begun.wait.seconds)" }
+        if replayed { answer.headers[Self.idempotentReplayedHeader] = "true" }
+        answer.cutByDrain = cutByDrain
+        answer.continuesInBackground = continuesInBackground
+        log.answered(result, status: result.httpStatus, client: client.name, route: route, source: source, requestID: requestID)
+        return answer.response()
     }
 
     /// `GET <route>/{request_id}`: the stored request of the same client, final (its own
@@ -229,6 +268,7 @@ final class MemberStatusController: Sendable {
     static let maxFieldErrors = 100
 
     /// A refusal before any upstream call, logged with its status.
+    @inline(never)
     private func refused(
         _ status: Int, _ slug: String, _ title: String, _ detail: String, _ client: ClientIdentity, _ requestID: String,
         _ route: String

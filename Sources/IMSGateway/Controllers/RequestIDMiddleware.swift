@@ -20,43 +20,57 @@ struct RequestIDMiddleware: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
-        } catch let problem as GatewayProblem {
-            response = try problem.response(from: request, context: context)
-        } catch let error as HTTPError where error.status == .notFound && Self.allowedMethods(request.uri.path) != nil {
+        } catch {
+            response = try Self.response(for: error, request: request, context: context, logger: logger)
+        }
+        response.headers[ResponseFactory.requestIDHeader] = requestID
+        return response
+    }
+
+    /// The problem details answer for an error thrown by the routes. Out of line (never inlined
+    /// into ``handle(_:context:next:)``): its temporaries would otherwise be in the async frame
+    /// that every request keeps while it waits (BENCHMARKS.md, "Scale").
+    @inline(never)
+    private static func response(
+        for error: any Error, request: Request, context: Context, logger: Logger
+    ) throws -> Response {
+        let requestID = context.requestID
+        switch error {
+        case let problem as GatewayProblem:
+            return try problem.response(from: request, context: context)
+        case let error as HTTPError where error.status == .notFound && Self.allowedMethods(request.uri.path) != nil:
             let allowed = Self.allowedMethods(request.uri.path) ?? ""
-            response = ResponseFactory.json(
+            return ResponseFactory.json(
                 status: 405,
                 ProblemDetails(
                     slug: "method-not-allowed", title: "Method Not Allowed", status: 405,
                     detail: "\(request.uri.path) answers \(allowed) only", requestID: requestID),
                 problem: true, headers: [.allow: allowed])
-        } catch let error as HTTPError {
+        case let error as HTTPError:
             let status = Int(error.status.code)
-            response = ResponseFactory.json(
+            return ResponseFactory.json(
                 status: status,
                 ProblemDetails(
                     slug: Self.slug(error.status), title: error.status.reasonPhrase, status: status,
                     detail: error.body ?? "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)",
                     requestID: requestID),
                 problem: true, headers: error.headers)
-        } catch is NIOTooManyBytesError {
-            response = ResponseFactory.json(
+        case is NIOTooManyBytesError:
+            return ResponseFactory.json(
                 status: 413,
                 ProblemDetails(
                     slug: "body-too-large", title: "Request body too large", status: 413,
                     detail: "the body is larger than the gateway accepts", requestID: requestID),
                 problem: true)
-        } catch {
+        default:
             logger.error("unexpected error", metadata: ["request_id": "\(requestID)", "error": "\(error)"])
-            response = ResponseFactory.json(
+            return ResponseFactory.json(
                 status: 500,
                 ProblemDetails(
                     slug: "internal-error", title: "Internal error", status: 500,
                     detail: "the gateway failed unexpectedly; the request id is in the log", requestID: requestID),
                 problem: true)
         }
-        response.headers[ResponseFactory.requestIDHeader] = requestID
-        return response
     }
 
     /// The methods each route serves (the router answers 404 for any other method).

@@ -143,7 +143,6 @@ final class BatchRunner: Sendable {
 
     /// Submits with retries. Returns the job id, or nil with `result` set to
     /// `submit_failed` / `not_submitted`.
-    @inline(never)
     private func submit(
         _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline ownDeadline: ContinuousClock.Instant,
         requestID: String
