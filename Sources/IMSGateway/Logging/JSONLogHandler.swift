@@ -4,38 +4,53 @@ import Synchronization
 
 /// One JSON object per line on standard error: `ts` (ISO 8601 UTC, milliseconds), `level`,
 /// `label`, `msg`, `source`, then every metadata key (values as strings, nested metadata as
-/// objects). swift-log has no JSON handler of its own.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
+/// objects, lists as arrays). swift-log has no JSON handler of its own.
+public struct JSONLogHandler: LogHandler {
+    /// The logger's label (`label` of every line).
+    public let label: String
+    /// Metadata on every line of this handler.
+    public var metadata: Logger.Metadata = [:]
+    /// Lines below this level are not written.
+    public var logLevel: Logger.Level = .info
 
     private static let output = Mutex(FileHandle.standardError)
 
-    init(label: String) {
+    /// A handler for the logger labelled `label`, writing to standard error.
+    public init(label: String) {
         self.label = label
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
+        let line = Self.line(
+            label: label, level: event.level, message: "\(event.message)", source: event.source,
+            metadata: metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }),
+            timestamp: Date().formatted(Self.timestampStyle))
+        Self.output.withLock { $0.write(Data(line)) }
+    }
+
+    /// One log line, newline included: the metadata (keys of the handler's own fields
+    /// dropped) and `ts`, `level`, `label`, `msg`, `source`, keys in ascending order.
+    static func line(
+        label: String, level: Logger.Level, message: String, source: String, metadata: Logger.Metadata, timestamp: String
+    ) -> [UInt8] {
         var fields: [(key: String, value: Logger.MetadataValue)] = metadata
-            .merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
-            .filter { !Self.reservedKeys.contains($0.key) }
+            .filter { !reservedKeys.contains($0.key) }
             .map { ($0.key, $0.value) }
-        fields.append(("ts", .string(Date().formatted(Self.timestampStyle))))
-        fields.append(("level", .string(event.level.rawValue)))
+        fields.append(("ts", .string(timestamp)))
+        fields.append(("level", .string(level.rawValue)))
         fields.append(("label", .string(label)))
-        fields.append(("msg", .string("\(event.message)")))
-        fields.append(("source", .string(event.source)))
+        fields.append(("msg", .string(message)))
+        fields.append(("source", .string(source)))
         var line: [UInt8] = []
         line.reserveCapacity(512)
-        Self.writeObject(fields, to: &line)
+        writeObject(fields, to: &line)
         line.append(0x0A)
-        Self.output.withLock { $0.write(Data(line)) }
+        return line
     }
 
     /// Keys the handler writes itself; metadata of the same name is dropped.

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import IMSGateway
+
+@Suite("JSON log lines")
+struct JSONLogHandlerTests {
+    private func line(
+        message: String = "request", metadata: Logger.Metadata = [:], level: Logger.Level = .info
+    ) -> [UInt8] {
+        JSONLogHandler.line(
+            label: "ims-gateway", level: level, message: message, source: "IMSGateway", metadata: metadata,
+            timestamp: "2026-11-29T14:00:00.000Z")
+    }
+
+    private func object(_ bytes: [UInt8]) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
+    @Test func fixedFieldsAndSortedKeysOnOneLine() throws {
+        let bytes = line(metadata: ["status": "200", "client": "portal"])
+        #expect(bytes.last == 0x0A)
+        #expect(bytes.dropLast().contains(0x0A) == false)
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"client":"portal","label":"ims-gateway","level":"info","msg":"request","source":"IMSGateway","status":"200","ts":"2026-11-29T14:00:00.000Z"}"# + "\n")
+    }
+
+    @Test func hostileStringsStayValidJSONAndRoundTrip() throws {
+        let hostile = "quote \" backslash \\ newline \n return \r tab \t bell \u{07} nul \u{00} unit \u{1F} del \u{7F} é 漢 🙂 </script>"
+        let bytes = line(message: hostile, metadata: [hostile: .string(hostile), "request_id": "a\"b"])
+        #expect(bytes.dropLast().contains(0x0A) == false)
+        let decoded = try object(bytes)
+        #expect(decoded["msg"] as? String == hostile)
+        #expect(decoded[hostile] as? String == hostile)
+        #expect(decoded["request_id"] as? String == "a\"b")
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#"\u0007"#))
+    }
+
+    @Test func nestedMetadataIsObjectsAndArrays() throws {
+        let decoded = try object(line(metadata: [
+            "images": .array(["i-1", "i-2"]),
+            "batch": .dictionary(["index": "0", "job": .dictionary(["id": "ff80"])]),
+            "count": .stringConvertible(42),
+        ]))
+        #expect(decoded["images"] as? [String] == ["i-1", "i-2"])
+        let batch = try #require(decoded["batch"] as? [String: Any])
+        #expect(batch["index"] as? String == "0")
+        #expect((batch["job"] as? [String: Any])?["id"] as? String == "ff80")
+        #expect(decoded["count"] as? String == "42")
+    }
+
+    @Test func metadataCannotReplaceTheHandlersOwnFields() throws {
+        let decoded = try object(line(
+            message: "real", metadata: ["msg": "forged", "level": "critical", "ts": "1970", "label": "x", "source": "y"],
+            level: .warning))
+        #expect(decoded["msg"] as? String == "real")
+        #expect(decoded["level"] as? String == "warning")
+        #expect(decoded["ts"] as? String == "2026-11-29T14:00:00.000Z")
+        #expect(decoded["label"] as? String == "ims-gateway")
+        #expect(decoded["source"] as? String == "IMSGateway")
+        #expect(decoded.count == 5)
+    }
+}
