@@ -124,7 +124,7 @@ for method in ("GET", "PUT"):
             f"| {cu['requests_per_second'] / max(1, ah['requests_per_second']):.2f} "
             f"| {ms(cu['latency_ms']['p99'])} ms | {ms(ah['latency_ms']['p99'])} ms | {per(cu):.2f} / {per(ah):.2f} |")
 
-scale_short = [r["label"] for r in scale if r["statuses"].get("200", 0) != r["concurrency"]]
+scale_short = [r["label"] for r in scale if r["statuses"].get("200", 0) != r["concurrency"] and r["label"] not in bad]
 
 with open(os.path.join(out, "table.md"), "w") as f:
     f.write("\n".join(lines) + "\n")

@@ -63,6 +63,7 @@ struct AsyncHTTPLoadClient: LoadClient {
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         configuration.redirectConfiguration = .disallow
+        configuration.timeout.connect = .milliseconds(Int64(timeoutMilliseconds))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         timeout = .milliseconds(Int64(timeoutMilliseconds))
     }

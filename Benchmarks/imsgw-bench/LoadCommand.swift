@@ -52,11 +52,25 @@ struct LoadCommand: AsyncParsableCommand {
     var watches: [String] = []
 
     func validate() throws {
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard duration > 0, warmup >= 0, timeout > 0 else { throw ValidationError("--duration, --warmup and --timeout must be positive") }
+        guard (1...100_000).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 100000") }
+        // Seconds are bounded (a day) so that every conversion to whole ms stays in range.
+        for (name, value, minimum) in [("--duration", duration, 0.001), ("--warmup", warmup, 0), ("--timeout", timeout, 0.001)]
+        where !(value >= minimum && value <= 86_400) {
+            throw ValidationError("\(name) must be from \(minimum) to 86400 seconds")
+        }
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
         if scenario == .upstream, project.isEmpty { throw ValidationError("the upstream scenario needs --project") }
-        for header in headers where !header.contains(":") { throw ValidationError("--header \(header): expected \"Name: value\"") }
+        for header in headers {
+            let name = header.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            guard header.contains(":"), !name.trimmingCharacters(in: .whitespaces).isEmpty,
+                  !header.contains(where: { $0 == "\r" || $0 == "\n" })
+            else { throw ValidationError("--header \(header.debugDescription): expected \"Name: value\" on one line") }
+        }
+        for watch in watches {
+            let parts = watch.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--watch \(watch): expected NAME=PID") }
+            guard ProcessSample.read(pid: pid) != nil else { throw ValidationError("--watch \(watch): no process \(pid) to read in /proc") }
+        }
     }
 
     func run() async throws {
@@ -69,8 +83,7 @@ struct LoadCommand: AsyncParsableCommand {
         var watched: [(name: String, pid: Int32)] = [("load_generator", getpid())]
         for watch in watches {
             let parts = watch.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--watch \(watch): expected NAME=PID") }
-            watched.append((String(parts[0]), pid))
+            watched.append((String(parts[0]), Int32(parts[1])!))
         }
         let timeoutMilliseconds = Int(timeout * 1000)
         let loadClient: any LoadClient = switch client {
@@ -89,5 +102,7 @@ struct LoadCommand: AsyncParsableCommand {
             client: client.rawValue, scenario: scenario.rawValue, method: method.uppercased(), concurrency: concurrency,
             result: result)
         print(String(decoding: try report.json(), as: UTF8.self))
+        // A run in which nothing got an HTTP answer measured nothing: fail it.
+        if result.latencies.isEmpty { throw ExitCode(1) }
     }
 }

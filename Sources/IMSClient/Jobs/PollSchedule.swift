@@ -41,11 +41,14 @@ public struct PollSchedule: Sendable, Equatable {
     /// The delay before poll number `index` (0 = first poll), without jitter.
     public func baseDelay(beforePoll index: Int) -> Duration {
         guard index > 0 else { return initialDelay }
-        let second = initialDelay > .zero ? initialDelay * growthFactor : Self.repeatDelayAfterImmediatePoll
-        var delay = min(secondDelay ?? second, max(maxDelay, Self.repeatDelayAfterImmediatePoll))
+        // After an immediate first poll the pauses are at least 50 ms, whatever the cap.
+        let immediate = initialDelay == .zero
+        let second = immediate ? Self.repeatDelayAfterImmediatePoll : initialDelay * growthFactor
+        let cap = immediate ? max(maxDelay, Self.repeatDelayAfterImmediatePoll) : maxDelay
+        var delay = min(secondDelay ?? second, cap)
         var remaining = index - 1
-        while remaining > 0 && delay < maxDelay {
-            delay = min(delay * growthFactor, maxDelay)
+        while remaining > 0 && delay < cap {
+            delay = min(delay * growthFactor, cap)
             remaining -= 1
         }
         return delay

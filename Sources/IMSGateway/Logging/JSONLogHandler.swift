@@ -91,23 +91,40 @@ public struct JSONLogHandler: LogHandler {
     /// A JSON string (RFC 8259 section 7): quote, backslash and control characters escaped,
     /// everything else as UTF-8.
     static func writeString(_ string: String, to line: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        line.append(UInt8(ascii: "\""))
+        line.append(quote)
         for byte in string.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case quote, backslash:
+                line.append(backslash)
+                line.append(byte)
+            case 0x0A:
+                line.append(backslash)
+                line.append(UInt8(ascii: "n"))
+            case 0x0D:
+                line.append(backslash)
+                line.append(UInt8(ascii: "r"))
+            case 0x09:
+                line.append(backslash)
+                line.append(UInt8(ascii: "t"))
             case 0..<0x20:
-                line.append(contentsOf: Array("\\u00".utf8))
-                line.append(hex[Int(byte >> 4)])
-                line.append(hex[Int(byte & 0x0F)])
-            default: line.append(byte)
+                line.append(backslash)
+                line.append(UInt8(ascii: "u"))
+                line.append(UInt8(ascii: "0"))
+                line.append(UInt8(ascii: "0"))
+                line.append(hexDigit(byte >> 4))
+                line.append(hexDigit(byte & 0x0F))
+            default:
+                line.append(byte)
             }
         }
-        line.append(UInt8(ascii: "\""))
+        line.append(quote)
+    }
+
+    private static let quote = UInt8(ascii: "\"")
+    private static let backslash = UInt8(ascii: "\\")
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 
     /// ISO 8601 UTC with milliseconds, made once: a formatter per line would cost on every log call.

@@ -42,6 +42,9 @@ struct PollScheduleTests {
         #expect((0..<4).map { schedule.baseDelay(beforePoll: $0) } == [.zero, .milliseconds(50), .milliseconds(100), .milliseconds(200)])
         let capped = PollSchedule(initialDelay: .zero, growthFactor: 2, maxDelay: .zero, jitter: 0)
         #expect((0..<3).map { capped.baseDelay(beforePoll: $0) } == [.zero, .milliseconds(50), .milliseconds(50)])
+        // A cap under 50 ms still caps a schedule whose first poll is not immediate.
+        let short = PollSchedule(initialDelay: .milliseconds(30), growthFactor: 1.5, maxDelay: .milliseconds(40), jitter: 0)
+        #expect((0..<3).map { short.baseDelay(beforePoll: $0) } == [.milliseconds(30), .milliseconds(40), .milliseconds(40)])
     }
 
     @Test func parametersAreClamped() {
