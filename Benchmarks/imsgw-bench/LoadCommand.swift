@@ -99,7 +99,8 @@ struct LoadCommand: AsyncParsableCommand {
         let result = await LoadRunner(sender: sender, plan: plan, watch: ProcessWatch(processes: watched)).run()
         await loadClient.shutdown()
         let report = LoadReport(
-            client: client.rawValue, scenario: scenario.rawValue, method: method.uppercased(), concurrency: concurrency,
+            client: client.rawValue, scenario: scenario.rawValue,
+            method: scenario == .upstream ? "PUT+GET" : method.uppercased(), concurrency: concurrency,
             result: result)
         print(String(decoding: try report.json(), as: UTF8.self))
         // A run in which nothing got an HTTP answer measured nothing: fail it.
