@@ -32,7 +32,7 @@ struct ClientMiddleware: RouterMiddleware {
 
     /// The client of the request and the rate limit header fields of its answer.
     /// Out of line, like ``adding(_:to:)``: what they build would otherwise sit in the async frame
-    /// that every request keeps while it waits (BENCHMARKS.md, "Scale").
+    /// that every request keeps while it waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
     /// - Throws: ``GatewayProblem`` 401 (no or unknown key) or 429 (over the client's rate).
     @inline(never)
     private func admit(_ request: Request, context: Context) throws -> (ClientIdentity, HTTPFields) {

@@ -25,7 +25,8 @@ final class MemberStatusController: Sendable {
     let upstreamWait: @Sendable () -> Duration
 
     /// Creates it from its parts (one per stored property). A class, not a struct: a struct
-    /// this size was copied into the async frame of every waiting request (BENCHMARKS.md, "Scale").
+    /// this size was copied into the async frame of every waiting request
+    /// (BENCHMARKS.md, "Memory with 10,000 waiting callers").
     init(
         configuration: GatewayConfiguration,
         planner: BatchPlanner,
@@ -110,7 +111,7 @@ final class MemberStatusController: Sendable {
 
     // The steps of `handle` that do not wait are out of line (never inlined into it): what
     // they build would otherwise sit in the async frame that every request keeps while it
-    // waits (BENCHMARKS.md, "Scale").
+    // waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
 
     /// Counts the request as running, or refuses it (503) while draining or full.
     @inline(never)

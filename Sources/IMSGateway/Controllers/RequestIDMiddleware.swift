@@ -29,7 +29,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     /// The problem details answer for an error thrown by the routes. Out of line (never inlined
     /// into ``handle(_:context:next:)``): its temporaries would otherwise be in the async frame
-    /// that every request keeps while it waits (BENCHMARKS.md, "Scale").
+    /// that every request keeps while it waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
     @inline(never)
     private static func response(
         for error: any Error, request: Request, context: Context, logger: Logger

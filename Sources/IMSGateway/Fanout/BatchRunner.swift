@@ -22,7 +22,8 @@ final class BatchRunner: Sendable {
     let logger: Logger
 
     /// Creates it from its parts (one per stored property). A class, not a struct: a struct
-    /// this size was copied into the async frame of every waiting request (BENCHMARKS.md, "Scale").
+    /// this size was copied into the async frame of every waiting request
+    /// (BENCHMARKS.md, "Memory with 10,000 waiting callers").
     init(
         client: IMSClient,
         pollers: SharedJobPollers<ContinuousClock>,
