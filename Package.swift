@@ -112,6 +112,7 @@ let package = Package(
             name: "imsgw-bench",
             dependencies: [
                 "CurlHTTP",
+                "IMSClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -66,11 +66,16 @@ struct LoadCommand: AsyncParsableCommand {
                   !header.contains(where: { $0 == "\r" || $0 == "\n" })
             else { throw ValidationError("--header \(header.debugDescription): expected \"Name: value\" on one line") }
         }
-        for watch in watches {
-            let parts = watch.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--watch \(watch): expected NAME=PID") }
-            guard ProcessSample.read(pid: pid) != nil else { throw ValidationError("--watch \(watch): no process \(pid) to read in /proc") }
-        }
+        for watch in watches { _ = try Self.watched(watch) }
+    }
+
+    /// The name and pid of a `--watch NAME=PID`.
+    /// - Throws: `ValidationError` when it is malformed or names no process in /proc.
+    static func watched(_ watch: String) throws -> (name: String, pid: Int32) {
+        let parts = watch.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--watch \(watch): expected NAME=PID") }
+        guard ProcessSample.read(pid: pid) != nil else { throw ValidationError("--watch \(watch): no process \(pid) to read in /proc") }
+        return (String(parts[0]), pid)
     }
 
     func run() async throws {
@@ -80,11 +85,7 @@ struct LoadCommand: AsyncParsableCommand {
             let colon = header.firstIndex(of: ":")!
             return (String(header[..<colon]), header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
-        var watched: [(name: String, pid: Int32)] = [("load_generator", getpid())]
-        for watch in watches {
-            let parts = watch.split(separator: "=", maxSplits: 1)
-            watched.append((String(parts[0]), Int32(parts[1])!))
-        }
+        let watched = [("load_generator", getpid())] + (try watches.map(Self.watched))
         let timeoutMilliseconds = Int(timeout * 1000)
         let loadClient: any LoadClient = switch client {
         case .curl: try CurlLoadClient(connections: concurrency, timeoutMilliseconds: timeoutMilliseconds)

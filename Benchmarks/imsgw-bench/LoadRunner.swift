@@ -1,4 +1,5 @@
 import Foundation
+import IMSClient
 import Synchronization
 
 /// How long and how hard to load.
@@ -83,7 +84,7 @@ struct LoadRunner: Sendable {
                             let status = try await sender.sendOne()
                             let end = clock.now
                             guard measured else { continue }
-                            result.latencies.append(Int64((end - start).nanoseconds))
+                            result.latencies.append(Int64((end - start).wholeNanoseconds))
                             result.statuses[status, default: 0] += 1
                             result.lastEnd = max(result.lastEnd ?? end, end)
                         } catch {
@@ -114,15 +115,7 @@ struct LoadRunner: Sendable {
             if let end = result.lastEnd { lastEnd = max(lastEnd, end) }
         }
         merged.latencies.sort()
-        merged.seconds = Double((lastEnd - windowStart).nanoseconds) / 1e9
+        merged.seconds = Double((lastEnd - windowStart).wholeNanoseconds) / 1e9
         return merged
-    }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -20,11 +20,14 @@ public struct JSONLogHandler: LogHandler {
         self.label = label
     }
 
+    /// One metadata value of this handler (swift-log's `LogHandler` requirement).
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes one line (see ``JSONLogHandler``) to standard error, under a lock so that lines
+    /// of concurrent tasks never interleave. Write errors are ignored, as swift-log expects.
     public func log(event: LogEvent) {
         let line = Self.line(
             label: label, level: event.level, message: "\(event.message)", source: event.source,
