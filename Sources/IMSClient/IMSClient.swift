@@ -10,11 +10,13 @@ import Synchronization
 /// request once; a second refusal is ``IMSClientError/authentication(_:)``, never a loop (IAM
 /// and the API gateway lock identities after repeated failures).
 ///
-/// Every call takes a token of the account's ``UpstreamLimiter`` first (job queries before
-/// submits) within the caller's time limit; each transfer is also bounded by the configured
-/// per-call timeout. A 429 (APIGW.0308) pauses the limiter for the answer's `Retry-After`
-/// (seconds or HTTP-date; missing, unparsable or under 1 s: 1 s doubling with each 429 in a
-/// row up to 60 s, ±20 % jitter) and the call is sent again after the pause, at most
+/// Every call takes a token of the account's ``UpstreamLimiter`` first (in its fair order:
+/// round robin over clients, then ``UpstreamPriority``) within the caller's time limit; each
+/// transfer is also bounded by the configured per-call timeout. A 429 (APIGW.0308) pauses the
+/// limiter for the answer's `Retry-After` (seconds or HTTP-date, cut to
+/// ``IMSClientConfiguration/maxPauseSeconds`` with a warning; missing, unparsable or under
+/// 1 s: 1 s doubling with each 429 in a row up to 60 s, ±20 % jitter) and the call is sent
+/// again after the pause, at most
 /// ``maxThrottledResends`` times and as long as it fits in its time limit; otherwise it ends
 /// with ``IMSClientError/throttled(last:retryAfter:)``. A submit is not sent with less than
 /// ``minimumSubmitMilliseconds`` left.
@@ -28,6 +30,8 @@ public final class IMSClient: Sendable {
     private let limiter: UpstreamLimiter<ContinuousClock>?
     /// 429 answers in a row without a `Retry-After`, for the backoff.
     private let throttledInARow = Mutex(0)
+    /// The last pause a 429 set, for `/readyz` and the metrics.
+    private let lastPause = Mutex<UpstreamPause?>(nil)
 
     /// - Parameters:
     ///   - configuration: endpoint and limits.
@@ -61,17 +65,19 @@ public final class IMSClient: Sendable {
     ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
     ///     until a deadline), or nil.
     ///   - requestID: sent as `X-Request-Id` so that IMS-side logs can be matched, or nil.
+    ///   - caller: the client the job is for (its share of the call budget).
     /// - Returns: the `job_id` IMS answered.
     /// - Throws: ``IMSClientError``; `mayHaveReachedServer` tells whether a job may exist anyway.
     public func batchUpdateMembers(
-        _ body: BatchUpdateMembersRequest, timeoutMilliseconds: Int? = nil, requestID: String? = nil
+        _ body: BatchUpdateMembersRequest, timeoutMilliseconds: Int? = nil, requestID: String? = nil,
+        caller: UpstreamCaller = .gateway
     ) async throws(IMSClientError) -> String {
         let request = CurlHTTPRequest(
             method: "PUT", url: configuration.imsBaseURL + "/v1/cloudimages/members",
             headers: Self.headers(contentType: "application/json;charset=UTF-8", requestID: requestID),
             body: body.jsonBytes())
         let response = try await send(
-            request, projectID: body.projectID, operation: "BatchUpdateMembers", priority: .submit,
+            request, projectID: body.projectID, operation: "BatchUpdateMembers", priority: .submit, caller: caller,
             timeoutMilliseconds: timeoutMilliseconds)
         guard let jobID = LenientJSON.object(response.body).flatMap({ LenientJSON.string($0["job_id"]) }) else {
             throw IMSClientError.malformedResponse(
@@ -88,11 +94,13 @@ public final class IMSClient: Sendable {
     ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
     ///     until a deadline), or nil.
     ///   - requestID: sent as `X-Request-Id`, or nil.
+    ///   - priority: its place among the caller's calls in the budget's queue (`.poll` while a
+    ///     connected caller waits on the job, `.backgroundPoll` after it was answered).
+    ///   - caller: the client the job is for (its share of the call budget).
     /// - Throws: ``IMSClientError``; a body that is not a JSON object is `malformedResponse`.
-    ///   - priority: its place in the budget's queue (`.poll` for a running job's poll).
     public func showJob(
         projectID: String, jobID: String, timeoutMilliseconds: Int? = nil, requestID: String? = nil,
-        priority: UpstreamLimiter<ContinuousClock>.Priority = .poll
+        priority: UpstreamPriority = .poll, caller: UpstreamCaller = .gateway
     ) async throws(IMSClientError) -> Job {
         let escaped = PathSegment.escape(jobID)
         let path: String
@@ -109,7 +117,8 @@ public final class IMSClient: Sendable {
             method: "GET", url: configuration.imsBaseURL + path,
             headers: Self.headers(contentType: "application/json", requestID: requestID))
         let response = try await send(
-            request, projectID: projectID, operation: operation, priority: priority, timeoutMilliseconds: timeoutMilliseconds)
+            request, projectID: projectID, operation: operation, priority: priority, caller: caller,
+            timeoutMilliseconds: timeoutMilliseconds)
         guard let job = Job.decode(response.body) else {
             throw IMSClientError.malformedResponse(
                 operation: operation, httpStatus: response.status, detail: "the body is not a JSON object")
@@ -142,8 +151,8 @@ public final class IMSClient: Sendable {
     /// Takes a budget token, authorizes and sends `request`; on a 401 refreshes the credentials
     /// and replays once; on a 429 pauses the budget and sends again within the time limit.
     private func send(
-        _ request: CurlHTTPRequest, projectID: String, operation: String,
-        priority: UpstreamLimiter<ContinuousClock>.Priority, timeoutMilliseconds: Int? = nil
+        _ request: CurlHTTPRequest, projectID: String, operation: String, priority: UpstreamPriority,
+        caller: UpstreamCaller, timeoutMilliseconds: Int? = nil
     ) async throws(IMSClientError) -> CurlHTTPResponse {
         var request = request
         // The caller's deadline bounds the wait for a budget token; each transfer is also bounded
@@ -157,7 +166,7 @@ public final class IMSClient: Sendable {
         while true {
             if let limiter {
                 do throws(UpstreamLimiter<ContinuousClock>.Refusal) {
-                    try await limiter.acquire(priority: priority, deadline: deadline)
+                    try await limiter.acquire(priority: priority, caller: caller, deadline: deadline)
                 } catch {
                     let retryAfter = limiter.pausedUntil.map { ContinuousClock.now.duration(to: $0) }
                     throw IMSClientError.throttled(last: lastThrottle, retryAfter: retryAfter)
@@ -202,10 +211,16 @@ public final class IMSClient: Sendable {
             }
             if error.isThrottled {
                 throttledAnswers += 1
-                let pause = pauseAfterThrottle(error)
+                let pause = pauseAfterThrottle(error, operation: operation)
                 let resume = ContinuousClock.now.advanced(by: pause)
                 limiter?.pause(until: resume)
                 lastThrottle = error
+                lastPause.withLock { last in
+                    if last.map({ $0.until < resume }) ?? true {
+                        last = UpstreamPause(until: resume, requested: error.retryAfter)
+                    }
+                }
+                metrics.pause(duration: pause)
                 logger.notice(
                     "IMS throttled the account; calls paused",
                     metadata: ["operation": "\(operation)", "pause_ms": "\(pause.wholeMilliseconds)", "ims_request_id": "\(requestID ?? "-")"])
@@ -232,12 +247,31 @@ public final class IMSClient: Sendable {
     /// Most times one call is sent again after a 429 (each after its pause).
     public static let maxThrottledResends = 3
 
+    /// The pause a 429 set last, while it lasts; nil when no pause is in force.
+    public var pause: UpstreamPause? {
+        lastPause.withLock { last in
+            guard let pause = last, pause.until > .now else { return nil }
+            return pause
+        }
+    }
+
     /// How long to pause after `error` (a 429): its `Retry-After` when it asks for 1 s or more,
-    /// else 1 s doubling with each 429 in a row, up to 60 s, spread by ±20 % (a `Retry-After`
-    /// of 0 or in the past must not turn into a stream of calls).
-    private func pauseAfterThrottle(_ error: UpstreamError) -> Duration {
+    /// cut to ``IMSClientConfiguration/maxPauseSeconds`` (logged at warning with what IMS
+    /// sent), else 1 s doubling with each 429 in a row, up to 60 s (and the cap), spread by
+    /// ±20 % (a `Retry-After` of 0 or in the past must not turn into a stream of calls).
+    private func pauseAfterThrottle(_ error: UpstreamError, operation: String) -> Duration {
+        let cap = Duration.seconds(configuration.maxPauseSeconds)
         if let retryAfter = RetryAfter.delay(error.retryAfter), retryAfter >= .seconds(1) {
             throttledInARow.withLock { $0 = 0 }
+            guard retryAfter <= cap else {
+                logger.warning(
+                    "IMS asked for a pause longer than upstream.maxPauseSeconds; pausing for the maximum",
+                    metadata: [
+                        "operation": "\(operation)", "retry_after": "\(Self.quoted(error.retryAfter ?? ""))",
+                        "pause_s": "\(configuration.maxPauseSeconds)",
+                    ])
+                return cap
+            }
             return retryAfter
         }
         let inARow = throttledInARow.withLock { count -> Int in
@@ -245,7 +279,12 @@ public final class IMSClient: Sendable {
             return count
         }
         let base = min(60.0, pow(2.0, Double(min(inARow - 1, 6))))
-        return .milliseconds(Int64(base * Double.random(in: 0.8...1.2) * 1000))
+        return min(cap, .milliseconds(Int64(base * Double.random(in: 0.8...1.2) * 1000)))
+    }
+
+    /// At most 128 characters of an upstream header, for a log line.
+    private static func quoted(_ value: String) -> String {
+        value.count > 128 ? String(value.prefix(128)) + "..." : value
     }
 }
 

@@ -18,15 +18,22 @@ public struct IMSClientConfiguration: Sendable {
     public var maxResponseBodyBytes: Int
     /// The job query API.
     public var jobQuery: JobQuery
+    /// Longest pause of the whole call budget after an IMS 429, in seconds: a longer
+    /// `Retry-After` is cut to it (IMS's API gateway throttles over windows of minutes,
+    /// docs/IMS-API.md, "Throttling"; one answer must not stop the gateway for a day).
+    public var maxPauseSeconds: Int
 
-    /// Creates a configuration (defaults: 30,000 ms total, 5,000 ms connect, 1 MiB bodies, ShowJob).
+    /// Creates a configuration (defaults: 30,000 ms total, 5,000 ms connect, 1 MiB bodies,
+    /// ShowJob, pauses of at most 300 s; a `maxPauseSeconds` below 1 becomes 1).
     public init(
         imsBaseURL: String,
         timeoutMilliseconds: Int = 30_000,
         connectTimeoutMilliseconds: Int = 5_000,
         maxResponseBodyBytes: Int = 1 << 20,
-        jobQuery: JobQuery = .showJob
+        jobQuery: JobQuery = .showJob,
+        maxPauseSeconds: Int = 300
     ) {
+        self.maxPauseSeconds = max(1, maxPauseSeconds)
         self.imsBaseURL = imsBaseURL.trimmingSuffix("/")
         self.timeoutMilliseconds = timeoutMilliseconds
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds

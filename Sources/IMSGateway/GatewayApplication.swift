@@ -75,7 +75,7 @@ public enum GatewayApplication {
             configuration: IMSClientConfiguration(
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
                 connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
-                jobQuery: configuration.jobQuery),
+                jobQuery: configuration.jobQuery, maxPauseSeconds: configuration.upstreamMaxPauseSeconds),
             http: http, credentials: credentials, logger: logger, metrics: metrics.upstream, limiter: upstreamLimiter)
         let runner = BatchRunner(
             client: client,
@@ -120,12 +120,11 @@ public enum GatewayApplication {
             upstreamWait: { [rate = configuration.upstreamRate] in
                 let now = ContinuousClock.now
                 let paused = upstreamLimiter.pausedUntil.map { now.duration(to: $0) } ?? .zero
-                let queued = upstreamLimiter.waiting
-                return max(paused, .seconds(Double(queued.polls + queued.submits) / rate))
+                return max(paused, .seconds(Double(upstreamLimiter.waiting.total) / rate))
             }
         ).addRoutes(to: clientRoutes)
-        HealthController(readiness: readiness).addRoutes(to: router)
-        MetricsController(metrics: metrics).addRoutes(to: router)
+        HealthController(readiness: readiness, upstreamPause: { client.pause }).addRoutes(to: router)
+        MetricsController(metrics: metrics, beforeRender: { metrics.upstreamPause(client.pause) }).addRoutes(to: router)
         var services: [any Service] = []
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
             services.append(ClientsReloadService(registry: registry, limiter: limiter, logger: logger))

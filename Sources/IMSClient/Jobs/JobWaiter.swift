@@ -70,11 +70,16 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     ///     `polls`): the schedule goes on from there instead of starting short again, and the
     ///     outcome's `polls` counts them too.
     ///   - schedule: the schedule of this job (a learned one); nil for the waiter's own.
+    ///   - caller: the client the job is for (its share of the call budget).
+    ///   - priority: read before each poll: its place among the caller's calls in the budget's
+    ///     queue (`.poll` while a connected caller waits, `.backgroundPoll` after).
     ///   - onPoll: told the outcome so far after each poll (so that a caller leaving early
     ///     knows the last state read).
     public func wait(
         projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
-        schedule: PollSchedule? = nil, onPoll: @Sendable (JobWaitOutcome) -> Void = { _ in }
+        schedule: PollSchedule? = nil, caller: UpstreamCaller = .gateway,
+        priority: @Sendable () -> UpstreamPriority = { .poll },
+        onPoll: @Sendable (JobWaitOutcome) -> Void = { _ in }
     ) async -> JobWaitOutcome {
         let schedule = schedule ?? self.schedule
         var outcome = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
@@ -99,7 +104,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
             do throws(IMSClientError) {
                 let job = try await client.showJob(
                     projectID: projectID, jobID: jobID, timeoutMilliseconds: max(1, left.wholeMilliseconds),
-                    requestID: requestID)
+                    requestID: requestID, priority: priority(), caller: caller)
                 outcome.job = job
                 outcome.lastError = nil
                 if index == 0, !isLast { outcome.firstPoll = (pause, job.status.isFinal) }

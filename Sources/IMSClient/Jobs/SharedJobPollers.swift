@@ -7,8 +7,10 @@ import Synchronization
 /// The loop polls with the schedule of the caller that started it, until the job is final or
 /// the latest deadline of the callers still attached has passed; a caller that joins later
 /// with a later deadline extends it. Each caller gets the final outcome as soon as it is known,
-/// or, at its own deadline, the last state seen (ending `.deadlinePassed`). When every caller
-/// has left (cancelled), the loop stops.
+/// or, at its own deadline, the last state seen (ending `.deadlinePassed`), and is told the
+/// state after every poll. When every caller has left (cancelled), the loop stops. The job's
+/// polls take the call budget's `.poll` place while any attached caller is connected, and the
+/// `.backgroundPoll` one when all of them are background waits.
 public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Duration {
     private struct Key: Hashable {
         var projectID: String
@@ -18,6 +20,8 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
     private struct Waiter {
         var deadline: C.Instant
         var continuation: CheckedContinuation<JobWaitOutcome, Never>
+        var isBackground: Bool
+        var onPoll: @Sendable (JobWaitOutcome) -> Void
     }
 
     private struct Poller {
@@ -52,13 +56,19 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
     /// Poll loops started so far.
     public var loopsStarted: Int { state.withLock { $0.loopsStarted } }
 
-    /// Waits for `jobID` like ``JobWaiter/wait(projectID:jobID:deadline:previousPolls:requestID:schedule:)``,
+    /// Waits for `jobID` like ``JobWaiter/wait(projectID:jobID:deadline:previousPolls:requestID:schedule:caller:priority:onPoll:)``,
     /// sharing the poll loop of any other caller waiting on the same job.
+    /// - Parameters:
+    ///   - caller: the client the job is for (its share of the call budget); the loop keeps the
+    ///     caller of the one that started it.
+    ///   - isBackground: whether this is a background wait (its caller was already answered).
+    ///   - onPoll: told the state after every poll of the shared loop while this caller waits.
     /// - Returns: the final outcome, or the last state seen at `deadline`; `polls` counts the
     ///   shared loop's polls.
     public func wait(
         projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
-        schedule: PollSchedule? = nil
+        schedule: PollSchedule? = nil, caller: UpstreamCaller = .gateway, isBackground: Bool = false,
+        onPoll: @escaping @Sendable (JobWaitOutcome) -> Void = { _ in }
     ) async -> JobWaitOutcome {
         let key = Key(projectID: projectID, jobID: jobID)
         let id = state.withLock { state -> Int in
@@ -70,8 +80,10 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
                 group.addTask {
                     await withCheckedContinuation { (continuation: CheckedContinuation<JobWaitOutcome, Never>) in
                         self.attach(
-                            id: id, key: key, deadline: deadline, previousPolls: previousPolls, requestID: requestID,
-                            schedule: schedule, continuation: continuation)
+                            id: id, key: key,
+                            waiter: Waiter(
+                                deadline: deadline, continuation: continuation, isBackground: isBackground, onPoll: onPoll),
+                            previousPolls: previousPolls, requestID: requestID, schedule: schedule, caller: caller)
                     }
                 }
                 group.addTask {
@@ -94,19 +106,20 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
     }
 
     private func attach(
-        id: Int, key: Key, deadline: C.Instant, previousPolls: Int, requestID: String?, schedule: PollSchedule?,
-        continuation: CheckedContinuation<JobWaitOutcome, Never>
+        id: Int, key: Key, waiter: Waiter, previousPolls: Int, requestID: String?, schedule: PollSchedule?,
+        caller: UpstreamCaller
     ) {
+        let deadline = waiter.deadline
         let generation = state.withLock { state -> Int? in
             if Task.isCancelled || clock.now >= deadline {
                 var latest = state.pollers[key]?.latest ?? JobWaitOutcome(ending: .deadlinePassed, polls: previousPolls)
                 if case .finished = latest.ending {} else { latest.ending = .deadlinePassed }
-                continuation.resume(returning: latest)
+                waiter.continuation.resume(returning: latest)
                 return nil
             }
             if state.pollers[key] != nil {
                 // In place: a copy of the poller would copy its waiters on every attach.
-                state.pollers[key]!.waiters[id] = Waiter(deadline: deadline, continuation: continuation)
+                state.pollers[key]!.waiters[id] = waiter
                 state.pollers[key]!.deadline = max(state.pollers[key]!.deadline, deadline)
                 return nil
             }
@@ -114,12 +127,14 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
             var poller = Poller(
                 latest: JobWaitOutcome(ending: .deadlinePassed, polls: previousPolls), deadline: deadline,
                 generation: state.loopsStarted)
-            poller.waiters[id] = Waiter(deadline: deadline, continuation: continuation)
+            poller.waiters[id] = waiter
             state.pollers[key] = poller
             return state.loopsStarted
         }
         guard let generation else { return }
-        let loop = Task { await self.run(key: key, generation: generation, requestID: requestID, schedule: schedule) }
+        let loop = Task {
+            await self.run(key: key, generation: generation, requestID: requestID, schedule: schedule, caller: caller)
+        }
         state.withLock { state in
             if state.pollers[key]?.generation == generation { state.pollers[key]?.loop = loop }
         }
@@ -128,7 +143,9 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
     }
 
     /// Polls until the job is final or no attached caller's deadline is left.
-    private func run(key: Key, generation: Int, requestID: String?, schedule: PollSchedule?) async {
+    private func run(
+        key: Key, generation: Int, requestID: String?, schedule: PollSchedule?, caller: UpstreamCaller
+    ) async {
         func current(_ state: State) -> Poller? {
             state.pollers[key].flatMap { $0.generation == generation ? $0 : nil }
         }
@@ -138,13 +155,23 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
             let before = outcome
             var next = await waiter.wait(
                 projectID: key.projectID, jobID: key.jobID, deadline: deadline, previousPolls: outcome.polls,
-                requestID: requestID, schedule: schedule,
+                requestID: requestID, schedule: schedule, caller: caller,
+                priority: {
+                    let background = self.state.withLock { state in
+                        guard let poller = state.pollers[key], poller.generation == generation else { return false }
+                        return poller.waiters.values.allSatisfy(\.isBackground)
+                    }
+                    return background ? .backgroundPoll : .poll
+                },
                 onPoll: { progress in
                     var progress = progress
                     if progress.job == nil { progress.job = before.job }
-                    self.state.withLock { state in
-                        if state.pollers[key]?.generation == generation { state.pollers[key]?.latest = progress }
+                    let told = self.state.withLock { state -> [@Sendable (JobWaitOutcome) -> Void] in
+                        guard state.pollers[key]?.generation == generation else { return [] }
+                        state.pollers[key]?.latest = progress
+                        return state.pollers[key]?.waiters.values.map(\.onPoll) ?? []
                     }
+                    for onPoll in told { onPoll(progress) }
                 })
             if next.job == nil { next.job = outcome.job }
             if next.firstPoll == nil { next.firstPoll = outcome.firstPoll }

@@ -4,7 +4,8 @@ import CoreMetrics
 ///
 /// Names follow Prometheus conventions: `imsgw_upstream_calls_total{operation,status}`,
 /// `imsgw_upstream_call_duration_seconds{operation}`, `imsgw_token_refreshes_total{result}`,
-/// `imsgw_rate_limited_total{direction="upstream"}`. Labels never carry a secret, a token or
+/// `imsgw_rate_limited_total{direction="upstream"}`, `imsgw_upstream_pauses_total`,
+/// `imsgw_upstream_pause_duration_seconds`. Labels never carry a secret, a token or
 /// an id: `operation` is an API name, `status` an HTTP status or a transport failure kind.
 public struct UpstreamMetrics: Sendable {
     private let factory: any MetricsFactory
@@ -30,6 +31,13 @@ public struct UpstreamMetrics: Sendable {
         if status == "429" {
             Counter(label: "imsgw_rate_limited_total", dimensions: [("direction", "upstream")], factory: factory).increment()
         }
+    }
+
+    /// An IMS 429 paused the call budget for `duration` (after the cap):
+    /// `imsgw_upstream_pauses_total` and `imsgw_upstream_pause_duration_seconds`.
+    public func pause(duration: Duration) {
+        Counter(label: "imsgw_upstream_pauses_total", factory: factory).increment()
+        Timer(label: "imsgw_upstream_pause_duration_seconds", factory: factory).recordNanoseconds(duration.wholeNanoseconds)
     }
 
     /// One IAM token request; `result` is `success` or `failure`.

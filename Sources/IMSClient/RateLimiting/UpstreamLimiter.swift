@@ -1,12 +1,15 @@
 import Synchronization
 
 /// The one token bucket every IMS call of the account goes through, submits and polls alike:
-/// IMS throttles per account (e.g. 200 calls per 5 minutes), so the gateway keeps under its
-/// budget itself instead of learning it from 429s.
+/// IMS throttles per account (e.g. 200 calls per 5 minutes, docs/IMS-API.md, "Throttling"), so
+/// the gateway keeps under its budget itself instead of learning it from 429s.
 ///
-/// Callers wait for a token within their deadline. When several wait, polls of running jobs go
-/// before new submits (a job already running is worth more than one not yet started), first in
-/// first out within a priority. An IMS 429 pauses the whole bucket (``pause(until:)``).
+/// Callers wait for a token within their deadline. When several wait, tokens go round robin
+/// over the clients that have calls waiting (weighted by ``UpstreamCaller/weight``), so that one
+/// client's load cannot starve another's; within a client, polls for callers still waiting go
+/// first, then submits, then polls of background waits; background polls of all clients
+/// together get at least one token in five while any waits (``UpstreamFairQueue``). An IMS 429
+/// pauses the whole bucket (``pause(until:)``).
 ///
 /// Grants are exact: with callers waiting, the k-th token goes out at the very instant the
 /// bucket completes it (see ``TokenBucket``), so by time t after a full start at most
@@ -15,19 +18,30 @@ import Synchronization
 ///
 /// Tokens are handed out by one dispatcher task, started by the first caller that has to wait and
 /// ended when no caller waits; it sleeps on the injected clock until the next token is due. A call
-/// that finds a token and nobody of the same or a higher priority waiting takes it without a task
-/// or a suspension. State sits in one `Mutex`; continuations are resumed outside it, exactly once.
+/// that finds a token and nobody waiting takes it without a task or a suspension. State sits in
+/// one `Mutex`; continuations are resumed outside it, exactly once.
 public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Duration {
-    /// Which calls go first when several wait: a lower raw value is served first, so polls of
-    /// running jobs go before new submits.
-    public enum Priority: Int, Sendable, Comparable {
-        /// A ShowJob (or ShowJobProgress) call for a job already submitted.
-        case poll = 0
-        /// A call that starts a new job (batch update of image member status).
-        case submit = 1
+    /// How urgent a call is within its client's share.
+    public typealias Priority = UpstreamPriority
 
-        /// Whether `lhs` is served before `rhs`.
-        public static func < (lhs: Priority, rhs: Priority) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Callers queued for a token, by priority.
+    public struct Waiting: Sendable, Equatable {
+        /// Polls for callers still waiting.
+        public var polls: Int
+        /// Submits (and the gateway's own calls).
+        public var submits: Int
+        /// Polls of background waits.
+        public var backgroundPolls: Int
+
+        /// Counts of each priority.
+        public init(polls: Int, submits: Int, backgroundPolls: Int = 0) {
+            self.polls = polls
+            self.submits = submits
+            self.backgroundPolls = backgroundPolls
+        }
+
+        /// Every caller queued.
+        public var total: Int { polls + submits + backgroundPolls }
     }
 
     /// Why ``acquire(priority:deadline:)`` returned without a token.
@@ -58,12 +72,13 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
 
     /// Waits for a token: returns when this caller may make one IMS call.
     ///
-    /// Returns at once, without suspending, when a token is available and nobody of the same or
-    /// a higher priority waits. Otherwise the caller queues behind the waiters of its own and
-    /// higher priorities and gets the token the bucket completes for its place; a poll that
-    /// arrives later still goes before every queued submit.
+    /// Returns at once, without suspending, when a token is available and nobody waits.
+    /// Otherwise the caller queues and gets the token the bucket completes for its place in the
+    /// fair order (round robin over clients, then priority, then arrival).
     /// - Parameters:
-    ///   - priority: `.poll` for a call about a running job, `.submit` for a new job.
+    ///   - priority: `.poll` for a job a connected caller waits on, `.submit` for a new job,
+    ///     `.backgroundPoll` for a job whose caller was already answered.
+    ///   - caller: the client the call is made for (its round robin place and weight).
     ///   - deadline: the latest instant at which a token is still of use; a token available at
     ///     exactly `deadline` is granted.
     /// - Throws: ``Refusal/deadline`` at once when `deadline` has passed or when even the earliest
@@ -72,11 +87,13 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
     ///   pause), or, should the dispatcher wake late, when its turn comes after the deadline
     ///   passed; ``Refusal/cancelled`` when the task is or gets cancelled while it waits. A
     ///   refused caller leaves the queue, and the token it would have had goes to the next one.
-    public func acquire(priority: Priority, deadline: C.Instant) async throws(Refusal) {
+    public func acquire(
+        priority: Priority, caller: UpstreamCaller = .gateway, deadline: C.Instant
+    ) async throws(Refusal) {
         if Task.isCancelled { throw .cancelled }
         let (decided, id) = state.withLock { state -> (Result<Void, Refusal>?, UInt64) in
             // Time is read inside the lock so that the bucket sees instants in order.
-            let decided = state.decideAtOnce(priority: priority, deadline: deadline, now: clock.now)
+            let decided = state.decideAtOnce(deadline: deadline, now: clock.now)
             return (decided, decided == nil ? state.makeID() : 0)
         }
         if let decided { return try decided.get() }
@@ -86,7 +103,7 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
                 // queued found nothing to remove, but it set the flag first.
                 let admission = state.withLock { state in
                     state.enqueue(
-                        id: id, priority: priority, deadline: deadline, continuation: continuation,
+                        id: id, priority: priority, caller: caller, deadline: deadline, continuation: continuation,
                         isCancelled: Task.isCancelled, now: clock.now)
                 }
                 for completion in admission.completions { completion.resume() }
@@ -122,7 +139,7 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
 
     /// Callers queued for a token now, by priority (for metrics and tests); callers served at
     /// once are never counted.
-    public var waiting: (polls: Int, submits: Int) {
+    public var waiting: Waiting {
         state.withLock { $0.waiting }
     }
 

@@ -1,15 +1,15 @@
-/// The state machine of ``UpstreamLimiter``: the token bucket, the pause, and the queues of
+/// The state machine of ``UpstreamLimiter``: the token bucket, the pause, and the fair queue of
 /// waiters; no clock and no tasks, every operation gets `now` from its caller and returns the
 /// continuations to resume (outside the lock) instead of resuming them.
 ///
-/// The schedule is deterministic: with waiters queued and nothing changing, the waiter at place
-/// k (polls first, then submits, each first-in first-out) gets its token at the instant the
-/// bucket completes its k-th token from now (after the pause, if one is in force). That instant
-/// is its earliest possible grant time; it only moves later when a poll queues ahead of a submit
-/// or a pause is set, and the waiters it moves past their deadline are refused right then. So a
-/// queued waiter's deadline never passes before its turn, unless the dispatcher wakes late.
+/// The schedule is deterministic: with waiters queued and nothing changing, tokens go out at the
+/// instants the bucket completes them (after the pause, if one is in force), each to the waiter
+/// ``UpstreamFairQueue`` names next. A waiter's earliest possible grant time only moves later
+/// (a waiter queued ahead of it, a pause), never earlier except when one ahead leaves; after
+/// every such change the queue is played forward on a copy and the waiters it shows past their
+/// deadline are refused right then. So a queued waiter's deadline never passes before its turn,
+/// unless the dispatcher wakes late.
 struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
-    typealias Priority = UpstreamLimiter<C>.Priority
     typealias Refusal = UpstreamLimiter<C>.Refusal
     typealias Continuation = CheckedContinuation<Result<Void, Refusal>, Never>
 
@@ -55,12 +55,10 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     private var bucket: TokenBucket<C.Instant>
     /// The end of the pause, while one is in force or has ended but not been applied yet.
     private var pauseEnd: C.Instant?
-    private var polls = UpstreamWaitQueue<Waiter>()
-    private var submits = UpstreamWaitQueue<Waiter>()
+    private var queue = UpstreamFairQueue<Waiter>()
+    /// Where each queued waiter is, for a cancellation.
+    private var places: [UInt64: (client: String, priority: UpstreamPriority)] = [:]
     private var lastID: UInt64 = 0
-    /// The projections after the last queued poll and after the last queued submit; nil when
-    /// they must be computed again (every dispatch, removal or token taken at once).
-    private var projections: (afterPolls: Projection, afterSubmits: Projection)?
     /// Whether a dispatcher task runs (sleeping, or about to take the lock).
     private(set) var isDispatching = false
 
@@ -73,7 +71,9 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Waiters queued, by priority.
-    var waiting: (polls: Int, submits: Int) { (polls.count, submits.count) }
+    var waiting: UpstreamLimiter<C>.Waiting {
+        .init(polls: queue.count(.poll), submits: queue.count(.submit), backgroundPolls: queue.count(.backgroundPoll))
+    }
 
     /// A new waiter id, never used before.
     mutating func makeID() -> UInt64 {
@@ -88,18 +88,16 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Decides a call at once when that needs no waiting: `.deadline` for a deadline before
-    /// `now`, success when a token is there and no waiter of the same or a higher priority is
-    /// queued; nil otherwise.
-    mutating func decideAtOnce(priority: Priority, deadline: C.Instant, now: C.Instant) -> Result<Void, Refusal>? {
+    /// `now`, success when a token is there, no pause is in force and nobody is queued; nil
+    /// otherwise.
+    mutating func decideAtOnce(deadline: C.Instant, now: C.Instant) -> Result<Void, Refusal>? {
         applyEndedPause(now: now)
         guard deadline >= now else { return .failure(.deadline) }
-        let aheadQueued = priority == .poll ? !polls.isEmpty : !(polls.isEmpty && submits.isEmpty)
-        guard !aheadQueued, pauseEnd == nil, case .admitted = bucket.take(now: now) else { return nil }
-        projections = nil
+        guard queue.count == 0, pauseEnd == nil, case .admitted = bucket.take(now: now) else { return nil }
         return .success(())
     }
 
-    /// What ``enqueue(id:priority:deadline:continuation:isCancelled:now:)`` did.
+    /// What ``enqueue(id:priority:caller:deadline:continuation:isCancelled:now:)`` did.
     struct Admission {
         /// Continuations to resume: the caller's own when it was decided at once, and waiters
         /// refused because the new one now goes before them.
@@ -111,38 +109,22 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     /// Queues a caller of `acquire`, unless it can be decided at once: cancelled, deadline
     /// passed, token available, or its earliest possible grant time after its deadline.
     mutating func enqueue(
-        id: UInt64, priority: Priority, deadline: C.Instant, continuation: Continuation, isCancelled: Bool,
-        now: C.Instant
+        id: UInt64, priority: UpstreamPriority, caller: UpstreamCaller, deadline: C.Instant, continuation: Continuation,
+        isCancelled: Bool, now: C.Instant
     ) -> Admission {
         var admission = Admission()
         if isCancelled {
             admission.completions.append(Completion(continuation: continuation, result: .failure(.cancelled)))
             return admission
         }
-        if let decided = decideAtOnce(priority: priority, deadline: deadline, now: now) {
+        if let decided = decideAtOnce(deadline: deadline, now: now) {
             admission.completions.append(Completion(continuation: continuation, result: decided))
             return admission
         }
-        var (afterPolls, afterSubmits) = projections ?? reproject(now: now, refused: &admission.completions)
-        var projected = priority == .poll ? afterPolls : afterSubmits
-        guard projected.takeNext() <= deadline else {
-            admission.completions.append(Completion(continuation: continuation, result: .failure(.deadline)))
-            return admission
-        }
-        let waiter = Waiter(deadline: deadline, continuation: continuation)
-        switch priority {
-        case .poll:
-            polls.append(waiter, id: id)
-            afterPolls = projected
-            // Every queued submit now gets its token one place later.
-            afterSubmits = projected
-            admission.completions += Self.refuseLate(in: &submits, from: &afterSubmits)
-        case .submit:
-            submits.append(waiter, id: id)
-            afterSubmits = projected
-        }
-        projections = (afterPolls, afterSubmits)
-        if !isDispatching {
+        queue.append(Waiter(deadline: deadline, continuation: continuation), id: id, priority: priority, caller: caller)
+        places[id] = (caller.client, priority)
+        admission.completions = refuseUnreachable(now: now)
+        if !isDispatching, queue.count > 0 {
             isDispatching = true
             admission.startDispatcher = true
         }
@@ -152,9 +134,8 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     /// Removes the waiter queued under `id` (its caller was cancelled); returns its continuation,
     /// or nil when it is no longer queued (already granted or refused).
     mutating func remove(id: UInt64) -> Continuation? {
-        guard let waiter = polls.remove(id: id) ?? submits.remove(id: id) else { return nil }
-        projections = nil
-        return waiter.continuation
+        guard let place = places.removeValue(forKey: id) else { return nil }
+        return queue.remove(id: id, client: place.client, priority: place.priority)?.continuation
     }
 
     /// No token before `until`: extends the pause in force (never shortens it); an instant not
@@ -165,47 +146,54 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
         let end = max(until, now)
         pauseEnd = max(pauseEnd ?? end, end)
         applyEndedPause(now: now)
-        var refused: [Completion] = []
-        _ = reproject(now: now, refused: &refused)
-        return refused
+        return refuseUnreachable(now: now)
     }
 
     /// One pass of the dispatcher at `now`: refuses queued waiters whose deadline passed (only
-    /// possible when the dispatcher woke late), grants every token available, highest priority
-    /// first and first-in first-out within a priority.
+    /// possible when the dispatcher woke late), grants every token available, in the order of
+    /// ``UpstreamFairQueue``.
     /// - Returns: the continuations to resume and the instant of the next grant, or nil (and the
     ///   dispatcher marked stopped) when no waiter is left.
     mutating func dispatch(now: C.Instant) -> (completions: [Completion], nextGrant: C.Instant?) {
         applyEndedPause(now: now)
-        projections = nil
         var completions: [Completion] = []
-        while true {
-            let head: Waiter
-            let isPoll: Bool
-            if let poll = polls.first() {
-                (head, isPoll) = (poll, true)
-            } else if let submit = submits.first() {
-                (head, isPoll) = (submit, false)
-            } else {
-                break
-            }
-            let result: Result<Void, Refusal>
+        while let (id, head) = queue.peekNext() {
+            let granted: Bool
             if head.deadline < now {
-                result = .failure(.deadline)
+                granted = false
             } else if pauseEnd == nil, case .admitted = bucket.take(now: now) {
-                result = .success(())
+                granted = true
             } else {
                 break
             }
-            _ = isPoll ? polls.removeFirst() : submits.removeFirst()
-            completions.append(Completion(continuation: head.continuation, result: result))
+            queue.removeNext(granted: granted)
+            places[id] = nil
+            completions.append(Completion(continuation: head.continuation, result: granted ? .success(()) : .failure(.deadline)))
         }
-        guard !(polls.isEmpty && submits.isEmpty) else {
+        guard queue.count > 0 else {
             isDispatching = false
             return (completions, nil)
         }
         var projection = startProjection(now: now)
         return (completions, projection.takeNext())
+    }
+
+    /// Plays the queue forward from `now` on a copy, the next token to the waiter the queue
+    /// names; removes and returns the waiters whose turn would come after their deadline (their
+    /// token goes to the next one).
+    private mutating func refuseUnreachable(now: C.Instant) -> [Completion] {
+        var projected = queue
+        var projection = startProjection(now: now)
+        var late: [UInt64] = []
+        while let (id, waiter) = projected.peekNext() {
+            var next = projection
+            let granted = next.takeNext() <= waiter.deadline
+            if granted { projection = next } else { late.append(id) }
+            projected.removeNext(granted: granted)
+        }
+        return late.compactMap { id in
+            remove(id: id).map { Completion(continuation: $0, result: .failure(.deadline)) }
+        }
     }
 
     /// The bucket from `now` on, before any queued waiter is served.
@@ -216,38 +204,12 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
         return Projection(bucket: paused, time: pauseEnd)
     }
 
-    /// Walks every queued waiter in the order of service, refusing those whose earliest possible
-    /// grant time is after their deadline (their token goes to the next one); keeps and returns
-    /// the projections after the last poll and after the last submit.
-    private mutating func reproject(
-        now: C.Instant, refused: inout [Completion]
-    ) -> (afterPolls: Projection, afterSubmits: Projection) {
-        var projection = startProjection(now: now)
-        refused += Self.refuseLate(in: &polls, from: &projection)
-        let afterPolls = projection
-        refused += Self.refuseLate(in: &submits, from: &projection)
-        projections = (afterPolls, projection)
-        return (afterPolls, projection)
-    }
-
-    private static func refuseLate(
-        in queue: inout UpstreamWaitQueue<Waiter>, from projection: inout Projection
-    ) -> [Completion] {
-        queue.removeAll { waiter in
-            var next = projection
-            guard next.takeNext() <= waiter.deadline else { return true }
-            projection = next
-            return false
-        }.map { Completion(continuation: $0.continuation, result: .failure(.deadline)) }
-    }
-
     /// Applies a pause that ended at or before `now`: the bucket, filled meanwhile up to burst,
     /// restarts at the pause's end with at most one token.
     private mutating func applyEndedPause(now: C.Instant) {
         guard let end = pauseEnd, end <= now else { return }
         Self.restart(&bucket, at: end, rate: rate, burst: burst)
         pauseEnd = nil
-        projections = nil
     }
 
     /// Brings `bucket` up to `instant` and keeps at most one token of what it holds (a resize

@@ -21,22 +21,22 @@ struct UpstreamWaitQueue<Element> {
         order.append(id)
     }
 
-    /// The first waiter, if any, without removing it.
-    mutating func first() -> Element? {
+    /// The first waiter and its id, if any, without removing it.
+    mutating func firstWithID() -> (id: UInt64, element: Element)? {
         dropStalePrefix()
-        guard start < order.count else { return nil }
-        return elements[order[start]]
+        guard start < order.count, let element = elements[order[start]] else { return nil }
+        return (order[start], element)
     }
 
-    /// Removes and returns the first waiter, if any.
-    mutating func removeFirst() -> Element? {
+    /// Removes and returns the first waiter and its id, if any.
+    mutating func removeFirstWithID() -> (id: UInt64, element: Element)? {
         dropStalePrefix()
         guard start < order.count else { return nil }
         let id = order[start]
         start += 1
-        let element = elements.removeValue(forKey: id)
+        guard let element = elements.removeValue(forKey: id) else { return nil }
         compactIfSparse()
-        return element
+        return (id, element)
     }
 
     /// Removes and returns the waiter queued under `id`, or nil when none is.
@@ -44,26 +44,6 @@ struct UpstreamWaitQueue<Element> {
         guard let element = elements.removeValue(forKey: id) else { return nil }
         compactIfSparse()
         return element
-    }
-
-    /// Visits every waiter in arrival order, removing those for which `shouldRemove` (which may
-    /// keep state from one call to the next) returns true; returns them in arrival order.
-    mutating func removeAll(where shouldRemove: (Element) -> Bool) -> [Element] {
-        var removed: [Element] = []
-        var kept: [UInt64] = []
-        kept.reserveCapacity(elements.count)
-        for id in order[start...] {
-            guard let element = elements[id] else { continue }
-            if shouldRemove(element) {
-                elements[id] = nil
-                removed.append(element)
-            } else {
-                kept.append(id)
-            }
-        }
-        order = kept
-        start = 0
-        return removed
     }
 
     private mutating func dropStalePrefix() {

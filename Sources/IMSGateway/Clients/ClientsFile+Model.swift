@@ -61,15 +61,20 @@ extension ClientsFile {
         var keySHA256: Field<[String]>
         var projects: Field<[String]>
         var rateLimit: Field<RateLimit>
+        var weight: Field<Double>
+        var maxPendingRequests: Field<Int>
 
         init(from decoder: any Decoder) {
-            let members = Members(decoder, allowed: ["name", "key_sha256", "projects", "rate_limit"])
+            let members = Members(
+                decoder, allowed: ["name", "key_sha256", "projects", "rate_limit", "weight", "max_pending_requests"])
             notAMapping = members.container == nil
             unknownKeys = members.unknownKeys
             name = members.field("name")
             keySHA256 = members.field("key_sha256")
             projects = members.field("projects")
             rateLimit = members.field("rate_limit")
+            weight = members.field("weight")
+            maxPendingRequests = members.field("max_pending_requests")
         }
     }
 

@@ -126,10 +126,35 @@ extension ClientsFile {
                 }
             }
 
+            var weight = 1.0
+            switch client.weight {
+            case .absent: break
+            case .invalid: report(subject, "weight must be a number (its share of the IMS call budget)")
+            case .value(let value):
+                if value.isFinite && (0.01...1_000).contains(value) {
+                    weight = value
+                } else {
+                    report(subject, "weight must be a number from 0.01 to 1000 (its share of the IMS call budget)")
+                }
+            }
+            var maxPendingRequests: Int?
+            switch client.maxPendingRequests {
+            case .absent: break
+            case .invalid: report(subject, "max_pending_requests must be an integer (requests)")
+            case .value(let value):
+                if (1...1_000_000).contains(value) {
+                    maxPendingRequests = value
+                } else {
+                    report(subject, "max_pending_requests must be a whole number from 1 to 1000000")
+                }
+            }
+
             // Entries only leave this function when no problem was found, so every one has a name.
             if let name {
-                entries.append(ClientEntry(
-                    identity: ClientIdentity(name: name, projects: scope, rateLimit: rateLimit), keySHA256: hashes))
+                var identity = ClientIdentity(name: name, projects: scope, rateLimit: rateLimit)
+                identity.weight = weight
+                identity.maxPendingRequests = maxPendingRequests
+                entries.append(ClientEntry(identity: identity, keySHA256: hashes))
             }
         }
         return problems.isEmpty ? .success(entries) : .failure(ClientsFileError(path: path, problems: problems))

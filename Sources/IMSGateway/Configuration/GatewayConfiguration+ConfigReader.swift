@@ -29,7 +29,8 @@ extension GatewayConfiguration {
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
     /// `clients.defaultBurst`, `outcomes.maxCount`, `outcomes.ttlSeconds`,
-    /// `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`.
+    /// `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`, `upstream.maxPauseSeconds`,
+    /// `clients.maxPendingRequests`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
         self = try Self.load(from: reader).configuration
@@ -45,9 +46,9 @@ extension GatewayConfiguration {
         "maxImagesPerRequest", "maxImagesPerJob", "fanOutPerRequest", "maxUpstreamTransfers", "maxBodyBytes",
         "maxCallersWaiting", "wait.defaultSeconds", "wait.maxSeconds", "wait.maxBackgroundSeconds",
         "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "poll.adaptive", "upstream.connectTimeoutMs",
-        "upstream.timeoutMs", "upstream.rate", "upstream.burst", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
-        "clients.defaultRate", "clients.defaultBurst", "insecureNoAuth", "outcomes.maxCount", "outcomes.ttlSeconds",
-        "logLevel", "logFormat",
+        "upstream.timeoutMs", "upstream.rate", "upstream.burst", "upstream.maxPauseSeconds", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
+        "clients.defaultRate", "clients.defaultBurst", "clients.maxPendingRequests", "insecureNoAuth", "outcomes.maxCount",
+        "outcomes.ttlSeconds", "logLevel", "logFormat",
     ]
 
     /// The words of a key, lower-cased: `poll.initialMs` is `poll`, `initial`, `ms`; the
@@ -137,6 +138,8 @@ extension GatewayConfiguration {
         maxSubmitAttempts = try settings.int("submit.maxAttempts", default: maxSubmitAttempts, range: 1...20)
         upstreamRate = try settings.double("upstream.rate", default: upstreamRate, range: 0.001...100_000)
         upstreamBurst = try settings.int("upstream.burst", default: upstreamBurst, range: 1...100_000)
+        upstreamMaxPauseSeconds = try settings.int(
+            "upstream.maxPauseSeconds", default: upstreamMaxPauseSeconds, range: 1...86_400)
         drainTimeoutSeconds = try settings.int("drain.timeoutSeconds", default: drainTimeoutSeconds, range: 0...3600)
         if let query = settings.string("ims.jobQuery") {
             guard let value = IMSClientConfiguration.JobQuery(rawValue: query) else {
@@ -157,6 +160,8 @@ extension GatewayConfiguration {
         defaultClientRateLimit = ClientRateLimit(
             rate: try settings.double("clients.defaultRate", default: defaultClientRateLimit.rate, range: 0.001...1_000_000),
             burst: try settings.int("clients.defaultBurst", default: defaultClientRateLimit.burst, range: 1...1_000_000))
+        maxPendingRequestsPerClient = try settings.int(
+            "clients.maxPendingRequests", default: maxPendingRequestsPerClient, range: 1...1_000_000)
         let insecureNoAuth = try settings.bool("insecureNoAuth", default: false)
         switch (settings.string("clients.file"), insecureNoAuth) {
         case (let path?, false):

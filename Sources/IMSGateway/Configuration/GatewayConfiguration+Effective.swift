@@ -31,11 +31,13 @@ extension GatewayConfiguration {
             ("poll.adaptive", "\(adaptivePolling)"),
             ("upstream.connectTimeoutMs", "\(upstreamConnectTimeoutMilliseconds)"),
             ("upstream.timeoutMs", "\(upstreamTimeoutMilliseconds)"),
-            ("upstream.rate", "\(upstreamRate)"), ("upstream.burst", "\(upstreamBurst)"), ("submit.maxAttempts", "\(maxSubmitAttempts)"),
+            ("upstream.rate", "\(upstreamRate)"), ("upstream.burst", "\(upstreamBurst)"),
+            ("upstream.maxPauseSeconds", "\(upstreamMaxPauseSeconds)"), ("submit.maxAttempts", "\(maxSubmitAttempts)"),
             ("ims.jobQuery", jobQuery.rawValue), ("tls.caBundle", caBundlePath ?? "<system>"),
             ("drain.timeoutSeconds", "\(drainTimeoutSeconds)"), ("wait.maxBackgroundSeconds", "\(maxBackgroundWaitSeconds)"),
             ("outcomes.maxCount", "\(outcomeMaxCount)"), ("outcomes.ttlSeconds", "\(outcomeTTLSeconds)"),
             ("clients.defaultRate", "\(defaultClientRateLimit.rate)"), ("clients.defaultBurst", "\(defaultClientRateLimit.burst)"),
+            ("clients.maxPendingRequests", "\(maxPendingRequestsPerClient)"),
         ]
         switch clientAuthentication {
         case .clients(let registry):

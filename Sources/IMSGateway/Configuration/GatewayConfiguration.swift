@@ -54,6 +54,9 @@ public struct GatewayConfiguration: Sendable {
     public var upstreamRate: Double = 2
     /// Calls of the budget that may go at once after a quiet spell (default 10).
     public var upstreamBurst: Int = 10
+    /// Longest pause of the whole IMS call budget after an IMS 429, in seconds: a longer
+    /// `Retry-After` is cut to it and logged (default 300).
+    public var upstreamMaxPauseSeconds: Int = 300
     /// Most attempts at submitting one batch (default 4).
     public var maxSubmitAttempts: Int = 4
     /// The job query API (default ShowJob, the one with per-image results).
@@ -69,6 +72,10 @@ public struct GatewayConfiguration: Sendable {
     /// The rate limit of a client for which the clients file gives none (default 5 per second,
     /// burst 10).
     public var defaultClientRateLimit = ClientRateLimit(rate: 5, burst: 10)
+    /// Most requests of one client not yet final (waiting, or waited on in the background)
+    /// at once, unless the clients file gives the client its own `max_pending_requests`; more
+    /// are refused with 429 (default 200).
+    public var maxPendingRequestsPerClient: Int = 200
     /// Most requests whose outcome is kept for `Idempotency-Key` repeats and
     /// `GET .../{request_id}` (default 10,000).
     public var outcomeMaxCount: Int = 10_000

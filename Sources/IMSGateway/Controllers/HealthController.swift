@@ -1,10 +1,46 @@
 import HTTPTypes
 import Hummingbird
+import IMSClient
 
 /// `GET /healthz` (the process serves requests) and `GET /readyz` (configured, upstream
 /// credentials proven, not draining).
+///
+/// A pause of the IMS call budget after an IMS 429 is reported in `/readyz`'s body but keeps it
+/// 200: every replica shares the upstream account, so a pause is no reason to take this one out
+/// of the Service.
 struct HealthController {
     let readiness: ReadinessState
+    /// The pause of the IMS call budget in force, if any.
+    let upstreamPause: @Sendable () -> UpstreamPause?
+
+    /// The body of a ready `/readyz`: `{"status": "ready", "upstream": {...}}`.
+    struct Ready: Encodable {
+        /// Always `ready`.
+        var status = "ready"
+        var upstream: Upstream
+    }
+
+    /// The state of the IMS call budget: `{"paused": false}`, or while IMS throttles
+    /// `{"paused": true, "resumes_in_seconds": 287, "retry_after": "100000"}` (whole seconds
+    /// rounded up; `retry_after` as IMS sent it, absent when it sent none).
+    struct Upstream: Encodable {
+        var paused: Bool
+        var resumesInSeconds: Int?
+        var retryAfter: String?
+
+        enum CodingKeys: String, CodingKey {
+            case paused
+            case resumesInSeconds = "resumes_in_seconds"
+            case retryAfter = "retry_after"
+        }
+
+        init(_ pause: UpstreamPause?, now: ContinuousClock.Instant = .now) {
+            paused = pause != nil
+            resumesInSeconds = pause.map { MemberStatusAnswer.wholeSecondsRoundedUp(now.duration(to: $0.until)) }
+            // An upstream header, so at most 128 characters of it.
+            retryAfter = pause?.requested.map { $0.count > 128 ? String($0.prefix(128)) + "..." : $0 }
+        }
+    }
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in
@@ -13,7 +49,7 @@ struct HealthController {
         router.get("/readyz") { _, _ in
             let snapshot = readiness.snapshot
             if snapshot.isReady {
-                return ResponseFactory.json(status: 200, ["status": "ready"])
+                return ResponseFactory.json(status: 200, Ready(upstream: Upstream(upstreamPause())))
             }
             let reason = snapshot.draining ? "draining" : (snapshot.lastProblem ?? "credentials not proven")
             let problem = ProblemDetails(

@@ -81,6 +81,14 @@ final class MemberStatusController: Sendable {
                 422, "idempotency-key-reused", "Idempotency-Key reused",
                 "Idempotency-Key was already used by request \(earlier.requestID) with a different body; use a new key for a different request",
                 client, requestID, route)
+        case .tooManyPending(let limit):
+            metrics.pendingRequestsRefused()
+            var problem = refused(
+                429, "too-many-pending-requests", "Too many requests pending",
+                "client \(client.name) already has \(limit) requests that are not final (waiting or in the background); send it again once some have ended",
+                client, requestID, route)
+            problem.headers[ResponseFactory.retryAfterHeader] = "\(retryAfterSeconds)"
+            throw problem
         case .repeated(let earlier):
             let replayed = earlier.finalOutcome != nil
             let result = await earlier.outcome(waitingUntil: drain.effectiveDeadline(begun.deadline)) ?? earlier.current()
@@ -91,7 +99,8 @@ final class MemberStatusController: Sendable {
         case .new:
             let stored = begun.stored
             let batches = await executor.execute(
-                plan, deadline: begun.deadline, requestID: requestID, reportsPending: false, progress: { stored.record($0) })
+                plan, deadline: begun.deadline, requestID: requestID, caller: stored.upstreamCaller, reportsPending: false,
+                progress: { stored.record($0) })
             let result = MemberStatusResult(
                 requestID: requestID, plan: plan, batches: batches, elapsedMs: started.duration(to: .now).wholeMilliseconds)
             return answer(
@@ -161,9 +170,11 @@ final class MemberStatusController: Sendable {
             header: request.headers[ResponseFactory.preferHeader], defaultSeconds: configuration.defaultWaitSeconds,
             maxSeconds: configuration.maxWaitSeconds)
         let stored = StoredRequest(
-            requestID: requestID, clientName: client.name, plan: plan, idempotencyKey: idempotencyKey, started: started)
-        return Begun(
-            stored: stored, admission: outcomes.begin(stored), wait: wait, deadline: started.advanced(by: .seconds(wait.seconds)))
+            requestID: requestID, clientName: client.name, plan: plan, idempotencyKey: idempotencyKey, started: started,
+            weight: client.weight)
+        let admission = outcomes.begin(
+            stored, maxPending: client.maxPendingRequests ?? configuration.maxPendingRequestsPerClient)
+        return Begun(stored: stored, admission: admission, wait: wait, deadline: started.advanced(by: .seconds(wait.seconds)))
     }
 
     /// The answer to a request, logged.

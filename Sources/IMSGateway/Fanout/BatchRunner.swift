@@ -49,20 +49,25 @@ final class BatchRunner: Sendable {
     /// Takes `batch` as far as `deadline` allows: submits it if it has no job yet, then waits
     /// for its job (going on from the polls already made when it was waited on before).
     /// - Parameters:
-    ///   - progress: told the batch's state once its job is submitted.
+    ///   - caller: the client the request is for (its share of the IMS call budget).
+    ///   - isBackground: whether the request's caller was already answered (its polls go after
+    ///     the client's submits in the call budget).
+    ///   - progress: told the batch's state once its job is submitted and after every poll.
     ///   - reportsPending: whether a batch still pending at the end counts in the job metrics
     ///     (false when a background wait goes on with it).
     /// - Returns: the batch, `succeeded`, `failed`, `submit_failed`, `not_submitted` or
     ///   `pending`.
     func run(
         _ batch: BatchResult, plan: MemberStatusPlan, deadline: ContinuousClock.Instant, requestID: String,
-        reportsPending: Bool = true, progress: @Sendable (BatchResult) -> Void = { _ in }
+        caller: UpstreamCaller, isBackground: Bool = false, reportsPending: Bool = true,
+        progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
     ) async -> BatchResult {
         var result = batch
         if result.jobID == nil {
             let body = BatchUpdateMembersRequest(
                 images: batch.images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
-            guard let jobID = await submit(body, into: &result, deadline: deadline, requestID: requestID) else { return result }
+            guard let jobID = await submit(body, into: &result, deadline: deadline, requestID: requestID, caller: caller)
+            else { return result }
             result.jobID = jobID
             result.state = .pending
             result.submittedAt = .now
@@ -71,13 +76,19 @@ final class BatchRunner: Sendable {
         guard result.state == .pending, let jobID = result.jobID else { return result }
 
         let schedule = planner?.schedule(forImages: batch.images.count) ?? waiterSchedule
+        let beforeWait = result
         let outcome = await wait(
             projectID: plan.projectID, jobID: jobID, deadline: deadline, previousPolls: result.polls, requestID: requestID,
-            schedule: schedule)
+            schedule: schedule, caller: caller, isBackground: isBackground,
+            onPoll: { polled in
+                var latest = beforeWait
+                Self.apply(polled, to: &latest)
+                progress(latest)
+            })
         if result.polls == 0, let first = outcome.firstPoll {
             planner?.observe(images: batch.images.count, firstDelay: first.delay, foundFinal: first.foundFinal)
         }
-        result.polls = outcome.polls
+        Self.apply(outcome, to: &result)
         if let job = outcome.job, case .unknown(let word) = job.status {
             logger.warning(
                 "job status word not known; the wait goes on",
@@ -88,14 +99,6 @@ final class BatchRunner: Sendable {
                 let submitted = result.submittedAt ?? .now
                 metrics.job(polls: result.polls, duration: submitted.duration(to: .now), state: result.state.rawValue)
             }
-        }
-        if let job = outcome.job {
-            result.jobStatus = job.rawStatus
-            result.beginTime = job.beginTime
-            result.endTime = job.endTime
-            result.results = job.results
-            result.errorCode = job.errorCode
-            result.failReason = job.failReason
         }
         switch outcome.ending {
         case .finished:
@@ -114,19 +117,32 @@ final class BatchRunner: Sendable {
         return result
     }
 
+    /// Copies what a wait learned of the job into `result`: its polls and the last job state.
+    private static func apply(_ outcome: JobWaitOutcome, to result: inout BatchResult) {
+        result.polls = outcome.polls
+        guard let job = outcome.job else { return }
+        result.jobStatus = job.rawStatus
+        result.beginTime = job.beginTime
+        result.endTime = job.endTime
+        result.results = job.results
+        result.errorCode = job.errorCode
+        result.failReason = job.failReason
+    }
+
     /// Waits for the job until it ends or the effective deadline passes. A drain that starts
     /// meanwhile wakes the wait, which goes on (same poll schedule, same last job state) to the
     /// drain deadline, so its last poll still lands just before the wait ends.
     private func wait(
         projectID: String, jobID: String, deadline: ContinuousClock.Instant, previousPolls: Int, requestID: String,
-        schedule: PollSchedule
+        schedule: PollSchedule, caller: UpstreamCaller, isBackground: Bool,
+        onPoll: @escaping @Sendable (JobWaitOutcome) -> Void
     ) async -> JobWaitOutcome {
         let initial = JobWaitOutcome(ending: .deadlinePassed, job: nil, polls: previousPolls, lastError: nil)
         return await drain.withDrainDeadline(deadline, initial: initial) { [pollers] deadline, previous in
             guard case .deadlinePassed = previous.ending else { return previous }
             var outcome = await pollers.wait(
                 projectID: projectID, jobID: jobID, deadline: deadline, previousPolls: previous.polls, requestID: requestID,
-                schedule: schedule)
+                schedule: schedule, caller: caller, isBackground: isBackground, onPoll: onPoll)
             if outcome.firstPoll == nil { outcome.firstPoll = previous.firstPoll }
             if outcome.job == nil { outcome.job = previous.job }
             if outcome.polls == previous.polls {
@@ -146,7 +162,7 @@ final class BatchRunner: Sendable {
     /// `submit_failed` / `not_submitted`.
     private func submit(
         _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline ownDeadline: ContinuousClock.Instant,
-        requestID: String
+        requestID: String, caller: UpstreamCaller
     ) async -> String? {
         // Read again before each step: a drain moves it earlier. A submit already sent keeps
         // its own timeout, since cutting it short would lose the id of a job it may create.
@@ -165,7 +181,8 @@ final class BatchRunner: Sendable {
                 // A submit never outlives the caller's wait: one cut short reports that a job
                 // may exist, which the answer says.
                 let left = ContinuousClock.now.duration(to: deadline).wholeMilliseconds
-                return try await client.batchUpdateMembers(body, timeoutMilliseconds: max(1, left), requestID: requestID)
+                return try await client.batchUpdateMembers(
+                    body, timeoutMilliseconds: max(1, left), requestID: requestID, caller: caller)
             } catch {
                 lastError = error
                 mayExist = mayExist || Self.mayHaveCreatedJob(error)

@@ -20,11 +20,15 @@ final class PlanExecutor: Sendable {
     /// not submitted are submitted, pending ones waited on further, the others kept as they are.
     /// - Parameters:
     ///   - deadline: when every wait ends.
+    ///   - caller: the client the request is for (its share of the IMS call budget).
+    ///   - isBackground: whether the request's caller was already answered.
     ///   - reportsPending: whether batches still pending at the end count in the job metrics.
-    ///   - progress: told each batch's state when its job is submitted and when it is done.
+    ///   - progress: told each batch's state when its job is submitted, after every poll and
+    ///     when it is done.
     func execute(
         _ plan: MemberStatusPlan, from batches: [BatchResult]? = nil, deadline: ContinuousClock.Instant,
-        requestID: String, reportsPending: Bool = true, progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
+        requestID: String, caller: UpstreamCaller, isBackground: Bool = false, reportsPending: Bool = true,
+        progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
     ) async -> [BatchResult] {
         var results = batches ?? plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }
         let pending = results.filter { $0.state == .pending || $0.state == .notSubmitted }
@@ -36,8 +40,8 @@ final class PlanExecutor: Sendable {
                 next += 1
                 group.addTask {
                     await self.runner.run(
-                        batch, plan: plan, deadline: deadline, requestID: requestID, reportsPending: reportsPending,
-                        progress: progress)
+                        batch, plan: plan, deadline: deadline, requestID: requestID, caller: caller,
+                        isBackground: isBackground, reportsPending: reportsPending, progress: progress)
                 }
             }
             for _ in 0..<max(1, fanOut) { startNext() }

@@ -19,6 +19,10 @@ import Prometheus
 /// | `imsgw_request_upstream_calls` | histogram (IMS calls per finished request) | |
 /// | `imsgw_background_waits` | gauge (requests answered 504 whose jobs are still waited on) | |
 /// | `imsgw_client_auth_failures_total` | counter | `reason` (`missing`, `unknown_key`, `project_not_allowed`) |
+/// | `imsgw_upstream_pauses_total` | counter (IMS 429s that paused the call budget) | |
+/// | `imsgw_upstream_pause_duration_seconds` | histogram (each pause, after the cap) | |
+/// | `imsgw_upstream_pause_remaining_seconds` | gauge (seconds left of the pause in force, 0 when none; read at each scrape) | |
+/// | `imsgw_pending_requests_refused_total` | counter (429 to a client at its bound of requests not yet final) | |
 ///
 /// Each gateway has its own registry (no global bootstrap), so several can run in one process.
 public final class GatewayMetrics: Sendable {
@@ -27,6 +31,7 @@ public final class GatewayMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let waiting: Meter
     private let background: Meter
+    private let pauseRemaining: CoreMetrics.Gauge
 
     /// Creates an empty registry.
     public init() {
@@ -38,6 +43,19 @@ public final class GatewayMetrics: Sendable {
         self.factory = factory
         self.waiting = Meter(label: "imsgw_callers_waiting", factory: factory)
         self.background = Meter(label: "imsgw_background_waits", factory: factory)
+        self.pauseRemaining = CoreMetrics.Gauge(label: "imsgw_upstream_pause_remaining_seconds", factory: factory)
+        pauseRemaining.record(0)
+    }
+
+    /// Sets the gauge of the IMS pause left from `pause` (0 when none is in force).
+    func upstreamPause(_ pause: UpstreamPause?, now: ContinuousClock.Instant = .now) {
+        let left = pause.map { now.duration(to: $0.until) } ?? .zero
+        pauseRemaining.record(max(0, Double(left.wholeMilliseconds) / 1000))
+    }
+
+    /// A client at its bound of requests not yet final was refused.
+    func pendingRequestsRefused() {
+        Counter(label: "imsgw_pending_requests_refused_total", factory: factory).increment()
     }
 
     /// Metrics of upstream calls, for ``IMSClient``.

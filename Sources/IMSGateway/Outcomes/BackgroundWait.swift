@@ -60,7 +60,7 @@ final class BackgroundWait: Sendable {
         Task {
             let batches = await executor.execute(
                 request.plan, from: result.batches, deadline: deadline, requestID: request.requestID,
-                progress: { request.record($0) })
+                caller: request.upstreamCaller, isBackground: true, progress: { request.record($0) })
             let final = MemberStatusResult(
                 requestID: request.requestID, plan: request.plan, batches: batches,
                 elapsedMs: request.started.duration(to: .now).wholeMilliseconds)

@@ -7,7 +7,9 @@ import Synchronization
 /// Bounded in memory: a complete request is forgotten `ttl` after its outcome was stored, and
 /// beyond `maxCount` requests the oldest complete ones are forgotten first. Running requests are
 /// never forgotten (the callers-waiting cap and the background wait bound them). Requests are
-/// found by client and request id; an `Idempotency-Key` is scoped to its client.
+/// found by client and request id; an `Idempotency-Key` is scoped to its client. Each client
+/// may have a bounded number of requests not yet complete (running, or waited on in the
+/// background); a repeat that joins or replays an earlier request does not count.
 public final class OutcomeStore: Sendable {
     /// What ``begin(_:now:)`` found for a request.
     public enum Admission: Sendable {
@@ -17,6 +19,8 @@ public final class OutcomeStore: Sendable {
         case repeated(StoredRequest)
         /// The same client sent the same key with another body (HTTP 422).
         case conflict(StoredRequest)
+        /// The client already has `limit` requests not yet complete: not stored (HTTP 429).
+        case tooManyPending(limit: Int)
     }
 
     private struct IdempotencyScope: Hashable {
@@ -48,6 +52,8 @@ public final class OutcomeStore: Sendable {
         var head = 0
         /// When the next full pass for expired requests is due.
         var nextSweep: ContinuousClock.Instant?
+        /// Requests not yet complete, by client (absent when none).
+        var pending: [String: Int] = [:]
     }
 
     /// Most requests kept (default 10,000).
@@ -67,17 +73,27 @@ public final class OutcomeStore: Sendable {
     /// Registers `request`, unless its client already sent its `Idempotency-Key` within the TTL:
     /// then the earlier request is returned, as a repeat (same body) or a conflict (another
     /// body). A key whose earlier request ended without a final outcome (given up, nothing
-    /// submitted) is free again.
-    public func begin(_ request: StoredRequest, now: ContinuousClock.Instant = .now) -> Admission {
+    /// submitted) is free again. A new request of a client that already has `maxPending`
+    /// requests not yet complete is refused (``Admission/tooManyPending(limit:)``).
+    /// - Parameters:
+    ///   - maxPending: most requests of the client not yet complete, at least 1.
+    public func begin(
+        _ request: StoredRequest, maxPending: Int = .max, now: ContinuousClock.Instant = .now
+    ) -> Admission {
         state.withLock { state in
             evict(&state, now: now)
+            var scope: IdempotencyScope?
             if let key = request.idempotencyKey {
-                let scope = IdempotencyScope(client: request.clientName, key: key)
-                if let earlier = state.byKey[scope] {
+                let keyScope = IdempotencyScope(client: request.clientName, key: key)
+                if let earlier = state.byKey[keyScope] {
                     return earlier.fingerprint == request.fingerprint ? .repeated(earlier) : .conflict(earlier)
                 }
-                state.byKey[scope] = request
+                scope = keyScope
             }
+            let pending = state.pending[request.clientName, default: 0]
+            guard pending < max(1, maxPending) else { return .tooManyPending(limit: max(1, maxPending)) }
+            state.pending[request.clientName] = pending + 1
+            if let scope { state.byKey[scope] = request }
             // A caller that sends the same X-Request-Id twice finds the newer one by it.
             state.byRequest[RequestScope(request)] = request
             state.order.append(request)
@@ -93,12 +109,19 @@ public final class OutcomeStore: Sendable {
     public func complete(
         _ request: StoredRequest, with outcome: MemberStatusResult, isFinal: Bool, now: ContinuousClock.Instant = .now
     ) {
-        request.complete(outcome, isFinal: isFinal, now: now)
-        guard !isFinal, let key = request.idempotencyKey else { return }
+        guard request.complete(outcome, isFinal: isFinal, now: now) else { return }
         state.withLock { state in
+            let pending = state.pending[request.clientName, default: 1] - 1
+            state.pending[request.clientName] = pending > 0 ? pending : nil
+            guard !isFinal, let key = request.idempotencyKey else { return }
             let scope = IdempotencyScope(client: request.clientName, key: key)
             if state.byKey[scope] === request { state.byKey[scope] = nil }
         }
+    }
+
+    /// Requests of `client` not yet complete (running, or waited on in the background).
+    public func pendingCount(client: String) -> Int {
+        state.withLock { $0.pending[client, default: 0] }
     }
 
     /// The request `requestID` of `clientName` that set `memberStatus` (accept and reject are

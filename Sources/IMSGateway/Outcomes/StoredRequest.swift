@@ -19,6 +19,8 @@ public final class StoredRequest: Sendable {
     public let idempotencyKey: String?
     /// When the request arrived (for `elapsed_ms`).
     public let started: ContinuousClock.Instant
+    /// The client as a caller of the IMS call budget (its name and weight when it arrived).
+    public let upstreamCaller: UpstreamCaller
 
     private struct State {
         var batches: [BatchResult]
@@ -32,12 +34,15 @@ public final class StoredRequest: Sendable {
     private let state: Mutex<State>
 
     /// A request that has just started: every batch not submitted yet.
+    /// - Parameter weight: the client's share of the IMS call budget (1 unless the clients
+    ///   file gives one).
     public init(
         requestID: String, clientName: String, plan: MemberStatusPlan, idempotencyKey: String?,
-        started: ContinuousClock.Instant
+        started: ContinuousClock.Instant, weight: Double = 1
     ) {
         self.requestID = requestID
         self.clientName = clientName
+        self.upstreamCaller = UpstreamCaller(client: clientName, weight: weight)
         self.plan = plan
         self.fingerprint = plan.fingerprint
         self.idempotencyKey = idempotencyKey

@@ -36,10 +36,11 @@ struct UpstreamLimiterTests {
 
     /// Calls `acquire` and reports how it ended, read on `clock` right after.
     static func acquire(
-        _ limiter: Limiter, _ clock: SleepingTestClock, _ priority: Limiter.Priority, deadline: Instant = later
+        _ limiter: Limiter, _ clock: SleepingTestClock, _ priority: Limiter.Priority, deadline: Instant = later,
+        caller: UpstreamCaller = .gateway
     ) async -> Outcome {
         do {
-            try await limiter.acquire(priority: priority, deadline: deadline)
+            try await limiter.acquire(priority: priority, caller: caller, deadline: deadline)
             return .granted(at: clock.now)
         } catch {
             return .refused(error, at: clock.now)
@@ -50,14 +51,20 @@ struct UpstreamLimiterTests {
     /// starts them.
     static func queue(
         _ limiter: Limiter, _ clock: SleepingTestClock, _ priority: Limiter.Priority, deadline: Instant = later,
-        sourceLocation: SourceLocation = #_sourceLocation
+        caller: UpstreamCaller = .gateway, sourceLocation: SourceLocation = #_sourceLocation
     ) async -> Task<Outcome, Never> {
-        let before = limiter.waiting
-        let task = Task { await acquire(limiter, clock, priority, deadline: deadline) }
-        await eventually("the caller queues", sourceLocation: sourceLocation) {
-            let now = limiter.waiting
-            return priority == .poll ? now.polls == before.polls + 1 : now.submits == before.submits + 1
+        // Counted by priority: a caller that queues may push a waiter of another priority out.
+        func queued() -> Int {
+            let waiting = limiter.waiting
+            switch priority {
+            case .poll: return waiting.polls
+            case .submit: return waiting.submits
+            case .backgroundPoll: return waiting.backgroundPolls
+            }
         }
+        let before = queued()
+        let task = Task { await acquire(limiter, clock, priority, deadline: deadline, caller: caller) }
+        await eventually("the caller queues", sourceLocation: sourceLocation) { queued() == before + 1 }
         return task
     }
 
@@ -101,13 +108,13 @@ struct UpstreamLimiterTests {
 
         let sixth = await Self.queue(limiter, clock, .submit)
         let seventh = await Self.queue(limiter, clock, .submit)
-        #expect(limiter.waiting == (polls: 0, submits: 2))
+        #expect(limiter.waiting == .init(polls: 0, submits: 2))
 
         await Self.advanceToNextGrant(clock, expected: Self.at(.milliseconds(500)))
         #expect(await sixth.settled == .granted(at: Self.at(.milliseconds(500))))
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(1)))
         #expect(await seventh.settled == .granted(at: Self.at(.seconds(1))))
-        #expect(limiter.waiting == (polls: 0, submits: 0))
+        #expect(limiter.waiting == .init(polls: 0, submits: 0))
         // With nobody left the dispatcher ends instead of sleeping.
         await Self.eventually("the dispatcher ends") { clock.sleeperCount == 0 }
     }
@@ -185,13 +192,13 @@ struct UpstreamLimiterTests {
         let submit2 = await Self.queue(limiter, clock, .submit)
         let poll1 = await Self.queue(limiter, clock, .poll)
         let poll2 = await Self.queue(limiter, clock, .poll)
-        #expect(limiter.waiting == (polls: 2, submits: 2))
+        #expect(limiter.waiting == .init(polls: 2, submits: 2))
 
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(1)))
         #expect(await poll1.settled == .granted(at: Self.at(.seconds(1))))
         // A poll arriving later still goes before the submits queued earlier.
         let poll3 = await Self.queue(limiter, clock, .poll)
-        #expect(limiter.waiting == (polls: 2, submits: 2))
+        #expect(limiter.waiting == .init(polls: 2, submits: 2))
 
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(2)))
         #expect(await poll2.settled == .granted(at: Self.at(.seconds(2))))
@@ -201,29 +208,26 @@ struct UpstreamLimiterTests {
         #expect(await submit1.settled == .granted(at: Self.at(.seconds(4))))
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(5)))
         #expect(await submit2.settled == .granted(at: Self.at(.seconds(5))))
-        #expect(limiter.waiting == (polls: 0, submits: 0))
+        #expect(limiter.waiting == .init(polls: 0, submits: 0))
     }
 
-    @Test("a poll takes an available token at once while submits wait; a submit does not jump the queue")
-    func pollFastPathPastSubmits() async throws {
+    @Test("a call never takes a token past queued waiters, even when the dispatcher wakes late; a poll still goes first")
+    func noFastPathPastWaiters() async throws {
         let clock = SleepingTestClock()
         let limiter = Limiter(rate: 1, burst: 2, clock: clock)
         try await limiter.acquire(priority: .submit, deadline: Self.later)
         try await limiter.acquire(priority: .submit, deadline: Self.later)
         let submit = await Self.queue(limiter, clock, .submit)
-        // The dispatcher is due at 1 s; a poll arriving at that very instant, before the dispatcher
-        // runs (it woke late), takes the token, and the queued submit waits for the next one.
+        // The dispatcher is due at 1 s; a poll arriving at that very instant, before the
+        // dispatcher runs (it woke late), queues instead of taking the token, and gets it first.
         await clock.waitForSleepers(1)
         clock.advance(to: Self.at(.seconds(1)), wakingSleepers: false)
-        let poll = await Self.acquire(limiter, clock, .poll)
-        #expect(poll == .granted(at: Self.at(.seconds(1))))
-        // A submit arriving then queues behind the one waiting.
-        let lateSubmit = await Self.queue(limiter, clock, .submit)
+        let poll = await Self.queue(limiter, clock, .poll)
+        #expect(limiter.waiting == .init(polls: 1, submits: 1))
         clock.advance(to: Self.at(.seconds(1)))
+        #expect(await poll.settled == .granted(at: Self.at(.seconds(1))))
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(2)))
         #expect(await submit.settled == .granted(at: Self.at(.seconds(2))))
-        await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(3)))
-        #expect(await lateSubmit.settled == .granted(at: Self.at(.seconds(3))))
     }
 
     // MARK: - Deadlines
@@ -241,13 +245,13 @@ struct UpstreamLimiterTests {
         let c = await Self.queue(limiter, clock, .submit, deadline: Self.at(.seconds(2)))  // turn 2 s, just in time
         let d = await Self.queue(limiter, clock, .submit, deadline: Self.at(.seconds(10)))  // turn 3 s
         let e = await Self.queue(limiter, clock, .submit, deadline: Self.at(.seconds(4)))  // turn 4 s
-        #expect(limiter.waiting == (polls: 0, submits: 4))
+        #expect(limiter.waiting == .init(polls: 0, submits: 4))
 
         // A poll goes first and pushes every submit one token later: c's turn becomes 3 s, after
         // its deadline, so c is refused right away; d and e move into its place and keep theirs.
         let poll = await Self.queue(limiter, clock, .poll, deadline: Self.at(.seconds(10)))
         #expect(await c.settled == .refused(.deadline, at: Self.at(.zero)))
-        #expect(limiter.waiting == (polls: 1, submits: 3))
+        #expect(limiter.waiting == .init(polls: 1, submits: 3))
 
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(1)))
         #expect(await poll.settled == .granted(at: Self.at(.seconds(1))))
@@ -266,7 +270,7 @@ struct UpstreamLimiterTests {
         let justPassed = Self.at(.seconds(10)).advanced(by: Duration(attoseconds: -1))
         #expect(await Self.acquire(limiter, clock, .poll, deadline: justPassed) == .refused(.deadline, at: clock.now))
         #expect(await Self.acquire(limiter, clock, .submit, deadline: clock.now) == .granted(at: clock.now))
-        #expect(limiter.waiting == (polls: 0, submits: 0))
+        #expect(limiter.waiting == .init(polls: 0, submits: 0))
         #expect(clock.sleeperCount == 0)
     }
 
@@ -308,7 +312,7 @@ struct UpstreamLimiterTests {
             await Self.acquire(limiter, clock, .submit, deadline: Self.at(.milliseconds(2600)))
                 == .refused(.deadline, at: Self.at(.zero)))
         let w5 = await Self.queue(limiter, clock, .submit, deadline: Self.at(.seconds(10)))  // turn 3 s
-        #expect(limiter.waiting == (polls: 1, submits: 2))
+        #expect(limiter.waiting == .init(polls: 1, submits: 2))
         await clock.waitForSleepers(1)
         #expect(clock.sleeperDeadlines == [Self.at(.seconds(2))])
 
@@ -316,7 +320,7 @@ struct UpstreamLimiterTests {
         limiter.pause(until: Self.at(.milliseconds(2500)))
         #expect(limiter.pausedUntil == Self.at(.milliseconds(2500)))
         #expect(await w3.settled == .refused(.deadline, at: Self.at(.zero)))
-        #expect(limiter.waiting == (polls: 0, submits: 2))
+        #expect(limiter.waiting == .init(polls: 0, submits: 2))
 
         // The dispatcher planned for the first pause's end; it wakes then and sleeps on.
         clock.advance(to: Self.at(.seconds(2)))
@@ -391,13 +395,13 @@ struct UpstreamLimiterTests {
         #expect(await a.settled == .refused(.cancelled, at: Self.at(.zero)))
         c.cancel()
         #expect(await c.settled == .refused(.cancelled, at: Self.at(.zero)))
-        #expect(limiter.waiting == (polls: 0, submits: 2))
+        #expect(limiter.waiting == .init(polls: 0, submits: 2))
 
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(1)))
         #expect(await b.settled == .granted(at: Self.at(.seconds(1))))
         await Self.advanceToNextGrant(clock, expected: Self.at(.seconds(2)))
         #expect(await d.settled == .granted(at: Self.at(.seconds(2))))
-        #expect(limiter.waiting == (polls: 0, submits: 0))
+        #expect(limiter.waiting == .init(polls: 0, submits: 0))
     }
 
     @Test("a task cancelled before it calls acquire is refused at once, even with tokens")
@@ -424,7 +428,7 @@ struct UpstreamLimiterTests {
         await clock.waitForSleepers(1)
         only.cancel()
         #expect(await only.settled == .refused(.cancelled, at: Self.at(.zero)))
-        #expect(limiter.waiting == (polls: 0, submits: 0))
+        #expect(limiter.waiting == .init(polls: 0, submits: 0))
 
         // A caller arriving before that wake-up is served by the same dispatcher, on time.
         let next = await Self.queue(limiter, clock, .submit)
@@ -490,8 +494,7 @@ struct UpstreamLimiterTests {
         func quiescent() -> Bool {
             let endedCount = ended.withLock { $0 }
             let queued = limiter.waiting
-            return endedCount + queued.polls + queued.submits == callers
-                && (queued.polls + queued.submits == 0 || clock.sleeperCount >= 1)
+            return endedCount + queued.total == callers && (queued.total == 0 || clock.sleeperCount >= 1)
         }
 
         await Self.eventually("every caller served at once, refused or queued") { quiescent() }
@@ -541,7 +544,7 @@ struct UpstreamLimiterTests {
         #expect(counts.granted + counts.deadline + counts.cancelled == callers)
         #expect(counts.granted > 0 && counts.deadline > 0 && counts.cancelled > 0)
         #expect(counts.cancelled <= cancelled)
-        #expect(limiter.waiting == (polls: 0, submits: 0))
+        #expect(limiter.waiting == .init(polls: 0, submits: 0))
         // The dispatcher may still sleep until the next token it planned for; then it ends.
         clock.advance(by: .seconds(60))
         await Self.eventually("the dispatcher ends") { clock.sleeperCount == 0 }
@@ -600,7 +603,7 @@ extension Task where Failure == Never {
     /// The task's value; cancelling the task that waits for it (as the test's time limit does)
     /// cancels this one too, so that a limiter that never answers fails the test instead of
     /// hanging it.
-    fileprivate var settled: Success {
+    var settled: Success {
         get async {
             await withTaskCancellationHandler {
                 await value
