@@ -60,6 +60,12 @@ struct RequestIDMiddleware: RouterMiddleware {
             // The body's framing broke while a route read it (a malformed chunk); the channel
             // closes after this answer (HTTPFramingHandler).
             let rejection = HTTPFramingRejection(parserError: error)
+            logger.info(
+                "request refused",
+                metadata: [
+                    "request_id": "\(requestID)", "route": "\(context.endpointPath ?? GatewayRoutes.unknownRoute)",
+                    "status": "\(rejection.status)", "detail": "\(rejection.detail)",
+                ])
             return ResponseFactory.json(
                 status: rejection.status,
                 ProblemDetails(

@@ -42,7 +42,7 @@ struct HTTPFramingRejection: Sendable, Equatable, Error {
             // chunked, which it refuses before the head is complete.
             self.init(
                 status: 400,
-                detail: "the request is not well-formed HTTP/1.1 (RFC 9112), e.g. its final transfer coding is not chunked (section 6.3)")
+                detail: "the HTTP/1.1 parser refused the request (RFC 9112), e.g. a Transfer-Encoding whose final coding is not chunked once (section 6.3)")
         default:
             self.init(status: 400, detail: "the request is not well-formed HTTP/1.1 (RFC 9112): \(parserError)")
         }

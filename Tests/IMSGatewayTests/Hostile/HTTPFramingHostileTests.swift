@@ -1,4 +1,5 @@
 import Foundation
+import IMSGateway
 import IMSSimulator
 import Testing
 
@@ -71,6 +72,17 @@ struct HTTPFramingHostileTests {
             let response = try await connection.readResponse()
             Self.expectProblem(response, status: 400, slug: "bad-request")
             try await Self.expectClosed(response, connection)
+            #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 0)
+        }
+    }
+
+    @Test("a chunk with fewer bytes than its size on a connection kept open is closed at the idle timeout, unanswered")
+    func chunkShorterThanItsSizeKeptOpen() async throws {
+        try await withGateway(shared: Self.images, adjust: { $0.idleTimeoutSeconds = 1 }) { harness in
+            let connection = try await RawHTTPConnection.open(port: harness.gateway.port)
+            try await connection.send(Self.chunkedPost() + "400\r\n" + Self.body + "\r\n0\r\n\r\n")
+            #expect(try await connection.closes(within: .seconds(5)))
+            #expect(try await connection.unparsed().isEmpty)
             #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 0)
         }
     }
