@@ -89,10 +89,11 @@ public enum GatewayApplication {
             metrics: metrics,
             drain: drain,
             logger: logger)
-        let router = Router(context: GatewayRequestContext.self)
+        let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
         // Metrics outermost: they see every answer, errors already turned into problems.
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: RequestIDMiddleware(logger: logger))
+        router.add(middleware: CanonicalPathMiddleware())
         let log = RequestLog(logger: logger)
         let executor = PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest)
         let outcomes = OutcomeStore(
@@ -138,7 +139,8 @@ public enum GatewayApplication {
         }
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))),
+            server: GatewayHTTP1Channel.builder(
+                idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)), metrics: metrics, logger: logger),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ims-gateway"),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

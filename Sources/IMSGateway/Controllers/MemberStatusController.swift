@@ -201,7 +201,7 @@ final class MemberStatusController: Sendable {
         let clientName = context.client?.name ?? "-"
         let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
         guard let stored = outcomes.find(client: clientName, memberStatus: memberStatus, requestID: requestID) else {
-            let shown = requestID.count > 128 ? String(requestID.prefix(128)) + "..." : requestID
+            let shown = InputExcerpt.of(requestID)
             throw GatewayProblem(
                 ProblemDetails(
                     slug: "not-found", title: "Not Found", status: 404,

@@ -2,11 +2,12 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Gives every request an id and every answer an `X-Request-Id`, and turns every error that
 /// reaches it into RFC 9457 problem details (404; 405 with `Allow` for a method a known path
-/// does not serve; 413; framework errors; and 500 for anything unexpected, whose detail is
-/// logged but not shown).
+/// does not serve; 400 for a body whose HTTP framing broke; 413; framework errors; and 500
+/// for anything unexpected, whose detail is logged but not shown).
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let logger: Logger
@@ -38,13 +39,13 @@ struct RequestIDMiddleware: RouterMiddleware {
         switch error {
         case let problem as GatewayProblem:
             return try problem.response(from: request, context: context)
-        case let error as HTTPError where error.status == .notFound && Self.allowedMethods(request.uri.path) != nil:
-            let allowed = Self.allowedMethods(request.uri.path) ?? ""
+        case let error as HTTPError where error.status == .notFound && GatewayRoutes.route(for: request.uri.path) != nil:
+            let allowed = GatewayRoutes.route(for: request.uri.path)?.allow ?? ""
             return ResponseFactory.json(
                 status: 405,
                 ProblemDetails(
                     slug: "method-not-allowed", title: "Method Not Allowed", status: 405,
-                    detail: "\(request.uri.path) answers \(allowed) only", requestID: requestID),
+                    detail: "\(InputExcerpt.of(request.uri.path)) answers \(allowed) only", requestID: requestID),
                 problem: true, headers: [.allow: allowed])
         case let error as HTTPError:
             let status = Int(error.status.code)
@@ -52,9 +53,25 @@ struct RequestIDMiddleware: RouterMiddleware {
                 status: status,
                 ProblemDetails(
                     slug: Self.slug(error.status), title: error.status.reasonPhrase, status: status,
-                    detail: error.body ?? "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)",
+                    detail: error.body ?? "\(request.method) \(InputExcerpt.of(request.uri.path)): \(error.status.reasonPhrase)",
                     requestID: requestID),
                 problem: true, headers: error.headers)
+        case let error as HTTPParserError:
+            // The body's framing broke while a route read it (a malformed chunk); the channel
+            // closes after this answer (HTTPFramingHandler).
+            let rejection = HTTPFramingRejection(parserError: error)
+            logger.info(
+                "request refused",
+                metadata: [
+                    "request_id": "\(requestID)", "route": "\(context.endpointPath ?? GatewayRoutes.unknownRoute)",
+                    "status": "\(rejection.status)", "detail": "\(rejection.detail)",
+                ])
+            return ResponseFactory.json(
+                status: rejection.status,
+                ProblemDetails(
+                    slug: rejection.slug, title: rejection.title, status: rejection.status, detail: rejection.detail,
+                    requestID: requestID),
+                problem: true, headers: [.connection: "close"])
         case is NIOTooManyBytesError:
             return ResponseFactory.json(
                 status: 413,
@@ -71,22 +88,6 @@ struct RequestIDMiddleware: RouterMiddleware {
                     detail: "the gateway failed unexpectedly; the request id is in the log", requestID: requestID),
                 problem: true)
         }
-    }
-
-    /// The methods each route serves (the router answers 404 for any other method).
-    static let routeMethods: [String: String] = [
-        "/accept-images": "POST", "/reject-images": "POST",
-        "/healthz": "GET", "/readyz": "GET", "/metrics": "GET",
-    ]
-
-    /// The methods `path` is served with, or nil for a path the gateway does not serve.
-    static func allowedMethods(_ path: String) -> String? {
-        if let methods = routeMethods[path] { return methods }
-        for prefix in ["/accept-images/", "/reject-images/"] where path.hasPrefix(prefix) {
-            let rest = path.dropFirst(prefix.count)
-            return !rest.isEmpty && !rest.contains("/") ? "GET" : nil
-        }
-        return nil
     }
 
     private static func slug(_ status: HTTPResponse.Status) -> String {

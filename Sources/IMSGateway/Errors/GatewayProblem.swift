@@ -28,13 +28,19 @@ enum ResponseFactory {
     static let preferHeader = HTTPField.Name("Prefer")!
 
     static func json(status: Int, _ value: some Encodable, problem: Bool = false, headers: HTTPFields = [:]) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        let data = encoded(value)
         var fields = headers
         fields[.contentType] = problem ? "application/problem+json" : "application/json"
         return Response(
             status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `value` as the JSON of every answer (sorted keys, slashes unescaped); `{}` when it
+    /// cannot be encoded.
+    static func encoded(_ value: some Encodable) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
     }
 }
 

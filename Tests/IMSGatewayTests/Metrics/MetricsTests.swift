@@ -17,7 +17,7 @@ struct MetricsTests {
             let text = String(decoding: answer.body, as: UTF8.self)
             let lines = Set(text.split(separator: "\n").map(String.init))
             #expect(lines.contains(#"imsgw_requests_total{route="/accept-images",status="200"} 1"#))
-            #expect(lines.contains(#"imsgw_requests_total{route="NotFound",status="404"} 1"#))
+            #expect(lines.contains(#"imsgw_requests_total{route="unknown",status="404"} 1"#))
             #expect(lines.contains(#"imsgw_upstream_calls_total{operation="BatchUpdateMembers",status="200"} 1"#))
             #expect(lines.contains(#"imsgw_upstream_calls_total{operation="KeystoneCreateUserTokenByPassword",status="201"} 1"#))
             #expect(lines.contains(#"imsgw_token_refreshes_total{result="success"} 1"#))
