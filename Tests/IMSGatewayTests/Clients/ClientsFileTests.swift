@@ -1,4 +1,5 @@
 import Foundation
+import IMSClient
 import Testing
 
 @testable import IMSGateway
@@ -90,6 +91,18 @@ struct ClientsFileTests {
         #expect(entries[1].identity == ClientIdentity(name: "ci", projects: .all, rateLimit: Fixture.defaultLimit))
         #expect(entries[1].keySHA256.count == 2)
         #expect(entries[1].keySHA256[0] == Data(ClientKey.sha256(Fixture.ciKey)))
+    }
+
+    @Test("weight and max_pending_requests are read; absent, they are 1 and the configured default (nil)")
+    func weightAndPendingBound() throws {
+        let directory = try ClientsFileDirectory()
+        let path = try directory.write(
+            Self.oneClient(Self.validMembers + "\nweight: 2.5\nmax_pending_requests: 7")
+                + "  - name: b\n    key_sha256: [\(ClientKey.sha256Hex(Fixture.ciKey))]\n    projects: [\"*\"]\n")
+        let entries = try ClientsFile.load(path: path, defaultRateLimit: Fixture.defaultLimit)
+        #expect(entries.map(\.identity.weight) == [2.5, 1])
+        #expect(entries.map(\.identity.maxPendingRequests) == [7, nil])
+        #expect(entries[0].identity.upstreamCaller == UpstreamCaller(client: "a", weight: 2.5))
     }
 
     @Test func loadsJSON() throws {
@@ -230,6 +243,22 @@ struct ClientsFileTests {
              problem: #"clients[0] (name "a"): unknown key "projetcs""#),
         Case(label: "typo in rate_limit", text: oneClient(validMembers + "\nrate_limit: {rate: 1, burst: 2, brust: 3}"),
              problem: #"clients[0] (name "a"): rate_limit: unknown key "brust""#),
+        Case(label: "weight zero", text: oneClient(validMembers + "\nweight: 0"),
+             problem: #"clients[0] (name "a"): weight must be a number from 0.01 to 1000 (its share of the IMS call budget)"#),
+        Case(label: "weight negative", text: oneClient(validMembers + "\nweight: -1"),
+             problem: #"clients[0] (name "a"): weight must be a number from 0.01 to 1000 (its share of the IMS call budget)"#),
+        Case(label: "weight huge", text: oneClient(validMembers + "\nweight: 1e9"),
+             problem: #"clients[0] (name "a"): weight must be a number from 0.01 to 1000 (its share of the IMS call budget)"#),
+        Case(label: "weight not a number", text: oneClient(validMembers + "\nweight: .nan"),
+             problem: #"clients[0] (name "a"): weight must be a number from 0.01 to 1000 (its share of the IMS call budget)"#),
+        Case(label: "weight a word", text: oneClient(validMembers + "\nweight: heavy"),
+             problem: #"clients[0] (name "a"): weight must be a number (its share of the IMS call budget)"#),
+        Case(label: "max_pending_requests zero", text: oneClient(validMembers + "\nmax_pending_requests: 0"),
+             problem: #"clients[0] (name "a"): max_pending_requests must be a whole number from 1 to 1000000"#),
+        Case(label: "max_pending_requests too large", text: oneClient(validMembers + "\nmax_pending_requests: 1000001"),
+             problem: #"clients[0] (name "a"): max_pending_requests must be a whole number from 1 to 1000000"#),
+        Case(label: "max_pending_requests fractional", text: oneClient(validMembers + "\nmax_pending_requests: 2.5"),
+             problem: #"clients[0] (name "a"): max_pending_requests must be an integer (requests)"#),
         Case(label: "unknown top-level key", text: oneClient(validMembers) + "client: []\n",
              problem: #"unknown key "client""#),
         Case(label: "clients empty", text: "clients: []\n", problem: "clients must list at least one client"),

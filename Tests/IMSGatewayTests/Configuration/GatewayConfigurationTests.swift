@@ -45,6 +45,18 @@ struct GatewayConfigurationTests {
         #expect(configuration.pollSchedule.maxDelay == .seconds(10))
         #expect(configuration.probeProjectID == "0123456789abcdef0123456789abcdef")
         #expect(configuration.credentials.mode == "password")
+        #expect(configuration.upstreamMaxPauseSeconds == 300)
+        #expect(configuration.maxPendingRequestsPerClient == 200)
+    }
+
+    @Test("upstream.maxPauseSeconds and clients.maxPendingRequests come from their variables")
+    func budgetBounds() throws {
+        var environment = Self.base
+        environment["IMSGW_UPSTREAM_MAX_PAUSE_SECONDS"] = "30"
+        environment["IMSGW_CLIENTS_MAX_PENDING_REQUESTS"] = "5"
+        let configuration = try Self.load(environment)
+        #expect(configuration.upstreamMaxPauseSeconds == 30)
+        #expect(configuration.maxPendingRequestsPerClient == 5)
     }
 
     @Test("environment variables set nested and camelCase keys")
@@ -71,6 +83,8 @@ struct GatewayConfigurationTests {
             ("IMSGW_PROBE_PROJECT_ID", "nope", "probe.projectId"),
             ("IMSGW_IAM_PASSWORD_FILE", "/nonexistent/password", "iam.passwordFile"),
             ("IMSGW_WAIT_DEFAULT_SECONDS", "1000", "wait.defaultSeconds"),
+            ("IMSGW_UPSTREAM_MAX_PAUSE_SECONDS", "0", "upstream.maxPauseSeconds"),
+            ("IMSGW_CLIENTS_MAX_PENDING_REQUESTS", "-1", "clients.maxPendingRequests"),
         ])
     func invalid(variable: String, value: String, setting: String) {
         var environment = Self.base
