@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The poll benchmark of issue #5 (DESIGN.md section 7, "Polling"): 1,000 jobs with log-normal
+# The poll benchmark of issue #5 (target and results in BENCHMARKS.md): 1,000 jobs with log-normal
 # durations (median 3 s, sigma 0.5, seed 42) at the simulator, each accepted through the
 # gateway (one image a request, 100 at once), twice: with the gateway's learned schedule, and
 # with the fixed schedule 1, 2, 4, 8, then every 10 s (what Terraform's IMS waiter does:

@@ -1,4 +1,4 @@
-"""Drives the poll benchmark of scripts/bench-polls.sh (issue #5, DESIGN.md section 7).
+"""Drives the poll benchmark of scripts/bench-polls.sh (issue #5; BENCHMARKS.md).
 
 Sends JOBS accept requests (one image each, CONCURRENCY at once) to a gateway, then reads each
 job's end time from the simulator (GET /_sim/jobs/{job_id}) and prints, as JSON, the polls per

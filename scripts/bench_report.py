@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Renders scripts/bench's results: table.md (the tables of BENCHMARKS.md, with the targets of
-DESIGN.md section 7) and latency.png (gnuplot: latency against concurrency, gateway and bare
+its "Against the targets") and latency.png (gnuplot: latency against concurrency, gateway and bare
 upstream). Usage: bench_report.py OUT_DIR BUILD_CONFIG SECONDS_AFTER_BUILD"""
 import json
 import os

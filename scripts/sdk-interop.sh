@@ -4,7 +4,7 @@
 # ShowJob, ShowJobProgress, IMS errors, and a wrong SK refused with 401 APIGW.0301
 # (scripts/sdk_interop.py). Exits non-zero on any failure; the whole run is bounded by
 # SDK_INTEROP_TIMEOUT_S (default 900 s). IMS_SDK_VERSION picks the SDK release (default 3.1.219,
-# the one IMS-REFERENCE.md cites; empty for the newest).
+# the one docs/IMS-API.md cites; empty for the newest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

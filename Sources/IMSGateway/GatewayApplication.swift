@@ -29,7 +29,7 @@ public enum GatewayApplication {
             logger: logger, metrics: metrics, onServerRunning: onServerRunning)
     }
 
-    /// The gateway with graceful shutdown (DESIGN.md section 3, "Shutdown"), as the services to
+    /// The gateway with graceful shutdown (docs/ARCHITECTURE.md, "Shutdown"), as the services to
     /// run in one `ServiceGroup`, in the order returned. On graceful shutdown the group first
     /// drains (`/readyz` 503, new accept/reject requests 503, running ones finish or are
     /// answered 504 at `drainTimeoutSeconds`), then stops the HTTP server.

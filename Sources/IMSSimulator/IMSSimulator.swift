@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 
 /// A stand-in for Huawei Cloud IAM and IMS that speaks their paths, bodies, errors and job life
-/// cycle (IMS-REFERENCE.md), for tests, benchmarks and the demo. Its own endpoints live under
+/// cycle (docs/IMS-API.md), for tests, benchmarks and the demo. Its own endpoints live under
 /// `/_sim/`: counters (`GET /_sim/stats`), per-job measures (`GET /_sim/jobs/{job_id}`) and
 /// fault injection (`GET|PUT|DELETE /_sim/faults`), never a header the gateway would pass on.
 public enum IMSSimulator {

@@ -20,7 +20,8 @@ public struct SimulatorConfiguration: Sendable {
     }
 
     /// An AK/SK pair the simulated API gateway accepts in `Authorization: SDK-HMAC-SHA256 ...`
-    /// (IMS-REFERENCE.md section 5). `description` shows neither the SK nor the security token.
+    /// (docs/IMS-API.md, "AK/SK signing"). `description` shows neither the SK nor the security
+    /// token.
     public struct AccessKey: Sendable, CustomStringConvertible {
         /// The access key (AK).
         public var accessKey: String
@@ -60,8 +61,8 @@ public struct SimulatorConfiguration: Sendable {
     /// it. A job naming any other image ends FAIL (IMG.0104).
     public var sharedImages: [String: Set<String>]
     /// Whole-machine images made from a CBR backup: a job accepting one without `vault_id`
-    /// ends FAIL (IMS-REFERENCE.md section 1; the code, `IMG.0197`, is assumed), with one it
-    /// succeeds. Rejecting needs no vault.
+    /// ends FAIL (docs/IMS-API.md, "Batch update image member status"; the code, `IMG.0197`,
+    /// is assumed), with one it succeeds. Rejecting needs no vault.
     public var wholeMachineImages: Set<String>
     /// The plan the simulator starts with: how long jobs take (the first 10 % of a job, at
     /// most 200 ms, reads `INIT`, then `RUNNING`), the IMS quota and any faults.

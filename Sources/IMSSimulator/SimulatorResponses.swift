@@ -34,7 +34,7 @@ enum SimulatorResponses {
     }
 
     /// 429 APIGW.0308 with the API gateway's message for `limit` calls per `window`
-    /// (IMS-REFERENCE.md section 3).
+    /// (docs/IMS-API.md, "Throttling").
     static func throttled(limit: Int, window: String, headers: HTTPFields = [:]) -> SimulatorAnswer {
         gatewayError(
             .tooManyRequests, code: "APIGW.0308",

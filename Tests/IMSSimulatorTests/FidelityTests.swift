@@ -2,7 +2,7 @@ import Foundation
 import IMSSimulator
 import Testing
 
-/// The simulator against IMS-REFERENCE.md: ShowJobProgress's shape, whole-machine (CBR)
+/// The simulator against docs/IMS-API.md: ShowJobProgress's shape, whole-machine (CBR)
 /// images and `vault_id`, the API gateway's `request_id`.
 @Suite("simulator fidelity", .serialized)
 struct FidelityTests {

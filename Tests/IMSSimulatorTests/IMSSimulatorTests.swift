@@ -4,7 +4,7 @@ import IMSSimulator
 import Logging
 import Testing
 
-/// The simulator speaks IAM and IMS as IMS-REFERENCE.md describes, over real loopback HTTP.
+/// The simulator speaks IAM and IMS as docs/IMS-API.md describes, over real loopback HTTP.
 @Suite("IMS simulator", .serialized)
 struct IMSSimulatorTests {
     static let project = SimulatorClient.project

@@ -6,7 +6,7 @@ import Logging
 import Testing
 
 /// The simulated API gateway checks SDK-HMAC-SHA256 signatures over real loopback HTTP, from the
-/// request as it arrived (IMS-REFERENCE.md sections 3 and 5).
+/// request as it arrived (docs/IMS-API.md, "Error bodies" and "AK/SK signing").
 @Suite("IMS simulator: AK/SK signatures", .serialized)
 struct SignatureVerificationTests {
     static let project = "fedcba9876543210fedcba9876543210"

@@ -1,8 +1,8 @@
 import CurlHTTP
 import Foundation
 
-/// A permanent access key: every IMS request is signed with SDK-HMAC-SHA256 (IMS-REFERENCE.md
-/// section 5) and carries `X-Project-Id` of the member project. Nothing is cached and nothing
+/// A permanent access key: every IMS request is signed with SDK-HMAC-SHA256 (docs/IMS-API.md,
+/// "AK/SK signing") and carries `X-Project-Id` of the member project. Nothing is cached and nothing
 /// expires; once IMS refuses the key, it is paused as ``AuthenticationBackoff`` describes (60 s
 /// doubling per consecutive refusal, then one trial at a time), so a wrong secret key cannot
 /// lock the AK.

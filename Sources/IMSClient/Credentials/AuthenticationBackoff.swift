@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Keeps a refused access key from being sent again and again: the API gateway locks an AK
-/// for 5 minutes after more than 5 consecutive signature failures (IMS-REFERENCE.md section 3,
+/// for 5 minutes after more than 5 consecutive signature failures (docs/IMS-API.md, "Error bodies",
 /// APIGW.0301).
 ///
 /// After a refusal the key is not sent for a pause that doubles with each consecutive refusal

@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Learns when to poll jobs (DESIGN.md section 3, "Waiting": poll delays "learn from observed
-/// job durations").
+/// Learns when to poll jobs (docs/ARCHITECTURE.md, "Waiting": poll delays are learned from
+/// earlier jobs).
 ///
 /// Per batch-size class (1, 2-5, 6-20, 21-100, more images) it keeps the delay of the first
 /// poll, tuned so that a set share of jobs (`targetQuantile`, 35 % by default) is already

@@ -23,7 +23,7 @@ public struct PollSchedule: Sendable, Equatable {
     /// follow each other without a pause.
     public static let repeatDelayAfterImmediatePoll: Duration = .milliseconds(50)
 
-    /// Creates a schedule (defaults of DESIGN.md section 4: 1 s, x1.5, 10 s).
+    /// Creates a schedule (defaults of docs/ARCHITECTURE.md, "Defaults": 1 s, x1.5, 10 s).
     public init(
         initialDelay: Duration = .seconds(1),
         growthFactor: Double = 1.5,

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Callers waiting on the same job share one poll loop (DESIGN.md section 3, "Waiting"): a job
+/// Callers waiting on the same job share one poll loop (docs/ARCHITECTURE.md, "Waiting"): a job
 /// is never polled by two loops at once, whatever the number of requests (repeats, background
 /// waits) that wait on it.
 ///

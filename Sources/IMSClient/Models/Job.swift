@@ -4,7 +4,7 @@ import Foundation
 /// doc ims_03_0905_1) or ShowJobProgress (`GET /v1/cloudimages/job/{job_id}`, doc ims_03_0911)
 /// report it.
 ///
-/// Decoding is liberal (IMS-REFERENCE.md section 2): `status` in any letter case, `FAILED`
+/// Decoding is liberal (docs/IMS-API.md, "Job queries"): `status` in any letter case, `FAILED`
 /// for `FAIL`; missing or empty fields; times kept as the strings IMS sent; `entities` absent,
 /// empty or with unknown fields.
 public struct Job: Sendable, Equatable {

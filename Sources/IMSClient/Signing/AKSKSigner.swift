@@ -4,7 +4,7 @@ import Foundation
 
 /// Signs requests with an access key / secret key pair the way Huawei Cloud's API gateway
 /// expects (SDK-HMAC-SHA256), as `huaweicloudsdkcore/signer/signer.py` does
-/// (IMS-REFERENCE.md section 5).
+/// (docs/IMS-API.md, "AK/SK signing").
 ///
 /// The static functions build each intermediate value, so a verifier can rebuild the signature
 /// of a request it received. `description` never shows the secret key.
@@ -112,7 +112,7 @@ public struct AKSKSigner: Sendable, CustomStringConvertible, CustomDebugStringCo
         return date
     }
 
-    /// Builds the canonical request (step 6 of IMS-REFERENCE.md section 5).
+    /// Builds the canonical request (step 6 of docs/IMS-API.md, "AK/SK signing").
     ///
     /// - Parameters:
     ///   - method: HTTP method; upper-cased.

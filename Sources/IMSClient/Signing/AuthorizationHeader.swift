@@ -1,7 +1,8 @@
 import Foundation
 
 /// The `Authorization` value of an SDK-HMAC-SHA256 request:
-/// `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex` (IMS-REFERENCE.md section 5).
+/// `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`
+/// (docs/IMS-API.md, "AK/SK signing").
 public struct AuthorizationHeader: Sendable, Equatable {
     /// The access key (AK) that signed the request.
     public var accessKey: String

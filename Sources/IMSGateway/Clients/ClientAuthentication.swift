@@ -1,4 +1,4 @@
-/// How the gateway knows its callers (DESIGN.md section 2).
+/// How the gateway knows its callers (docs/ARCHITECTURE.md, "Callers and their limits").
 public enum ClientAuthentication: Sendable {
     /// `Authorization: Bearer <key>`, checked against the clients of the registry (a clients
     /// file, reloaded on SIGHUP, or clients held in memory).

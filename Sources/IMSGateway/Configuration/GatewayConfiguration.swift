@@ -1,6 +1,6 @@
 import IMSClient
 
-/// Every setting of the gateway, with the defaults of DESIGN.md section 4.
+/// Every setting of the gateway, with the defaults of docs/ARCHITECTURE.md, "Defaults".
 public struct GatewayConfiguration: Sendable {
     /// Address to listen on (default `127.0.0.1`).
     public var host: String = "127.0.0.1"
@@ -50,7 +50,8 @@ public struct GatewayConfiguration: Sendable {
     /// Seconds before `expires_at` at which an IAM token is renewed (default 1,800).
     public var tokenRefreshMarginSeconds: Int = 1800
     /// The account's IMS call budget: calls per second of every IMS call, submits and polls
-    /// alike (default 2; DESIGN.md section 4). Set it below IMS's own limit for the account.
+    /// alike (default 2; docs/ARCHITECTURE.md, "Defaults"). Set it below IMS's own limit for
+    /// the account.
     public var upstreamRate: Double = 2
     /// Calls of the budget that may go at once after a quiet spell (default 10).
     public var upstreamBurst: Int = 10
@@ -100,7 +101,7 @@ public struct GatewayConfiguration: Sendable {
     }
 }
 
-/// How the gateway authenticates to IMS (DESIGN.md section 3, "Credentials").
+/// How the gateway authenticates to IMS (docs/ARCHITECTURE.md, "Credentials").
 public enum UpstreamCredentials: Sendable, CustomStringConvertible {
     /// An IAM user's password: project-scoped tokens sent as `X-Auth-Token`.
     case password(IAMPasswordCredentials)

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Who calls, and how often (DESIGN.md section 2): finds the client of
+/// Who calls, and how often (docs/ARCHITECTURE.md, "Callers and their limits"): finds the client of
 /// `Authorization: Bearer <key>` (401 with `WWW-Authenticate: Bearer` when missing or unknown),
 /// takes one token from its bucket (429 with `Retry-After` when empty) and puts
 /// `RateLimit-Policy` and `RateLimit` on every answer to it, errors included.

@@ -1,9 +1,9 @@
 import HTTPTypes
 import Hummingbird
 
-/// Turns the result of an accept/reject request into its HTTP answer (DESIGN.md section 2):
-/// 200 JSON; 502 and 504 problem details carrying the whole result; 202 for a stored request
-/// that is still running.
+/// Turns the result of an accept/reject request into its HTTP answer (docs/ARCHITECTURE.md,
+/// "Answer precedence"): 200 JSON; 502 and 504 problem details carrying the whole result; 202
+/// for a stored request that is still running.
 struct MemberStatusAnswer {
     /// The result to answer with.
     var result: MemberStatusResult

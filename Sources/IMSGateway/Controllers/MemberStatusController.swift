@@ -8,9 +8,9 @@ import NIOCore
 /// `POST /accept-images` and `POST /reject-images`: validate, split into batches, submit one
 /// IMS job per batch, wait for all of them and answer once; `GET /accept-images/{request_id}`
 /// (and `/reject-images/...`): the stored outcome of an earlier request of the same client
-/// (DESIGN.md section 2). A repeat with the same `Idempotency-Key` waits on, or replays, the
-/// earlier request instead of submitting again. While the gateway drains, new requests are
-/// refused with 503 and running ones end by the drain deadline.
+/// (docs/ARCHITECTURE.md, "Public API"). A repeat with the same `Idempotency-Key` waits on, or
+/// replays, the earlier request instead of submitting again. While the gateway drains, new
+/// requests are refused with 503 and running ones end by the drain deadline.
 final class MemberStatusController: Sendable {
     let configuration: GatewayConfiguration
     let planner: BatchPlanner

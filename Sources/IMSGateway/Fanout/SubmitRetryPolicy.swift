@@ -1,8 +1,9 @@
 import IMSClient
 
-/// When a failed submit is repeated (DESIGN.md section 3): no answer at all (connect refused,
-/// DNS, reset, timeout) or a 5xx is repeated with exponential backoff and jitter, up to
-/// `maxAttempts` and never past the deadline; other 4xx and authentication failures are final.
+/// When a failed submit is repeated (docs/ARCHITECTURE.md, "Submitting"): no answer at all
+/// (connect refused, DNS, reset, timeout) or a 5xx is repeated with exponential backoff and
+/// jitter, up to `maxAttempts` and never past the deadline; other 4xx and authentication
+/// failures are final.
 /// A 429 is waited out and sent again by ``IMSClient`` itself (the call budget's pause); one
 /// that still ends the call arrives here as `throttled`, which is final.
 public struct SubmitRetryPolicy: Sendable {

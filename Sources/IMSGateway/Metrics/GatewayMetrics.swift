@@ -2,8 +2,8 @@ import CoreMetrics
 import IMSClient
 import Prometheus
 
-/// The gateway's Prometheus registry and the metrics it records (DESIGN.md section 1,
-/// "/metrics"), served at `GET /metrics` in the Prometheus text format.
+/// The gateway's Prometheus registry and the metrics it records (docs/ARCHITECTURE.md,
+/// "Operational endpoints"), served at `GET /metrics` in the Prometheus text format.
 ///
 /// | metric | kind | labels |
 /// |---|---|---|

@@ -4,7 +4,7 @@ import Logging
 /// Settles a request once its caller has its answer: a final result is stored as the outcome;
 /// jobs still pending when the caller's deadline passed are waited on further, in the
 /// background, up to `max_background_wait` after the request arrived, and their final outcome
-/// is stored then (DESIGN.md section 3, "Waiting": a 504 is never stored as final).
+/// is stored then (docs/ARCHITECTURE.md, "Waiting": a 504 is never stored as final).
 final class BackgroundWait: Sendable {
     let executor: PlanExecutor
     let outcomes: OutcomeStore

@@ -2,7 +2,7 @@ import IMSClient
 import Synchronization
 
 /// The requests the gateway remembers, for `Idempotency-Key` repeats and
-/// `GET /accept-images/{request_id}` (DESIGN.md section 2).
+/// `GET /accept-images/{request_id}` (docs/ARCHITECTURE.md, "Retried calls").
 ///
 /// Bounded in memory: a complete request is forgotten `ttl` after its outcome was stored, and
 /// beyond `maxCount` requests the oldest complete ones are forgotten first. Running requests are

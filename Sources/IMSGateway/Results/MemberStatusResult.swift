@@ -58,7 +58,7 @@ public struct ResultTotals: Sendable, Codable, Equatable {
 }
 
 /// The answer to `POST /accept-images` and `POST /reject-images`: the whole request and each
-/// batch (DESIGN.md section 2, `openapi.yaml` schema `MemberStatusResult`).
+/// batch (docs/ARCHITECTURE.md, "The answer document"; `openapi.yaml` schema `MemberStatusResult`).
 public struct MemberStatusResult: Sendable, Codable, Equatable {
     /// The gateway's id for this request (also the `X-Request-Id` answer header, but in the
     /// answer to an `Idempotency-Key` repeat, which carries the first request's document).

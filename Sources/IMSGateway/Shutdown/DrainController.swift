@@ -1,6 +1,6 @@
 import Synchronization
 
-/// The state of a graceful shutdown (DESIGN.md section 3, "Shutdown"): whether the gateway is
+/// The state of a graceful shutdown (docs/ARCHITECTURE.md, "Shutdown"): whether the gateway is
 /// draining, its drain deadline, and how many accept/reject requests are still running.
 ///
 /// While draining, new accept/reject requests are refused (``admit(limit:)`` answers `.draining`) and every

@@ -3,7 +3,8 @@ import IMSClient
 
 /// The simulated API gateway's check of an `Authorization: SDK-HMAC-SHA256 ...` request: it
 /// rebuilds the canonical request from what was received and compares signatures
-/// (IMS-REFERENCE.md sections 3 and 5). No I/O: the controller hands in the request and the time.
+/// (docs/IMS-API.md, "Error bodies" and "AK/SK signing"). No I/O: the controller hands in the
+/// request and the time.
 struct AKSKVerifier: Sendable {
     /// How far `X-Sdk-Date` may be from the simulator's clock, in seconds (the API gateway's 15 minutes).
     static let maxClockSkewSeconds: TimeInterval = 15 * 60

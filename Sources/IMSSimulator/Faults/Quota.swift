@@ -2,8 +2,8 @@ import Foundation
 
 /// The simulated API gateway's request quota for the whole account: at most ``calls`` IMS calls
 /// (BatchUpdateMembers, ShowJob, ShowJobProgress; not IAM) admitted in any sliding window of
-/// ``windowSeconds``; the calls beyond it are answered 429 APIGW.0308 (IMS-REFERENCE.md
-/// section 3). With ``calls`` `nil` nothing is refused and the window only measures
+/// ``windowSeconds``; the calls beyond it are answered 429 APIGW.0308 (docs/IMS-API.md,
+/// "Throttling"). With ``calls`` `nil` nothing is refused and the window only measures
 /// (`max_calls_in_window` in `/_sim/stats`).
 ///
 /// Text form (the `--quota` flag): `CALLS/SECONDS`, e.g. `100/10`. JSON form:

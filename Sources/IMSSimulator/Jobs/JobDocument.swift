@@ -1,7 +1,7 @@
 import Foundation
 
 /// The body ShowJob or ShowJobProgress answers for a job at one instant, with the job's faults
-/// applied (IMS-REFERENCE.md section 2).
+/// applied (docs/IMS-API.md, "Job queries").
 ///
 /// Both carry `status`, `job_id`, `job_type`, `begin_time`, `end_time` (`""` while running),
 /// `error_code`, `fail_reason` and `entities`. ShowJob's final `entities` hold `results` (one

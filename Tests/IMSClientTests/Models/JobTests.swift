@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Job.decode")
 struct JobTests {
-    /// The assumed FAIL answer of IMS-REFERENCE.md section 2, verbatim.
+    /// The assumed FAIL answer described in docs/IMS-API.md, "Job queries".
     static let assumedFailBody = """
         {"status": "FAIL", "job_id": "ff8080817d1b1a2b017d2c3d4e5f0001", "job_type": "imsUpdateImageMembersJob",
          "begin_time": "2026-11-29T06:15:56Z", "end_time": "2026-11-29T06:15:58Z",

@@ -4,7 +4,7 @@ import Testing
 
 @testable import IMSClient
 
-/// The SDK-HMAC-SHA256 signer against the vectors of IMS-REFERENCE.md section 5, which the
+/// The SDK-HMAC-SHA256 signer against the vectors of docs/IMS-API.md, "AK/SK signing", which the
 /// official SDK signer (`huaweicloudsdkcore/signer/signer.py` 3.1.219) produced.
 @Suite("AK/SK signer")
 struct AKSKSignerTests {

@@ -28,7 +28,7 @@ struct GatewayConfigurationTests {
         }
     }
 
-    @Test("defaults of DESIGN.md section 4; the probe project is lower-cased")
+    @Test("defaults of docs/ARCHITECTURE.md (Defaults); the probe project is lower-cased")
     func defaults() throws {
         let configuration = try Self.load(Self.base)
         #expect(configuration.maxImagesPerRequest == 1000)

@@ -3,9 +3,10 @@ import IMSClient
 import IMSGateway
 import Testing
 
-/// The gateway's answer to each call fault of the simulator (issue #5, point 5; DESIGN.md
-/// section 3, "Submitting" and "Waiting"): 5xx bursts, abrupt connection closes, slow answers
-/// and malformed JSON, on the submit (BatchUpdateMembers) and on the polls (ShowJob). A submit
+/// The gateway's answer to each call fault of the simulator (issue #5, point 5;
+/// docs/ARCHITECTURE.md, "Submitting" and "Waiting"): 5xx bursts, abrupt connection closes,
+/// slow answers and malformed JSON, on the submit (BatchUpdateMembers) and on the polls
+/// (ShowJob). A submit
 /// that got no answer or a 5xx is repeated up to `maxSubmitAttempts` (default 4); no poll
 /// error ends a wait. Each test checks the answer and the simulator's counters of the same run.
 /// (429 / `Retry-After` and the quota are left to the tests of the upstream limiter.)
@@ -192,8 +193,8 @@ struct CallFaultOutcomeTests {
             #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 2)
             #expect(try await harness.faultsInjected("delay") == 1)
             // The slow submit was still handled once its delay passed, after the gateway had
-            // given up on it: an extra job upstream that nobody waits for, as DESIGN.md
-            // section 3 allows ("may leave an extra job upstream").
+            // given up on it: an extra job upstream that nobody waits for, as
+            // docs/ARCHITECTURE.md, "Submitting" allows ("may leave an extra job upstream").
             try await Task.sleep(for: .milliseconds(1000))
             let jobs = try await harness.simulatorJobs()
             #expect(jobs.count == 2)

@@ -4,10 +4,11 @@ import IMSGateway
 import IMSSimulator
 import Testing
 
-/// The gateway's answer to each job fault of the simulator (issue #5, point 5; DESIGN.md
-/// section 3, "Waiting"): how long jobs take, status words in other cases or unknown, answers
-/// without `status` or `entities`, a job stuck RUNNING or ending just after the caller's
-/// deadline, 404s right after submit, and whole-machine (CBR) images without `vault_id`.
+/// The gateway's answer to each job fault of the simulator (issue #5, point 5;
+/// docs/ARCHITECTURE.md, "Waiting"): how long jobs take, status words in other cases or
+/// unknown, answers without `status` or `entities`, a job stuck RUNNING or ending just after
+/// the caller's deadline, 404s right after submit, and whole-machine (CBR) images without
+/// `vault_id`.
 /// Each test checks the answer and the simulator's counters of the same run.
 @Suite("job faults: the gateway's answers", .serialized)
 struct JobFaultOutcomeTests {
