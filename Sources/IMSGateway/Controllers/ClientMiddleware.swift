@@ -58,7 +58,7 @@ struct ClientMiddleware: RouterMiddleware {
         guard decision.admitted else {
             metrics.inboundRateLimited()
             let detail = "client \(client.name) is over its rate limit of \(Self.format(client.rateLimit.rate)) request(s) per second (burst \(client.rateLimit.burst)); send it again in \(decision.retryAfterSeconds) s"
-            log.refused(status: 429, detail: detail, client: client.name, route: request.uri.path, requestID: context.requestID)
+            log.refused(status: 429, detail: detail, client: client.name, route: context.endpointPath ?? "unknown", requestID: context.requestID)
             throw GatewayProblem(
                 ProblemDetails(slug: "rate-limited", title: "Too many requests", status: 429, detail: detail, requestID: context.requestID),
                 headers: decision.headerFields)
@@ -87,7 +87,7 @@ struct ClientMiddleware: RouterMiddleware {
         reason: String, detail: String, challenge: String, request: Request, context: Context
     ) -> GatewayProblem {
         metrics.clientAuthFailure(reason: reason)
-        log.refused(status: 401, detail: detail, client: nil, route: request.uri.path, requestID: context.requestID)
+        log.refused(status: 401, detail: detail, client: nil, route: context.endpointPath ?? "unknown", requestID: context.requestID)
         return GatewayProblem(
             ProblemDetails(slug: "unauthorized", title: "Unauthorized", status: 401, detail: detail, requestID: context.requestID),
             headers: [.wwwAuthenticate: challenge])

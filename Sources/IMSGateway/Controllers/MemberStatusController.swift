@@ -69,10 +69,11 @@ final class MemberStatusController: Sendable {
         let started = ContinuousClock.now
         let requestID = context.requestID
         let client = context.client ?? ClientIdentity(name: "-", projects: .only([]), rateLimit: .init(rate: 1, burst: 1))
+        // The body is read before a caller slot is taken: a client that sends its body slowly
+        // must not hold slots of `maxCallersWaiting` that other clients need.
+        let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
         try admit(client: client, requestID: requestID, route: route)
         defer { drain.finish() }
-
-        let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
         let begun = try begin(
             plan, request: request, client: client, requestID: requestID, route: route, started: started)
         switch begun.admission {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The `wait` preference of RFC 7240 (`Prefer: wait=<seconds>`), clamped to the gateway's
-/// maximum. Other preferences are ignored, as RFC 7240 asks.
+/// maximum. Other preferences are ignored, and of a `wait` given more than once only the first
+/// counts, as RFC 7240 section 2 asks.
 struct WaitPreference: Equatable {
     /// The wait the gateway applies, in seconds.
     let seconds: Int
@@ -16,8 +17,8 @@ struct WaitPreference: Equatable {
             guard parts.count == 2, parts[0].lowercased() == "wait" else { continue }
             let value = parts[1].trimmingCharacters(in: ["\""])
             // RFC 7240: delta-seconds, digits only; a value too large for Int means "as long as allowed".
-            guard !value.isEmpty, value.utf8.allSatisfy({ (48...57).contains($0) }) else { continue }
-            asked = Int(value) ?? Int.max
+            if !value.isEmpty, value.utf8.allSatisfy({ (48...57).contains($0) }) { asked = Int(value) ?? Int.max }
+            break
         }
         seconds = max(1, min(asked ?? defaultSeconds, maxSeconds))
         requested = asked != nil

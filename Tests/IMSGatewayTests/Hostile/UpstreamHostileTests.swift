@@ -1,6 +1,7 @@
 import Foundation
 import IMSClient
 import IMSGateway
+import IMSSimulator
 import Testing
 
 /// A hostile upstream and a hostile client against the IMS call budget, end to end over loopback
@@ -209,6 +210,32 @@ struct UpstreamHostileTests {
             #expect(shown > answeredPolls)
             // At most the poll in flight while the GET was answered is not shown yet.
             #expect(shown == made || shown == made - 1, "shown \(shown), IMS polled \(made)")
+        }
+    }
+
+    @Test("bodies sent slowly by one client hold no caller slot: another client is answered while they trickle")
+    func slowBodiesHoldNoCallerSlot() async throws {
+        let images = testImages(1, seed: 47)
+        try await withGateway(
+            shared: images,
+            adjust: { configuration in
+                configuration.clientAuthentication = .clients(Self.clients())
+                configuration.maxCallersWaiting = 2
+            }
+        ) { harness in
+            var slow: [RawHTTPConnection] = []
+            for _ in 0..<4 {
+                let connection = try await RawHTTPConnection.open(port: harness.gateway.port)
+                try await connection.send(
+                    "POST /accept-images HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Self.attackerKey)\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+                slow.append(connection)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let answer = try await harness.post(
+                "/accept-images", json: Self.body(images), headers: [("Prefer", "wait=10")], key: Self.victimKey)
+            #expect(answer.status == 200)
+            _ = slow
         }
     }
 }
