@@ -193,7 +193,8 @@ public final class IMSClient: Sendable {
                     message: "IMS unreachable: \(error.message)"))
             }
             metrics.call(operation: operation, status: "\(response.status)", duration: started.duration(to: .now))
-            let requestID = response.header("X-Request-Id")
+            // Upstream text: cut, so that a hostile header cannot make kilobyte log lines.
+            let requestID = response.header("X-Request-Id").map { String($0.prefix(Job.maxShortFieldCharacters)) }
             logger.debug(
                 "IMS call", metadata: ["operation": "\(operation)", "status": "\(response.status)", "ims_request_id": "\(requestID ?? "-")"])
             if response.status != 401 { await credentials.accepted(authorized, projectID: projectID) }

@@ -42,8 +42,10 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
             message = String(decoding: body, as: UTF8.self)
         }
         self.init(
-            httpStatus: httpStatus, code: code, message: message.map { String($0.prefix(512)) },
-            requestID: requestID ?? bodyRequestID, retryAfter: retryAfter)
+            httpStatus: httpStatus, code: code.map { String($0.prefix(Job.maxShortFieldCharacters)) },
+            message: message.map { String($0.prefix(512)) },
+            requestID: (requestID ?? bodyRequestID).map { String($0.prefix(Job.maxShortFieldCharacters)) },
+            retryAfter: retryAfter)
     }
 
     private static let keyPairs = [("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")]

@@ -44,32 +44,41 @@ public struct Job: Sendable, Equatable {
         self.results = results
     }
 
-    /// Decodes a ShowJob or ShowJobProgress response body.
+    /// Most characters kept of a short field IMS sends (status word, ids, times, codes).
+    public static let maxShortFieldCharacters = 256
+    /// Most characters kept of `fail_reason` (or the `entities` error text it falls back to).
+    public static let maxFailReasonCharacters = 2048
+    /// Most entries kept of `entities.results`.
+    public static let maxResults = 10_000
+
+    /// Decodes a ShowJob or ShowJobProgress response body (docs/IMS-API.md, "Job queries").
+    /// A hostile or broken upstream cannot grow what the gateway keeps: short fields are cut to
+    /// ``maxShortFieldCharacters``, `fail_reason` to ``maxFailReasonCharacters`` and
+    /// `entities.results` to ``maxResults`` entries.
     /// - Returns: nil when the body is not a JSON object at all.
     public static func decode(_ body: [UInt8]) -> Job? {
         guard let object = LenientJSON.object(body) else { return nil }
         let entities = object["entities"] as? [String: Any] ?? [:]
-        let rawStatus = LenientJSON.string(object["status"])
+        func short(_ value: Any?) -> String? { LenientJSON.string(value, maxLength: maxShortFieldCharacters) }
+        func reason(_ value: Any?) -> String? { LenientJSON.string(value, maxLength: maxFailReasonCharacters) }
+        let rawStatus = short(object["status"])
         var results: [ImageMemberResult]?
         if let list = entities["results"] as? [Any] {
-            results = list.compactMap { item in
+            results = list.prefix(maxResults).compactMap { item in
                 guard let item = item as? [String: Any] else { return nil }
                 return ImageMemberResult(
-                    imageID: LenientJSON.string(item["image_id"]),
-                    projectID: LenientJSON.string(item["project_id"]),
-                    status: LenientJSON.string(item["status"]))
+                    imageID: short(item["image_id"]), projectID: short(item["project_id"]), status: short(item["status"]))
             }
         }
         return Job(
             status: JobStatus(rawStatus),
             rawStatus: rawStatus,
-            jobID: LenientJSON.string(object["job_id"]),
-            jobType: LenientJSON.string(object["job_type"]),
-            beginTime: LenientJSON.string(object["begin_time"]),
-            endTime: LenientJSON.string(object["end_time"]),
-            errorCode: LenientJSON.string(object["error_code"]) ?? LenientJSON.string(entities["error_code"]),
-            failReason: LenientJSON.string(object["fail_reason"]) ?? LenientJSON.string(entities["error"])
-                ?? LenientJSON.string(entities["addition_error_msg"]),
+            jobID: short(object["job_id"]),
+            jobType: short(object["job_type"]),
+            beginTime: short(object["begin_time"]),
+            endTime: short(object["end_time"]),
+            errorCode: short(object["error_code"]) ?? short(entities["error_code"]),
+            failReason: reason(object["fail_reason"]) ?? reason(entities["error"]) ?? reason(entities["addition_error_msg"]),
             results: results)
     }
 }

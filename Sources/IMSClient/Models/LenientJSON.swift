@@ -10,6 +10,13 @@ enum LenientJSON {
     }
 
     /// A string value; numbers and booleans are written out, `null` and "" read as nil.
+    /// ``string(_:)`` cut to its first `maxLength` characters: an upstream that sends a
+    /// megabyte in one field must not make every answer, stored outcome and log line that
+    /// carries it a megabyte too.
+    static func string(_ value: Any?, maxLength: Int) -> String? {
+        string(value).map { $0.count > maxLength ? String($0.prefix(maxLength)) : $0 }
+    }
+
     static func string(_ value: Any?) -> String? {
         switch value {
         case let string as String:

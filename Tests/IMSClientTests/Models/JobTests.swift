@@ -178,4 +178,30 @@ struct JobTests {
                     endTime: "2026-11-29T06:15:59Z"))
         #expect(job.results == nil)
     }
+
+    @Test("a hostile upstream's megabyte fields are cut: short fields to 256 characters, fail_reason to 2048, results to 10,000")
+    func oversizedFieldsAreCut() throws {
+        let long = String(repeating: "Z", count: 300_000)
+        let first = #"{"image_id": "\#(long)", "project_id": "p", "status": "success"}"#
+        let results = ([first] + Array(repeating: #"{"image_id": "i"}"#, count: 10_000)).joined(separator: ",")
+        let body = #"{"status": "\#(long)", "job_id": "\#(long)", "error_code": "\#(long)", "fail_reason": "\#(long)", "begin_time": "\#(long)", "entities": {"results": [\#(results)]}}"#
+        let job = try #require(Job.decode(Array(body.utf8)))
+        #expect(job.rawStatus?.count == 256)
+        #expect(job.status == .unknown(String(repeating: "Z", count: 256)))
+        #expect(job.jobID?.count == 256)
+        #expect(job.errorCode?.count == 256)
+        #expect(job.beginTime?.count == 256)
+        #expect(job.failReason?.count == 2048)
+        #expect(job.results?.count == 10_000)
+        #expect(job.results?.first?.imageID?.count == 256)
+    }
+
+    @Test("an error body's code and request id are cut to 256 characters")
+    func oversizedErrorFieldsAreCut() {
+        let long = String(repeating: "C", count: 100_000)
+        let error = UpstreamError(
+            httpStatus: 500, body: Array(#"{"error_code": "\#(long)", "error_msg": "m"}"#.utf8), requestID: long)
+        #expect(error.code?.count == 256)
+        #expect(error.requestID?.count == 256)
+    }
 }
