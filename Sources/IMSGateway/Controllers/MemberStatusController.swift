@@ -84,12 +84,10 @@ final class MemberStatusController: Sendable {
                 client, requestID, route)
         case .tooManyPending(let limit):
             metrics.pendingRequestsRefused()
-            var problem = refused(
+            throw refused(
                 429, "too-many-pending-requests", "Too many requests pending",
                 "client \(client.name) already has \(limit) requests that are not final (waiting or in the background); send it again once some have ended",
-                client, requestID, route)
-            problem.headers[ResponseFactory.retryAfterHeader] = "\(retryAfterSeconds)"
-            throw problem
+                client, requestID, route, retryAfter: retryAfterSeconds)
         case .repeated(let earlier):
             let replayed = earlier.finalOutcome != nil
             let result = await earlier.outcome(waitingUntil: drain.effectiveDeadline(begun.deadline)) ?? earlier.current()
@@ -130,18 +128,14 @@ final class MemberStatusController: Sendable {
         case .admitted:
             return
         case .draining:
-            var problem = refused(
+            throw refused(
                 503, "draining", "Shutting down",
                 "the gateway is shutting down and takes no new requests; send it again (another instance will answer it)",
-                client, requestID, route)
-            problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.drainingRetryAfterSeconds)"
-            throw problem
+                client, requestID, route, retryAfter: Self.drainingRetryAfterSeconds)
         case .full:
-            var problem = refused(
+            throw refused(
                 503, "too-many-callers", "Too many callers waiting",
-                "\(configuration.maxCallersWaiting) callers are already waiting; send it again shortly", client, requestID, route)
-            problem.headers[ResponseFactory.retryAfterHeader] = "1"
-            throw problem
+                "\(configuration.maxCallersWaiting) callers are already waiting; send it again shortly", client, requestID, route, retryAfter: 1)
         }
     }
 
@@ -280,14 +274,17 @@ final class MemberStatusController: Sendable {
     /// Most entries of `errors[]` in a 400 answer.
     static let maxFieldErrors = 100
 
-    /// A refusal before any upstream call, logged with its status.
+    /// A refusal before any upstream call, logged with its status; `retryAfter` (whole
+    /// seconds) becomes its `Retry-After` header when given.
     @inline(never)
     private func refused(
         _ status: Int, _ slug: String, _ title: String, _ detail: String, _ client: ClientIdentity, _ requestID: String,
-        _ route: String
+        _ route: String, retryAfter: Int? = nil
     ) -> GatewayProblem {
         log.refused(status: status, detail: detail, client: client.name, route: route, requestID: requestID)
-        return GatewayProblem(ProblemDetails(slug: slug, title: title, status: status, detail: detail, requestID: requestID))
+        var problem = GatewayProblem(ProblemDetails(slug: slug, title: title, status: status, detail: detail, requestID: requestID))
+        if let retryAfter { problem.headers[ResponseFactory.retryAfterHeader] = "\(retryAfter)" }
+        return problem
     }
 
     /// `application/json` or any `+json` type, parameters ignored.
