@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ims-gateway", targets: ["ims-gateway"]),
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
         .library(name: "IMSClient", targets: ["IMSClient"]),
+        .library(name: "GatewayStore", targets: ["GatewayStore"]),
         .library(name: "IMSGateway", targets: ["IMSGateway"]),
         .library(name: "IMSSimulator", targets: ["IMSSimulator"]),
     ],
@@ -32,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-structured-headers.git", from: "1.7.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // The benchmark's reference client (issue #7); never a dependency of the product.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -70,9 +72,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GatewayStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "IMSGateway",
             dependencies: [
                 "IMSClient",
+                "GatewayStore",
                 "CurlHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -95,6 +106,7 @@ let package = Package(
             name: "ims-gateway",
             dependencies: [
                 "IMSGateway",
+                "GatewayStore",
                 "IMSSimulator",
                 "IMSClient",
                 "CurlHTTP",
@@ -146,9 +158,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "GatewayStoreTests",
+            dependencies: ["GatewayStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IMSGatewayTests",
             dependencies: [
                 "IMSGateway",
+                "GatewayStore",
                 .product(name: "Configuration", package: "swift-configuration"),
                 "IMSSimulator",
                 "IMSClient",
