@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import GatewayStore
 import Hummingbird
 import IMSClient
 import Logging
@@ -14,19 +15,23 @@ public enum GatewayApplication {
     ///   - configuration: every setting.
     ///   - http: the libcurl client for all upstream calls; the caller shuts it down after the
     ///     application has stopped.
+    ///   - store: where requests are stored (opened and migrated by the caller).
+    ///   - recovered: what an earlier process left running in `store` (``RecoveredRequests/load(from:submitTimeout:now:)``).
     ///   - logger: the gateway's logger.
     ///   - metrics: the registry `/metrics` serves (each gateway its own by default).
     ///   - onServerRunning: called with the bound port once listening.
     public static func build(
         configuration: GatewayConfiguration,
         http: CurlHTTPClient,
+        store: any GatewayStore,
+        recovered: RecoveredRequests = .none,
         logger: Logger = Logger(label: "ims-gateway"),
         metrics: GatewayMetrics = GatewayMetrics(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         build(
-            configuration: configuration, http: http, readiness: ReadinessState(), drain: DrainController(),
-            logger: logger, metrics: metrics, onServerRunning: onServerRunning)
+            configuration: configuration, http: http, store: store, recovered: recovered, readiness: ReadinessState(),
+            drain: DrainController(), logger: logger, metrics: metrics, onServerRunning: onServerRunning)
     }
 
     /// The gateway with graceful shutdown (docs/ARCHITECTURE.md, "Shutdown"), as the services to
@@ -37,12 +42,16 @@ public enum GatewayApplication {
     ///   - configuration: every setting.
     ///   - http: the libcurl client for all upstream calls; the caller shuts it down after the
     ///     group has stopped, so that it is the last thing to stop.
+    ///   - store: where requests are stored (opened and migrated by the caller).
+    ///   - recovered: what an earlier process left running in `store`.
     ///   - logger: the gateway's logger.
     ///   - metrics: the registry `/metrics` serves.
     ///   - onServerRunning: called with the bound port once listening.
     public static func services(
         configuration: GatewayConfiguration,
         http: CurlHTTPClient,
+        store: any GatewayStore,
+        recovered: RecoveredRequests = .none,
         logger: Logger = Logger(label: "ims-gateway"),
         metrics: GatewayMetrics = GatewayMetrics(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -50,8 +59,8 @@ public enum GatewayApplication {
         let readiness = ReadinessState()
         let drain = DrainController()
         let app = build(
-            configuration: configuration, http: http, readiness: readiness, drain: drain, logger: logger,
-            metrics: metrics, onServerRunning: onServerRunning)
+            configuration: configuration, http: http, store: store, recovered: recovered, readiness: readiness,
+            drain: drain, logger: logger, metrics: metrics, onServerRunning: onServerRunning)
         let drainService = DrainService(
             drain: drain, readiness: readiness, timeout: .seconds(configuration.drainTimeoutSeconds), logger: logger)
         // A group shuts its services down last to first: the drain before the server.
@@ -61,6 +70,8 @@ public enum GatewayApplication {
     static func build(
         configuration: GatewayConfiguration,
         http: CurlHTTPClient,
+        store: any GatewayStore,
+        recovered: RecoveredRequests,
         readiness: ReadinessState,
         drain: DrainController,
         logger: Logger,
@@ -96,8 +107,11 @@ public enum GatewayApplication {
         router.add(middleware: CanonicalPathMiddleware())
         let log = RequestLog(logger: logger)
         let executor = PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest)
-        let outcomes = OutcomeStore(
-            maxCount: configuration.outcomeMaxCount, ttl: .seconds(configuration.outcomeTTLSeconds))
+        let registry = RequestRegistry(
+            store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), metrics: metrics,
+            logger: logger, recovered: recovered.resumed)
+        let background = BackgroundWait(
+            executor: executor, registry: registry, drain: drain, metrics: metrics, log: log)
         if case .insecureNoAuth = configuration.clientAuthentication {
             logger.warning(
                 "CLIENT AUTHENTICATION IS OFF (insecure-no-auth): anyone who reaches this port can accept and reject images in every project; use it on a local machine only")
@@ -111,10 +125,8 @@ public enum GatewayApplication {
             planner: BatchPlanner(
                 maxImagesPerRequest: configuration.maxImagesPerRequest, maxImagesPerJob: configuration.maxImagesPerJob),
             executor: executor,
-            outcomes: outcomes,
-            background: BackgroundWait(
-                executor: executor, outcomes: outcomes, drain: drain,
-                maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), metrics: metrics, log: log),
+            registry: registry,
+            background: background,
             drain: drain,
             metrics: metrics,
             log: log,
@@ -126,7 +138,12 @@ public enum GatewayApplication {
         ).addRoutes(to: clientRoutes)
         HealthController(readiness: readiness, upstreamPause: { client.pause }).addRoutes(to: router)
         MetricsController(metrics: metrics, beforeRender: { metrics.upstreamPause(client.pause) }).addRoutes(to: router)
-        var services: [any Service] = []
+        var services: [any Service] = [
+            RecoveryService(recovered: recovered, registry: registry, background: background, metrics: metrics, logger: logger),
+            OutcomeReaper(
+                store: store, ttl: .seconds(configuration.outcomeTTLSeconds), interval: .seconds(60), batchSize: 500,
+                metrics: metrics, logger: logger),
+        ]
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
             services.append(ClientsReloadService(registry: registry, limiter: limiter, logger: logger))
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CurlHTTP
 import Foundation
+import GatewayStore
 import IMSClient
 import IMSGateway
 import IMSSimulator
@@ -55,9 +56,16 @@ struct DemoCommand: AsyncParsableCommand {
         ]))
         configuration.maxImagesPerJob = 2
         configuration.pollSchedule = .init(initialDelay: .milliseconds(500), growthFactor: 1.5, maxDelay: .seconds(2))
+        // A temporary store: the demo leaves nothing behind.
+        let storeFolder = FileManager.default.temporaryDirectory.appendingPathComponent("ims-gateway-demo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: storeFolder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: storeFolder) }
+        let store = try StoreOpener.open(url: "sqlite:" + storeFolder.appendingPathComponent("demo.sqlite").path, logger: logger)
+        defer { try? store.close() }
         let http = try CurlHTTPClient()
         let gateway = try await InProcessServer.start { onRunning in
-            GatewayApplication.build(configuration: configuration, http: http, logger: logger, onServerRunning: onRunning)
+            GatewayApplication.build(
+                configuration: configuration, http: http, store: store, logger: logger, onServerRunning: onRunning)
         }
         defer { http.shutdown() }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import GatewayStore
 import IMSClient
 import CurlHTTP
 import IMSGateway
@@ -72,9 +73,22 @@ struct ServeCommand: AsyncParsableCommand {
             print("logFormat: \(reader.string(forKey: "logFormat") ?? "json (text on a terminal)")")
             return
         }
+        // The store first: a second process on the same file, a corrupt or unwritable file, or
+        // one migrated by a newer gateway stops the start with one line naming it.
+        let store: SQLiteGatewayStore
+        let recovered: RecoveredRequests
+        do {
+            store = try StoreOpener.open(url: configuration.storeURL, logger: logger)
+            recovered = try await RecoveredRequests.load(
+                from: store, submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))
+        } catch {
+            throw CommandFailure.store("\(error)").exit()
+        }
         let http = try CurlHTTPClient(configuration: .init(
             maxConnections: configuration.maxUpstreamTransfers, caBundlePath: configuration.caBundlePath))
-        let services = GatewayApplication.services(configuration: configuration, http: http, logger: logger) { port in
+        let services = GatewayApplication.services(
+            configuration: configuration, http: http, store: store, recovered: recovered, logger: logger
+        ) { port in
             logger.info("ims-gateway listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
         }
         // SIGTERM / SIGINT: drain, stop the HTTP server, then (below) the curl client, last.
@@ -82,6 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         http.shutdown()
+        try? store.close()
         logger.notice("ims-gateway stopped")
     }
 }
@@ -127,10 +142,12 @@ enum Logging {}
 enum CommandFailure: Error, CustomStringConvertible {
     /// A setting is missing or invalid (exit status 78, EX_CONFIG).
     case configuration(String)
+    /// The store cannot be opened, locked, migrated or copied (exit status 74, EX_IOERR).
+    case store(String)
 
     var description: String {
         switch self {
-        case .configuration(let message): return message
+        case .configuration(let message), .store(let message): return message
         }
     }
 
@@ -139,6 +156,7 @@ enum CommandFailure: Error, CustomStringConvertible {
         FileHandle.standardError.write(Data("ims-gateway: \(description)\n".utf8))
         switch self {
         case .configuration: return ExitCode(78)
+        case .store: return ExitCode(74)
         }
     }
 }

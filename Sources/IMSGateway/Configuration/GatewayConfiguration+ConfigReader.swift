@@ -28,7 +28,7 @@ extension GatewayConfiguration {
     /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
-    /// `clients.defaultBurst`, `outcomes.maxCount`, `outcomes.ttlSeconds`,
+    /// `clients.defaultBurst`, `outcomes.maxPerClient`, `outcomes.ttlSeconds`, `store.url`,
     /// `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`, `upstream.maxPauseSeconds`,
     /// `clients.maxPendingRequests`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
@@ -47,8 +47,8 @@ extension GatewayConfiguration {
         "maxCallersWaiting", "wait.defaultSeconds", "wait.maxSeconds", "wait.maxBackgroundSeconds",
         "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "poll.adaptive", "upstream.connectTimeoutMs",
         "upstream.timeoutMs", "upstream.rate", "upstream.burst", "upstream.maxPauseSeconds", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
-        "clients.defaultRate", "clients.defaultBurst", "clients.maxPendingRequests", "insecureNoAuth", "outcomes.maxCount",
-        "outcomes.ttlSeconds", "logLevel", "logFormat",
+        "clients.defaultRate", "clients.defaultBurst", "clients.maxPendingRequests", "insecureNoAuth", "outcomes.maxPerClient",
+        "outcomes.ttlSeconds", "store.url", "logLevel", "logFormat",
     ]
 
     /// The words of a key, lower-cased: `poll.initialMs` is `poll`, `initial`, `ms`; the
@@ -155,7 +155,15 @@ extension GatewayConfiguration {
         }
         maxBackgroundWaitSeconds = try settings.int(
             "wait.maxBackgroundSeconds", default: maxBackgroundWaitSeconds, range: 0...86_400)
-        outcomeMaxCount = try settings.int("outcomes.maxCount", default: outcomeMaxCount, range: 1...10_000_000)
+        outcomeMaxPerClient = try settings.int(
+            "outcomes.maxPerClient", default: outcomeMaxPerClient, range: 1...10_000_000)
+        if let url = settings.string("store.url") {
+            guard StoreLocation(url: url) != nil else {
+                throw ConfigurationError(
+                    "setting store.url: '\(InputExcerpt.of(url))' is not sqlite:PATH (PostgreSQL is not supported yet)")
+            }
+            storeURL = url
+        }
         outcomeTTLSeconds = try settings.int("outcomes.ttlSeconds", default: outcomeTTLSeconds, range: 1...2_592_000)
         defaultClientRateLimit = ClientRateLimit(
             rate: try settings.double("clients.defaultRate", default: defaultClientRateLimit.rate, range: 0.001...1_000_000),

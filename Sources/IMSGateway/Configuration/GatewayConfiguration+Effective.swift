@@ -35,7 +35,7 @@ extension GatewayConfiguration {
             ("upstream.maxPauseSeconds", "\(upstreamMaxPauseSeconds)"), ("submit.maxAttempts", "\(maxSubmitAttempts)"),
             ("ims.jobQuery", jobQuery.rawValue), ("tls.caBundle", caBundlePath ?? "<system>"),
             ("drain.timeoutSeconds", "\(drainTimeoutSeconds)"), ("wait.maxBackgroundSeconds", "\(maxBackgroundWaitSeconds)"),
-            ("outcomes.maxCount", "\(outcomeMaxCount)"), ("outcomes.ttlSeconds", "\(outcomeTTLSeconds)"),
+            ("outcomes.maxPerClient", "\(outcomeMaxPerClient)"), ("store.url", storeURL), ("outcomes.ttlSeconds", "\(outcomeTTLSeconds)"),
             ("clients.defaultRate", "\(defaultClientRateLimit.rate)"), ("clients.defaultBurst", "\(defaultClientRateLimit.burst)"),
             ("clients.maxPendingRequests", "\(maxPendingRequestsPerClient)"),
         ]

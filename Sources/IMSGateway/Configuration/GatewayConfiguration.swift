@@ -77,9 +77,15 @@ public struct GatewayConfiguration: Sendable {
     /// at once, unless the clients file gives the client its own `max_pending_requests`; more
     /// are refused with 429 (default 200).
     public var maxPendingRequestsPerClient: Int = 200
-    /// Most requests whose outcome is kept for `Idempotency-Key` repeats and
-    /// `GET .../{request_id}` (default 10,000).
-    public var outcomeMaxCount: Int = 10_000
+    /// Most requests one client may have stored (running and finished) before its new
+    /// requests with an `Idempotency-Key` are refused with 429 (default 10,000): no client's
+    /// traffic evicts another's stored outcomes.
+    public var outcomeMaxPerClient: Int = 10_000
+    /// Where requests are stored: `sqlite:PATH` (default `sqlite:ims-gateway.sqlite`, relative
+    /// to the working directory) (docs/ARCHITECTURE.md, "State and recovery").
+    public var storeURL: String = Self.defaultStoreURL
+    /// `store.url` when none is given.
+    public static let defaultStoreURL = "sqlite:ims-gateway.sqlite"
     /// How long an outcome is kept after the request ended, in seconds (default 86,400).
     public var outcomeTTLSeconds: Int = 86_400
     /// How long after a request arrived the gateway may still wait for its jobs in the

@@ -5,9 +5,11 @@ import Hummingbird
 public struct GatewayRequestContext: RequestContext {
     /// Hummingbird's storage (logger, allocator, parameters).
     public var coreContext: CoreRequestContextStorage
-    /// The caller's `X-Request-Id` when plain enough, else a generated UUID; set by
-    /// ``RequestIDMiddleware``.
+    /// The gateway's id of this request, a new UUID; set by ``RequestIDMiddleware``.
     public var requestID: String = ""
+    /// The caller's `X-Request-Id` when plain enough, else ``requestID``: echoed in the
+    /// answer, logged, and sent upstream.
+    public var correlationID: String = ""
     /// The authenticated client of an accept/reject request; set by the client middleware.
     public var client: ClientIdentity?
 

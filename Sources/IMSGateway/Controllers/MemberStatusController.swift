@@ -1,4 +1,5 @@
 import Foundation
+import GatewayStore
 import HTTPTypes
 import Hummingbird
 import IMSClient
@@ -15,7 +16,7 @@ final class MemberStatusController: Sendable {
     let configuration: GatewayConfiguration
     let planner: BatchPlanner
     let executor: PlanExecutor
-    let outcomes: OutcomeStore
+    let registry: RequestRegistry
     let background: BackgroundWait
     let drain: DrainController
     let metrics: GatewayMetrics
@@ -31,7 +32,7 @@ final class MemberStatusController: Sendable {
         configuration: GatewayConfiguration,
         planner: BatchPlanner,
         executor: PlanExecutor,
-        outcomes: OutcomeStore,
+        registry: RequestRegistry,
         background: BackgroundWait,
         drain: DrainController,
         metrics: GatewayMetrics,
@@ -41,7 +42,7 @@ final class MemberStatusController: Sendable {
         self.configuration = configuration
         self.planner = planner
         self.executor = executor
-        self.outcomes = outcomes
+        self.registry = registry
         self.background = background
         self.drain = drain
         self.metrics = metrics
@@ -58,7 +59,7 @@ final class MemberStatusController: Sendable {
                 try await self.handle(request, context: context, memberStatus: memberStatus, route: route)
             }
             router.get(RouterPath(route + "/:requestID")) { _, context in
-                try self.stored(context: context, route: route)
+                try await self.stored(context: context, route: route)
             }
         }
     }
@@ -74,13 +75,20 @@ final class MemberStatusController: Sendable {
         let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
         try admit(client: client, requestID: requestID, route: route)
         defer { drain.finish() }
-        let begun = try begin(
-            plan, request: request, client: client, requestID: requestID, route: route, started: started)
+        var begun = try await begin(
+            plan, request: request, client: client, requestID: requestID, context: context, route: route, started: started)
+        // A request joined while its admission failed: start over (a few times at most).
+        for _ in 0..<3 {
+            guard case .repeated(let earlier) = begun.admission, earlier.isAbandoned else { break }
+            begun = try await begin(
+                plan, request: request, client: client, requestID: requestID, context: context, route: route,
+                started: started)
+        }
         switch begun.admission {
-        case .conflict(let earlier):
+        case .conflict(let earlierID):
             throw refused(
                 422, "idempotency-key-reused", "Idempotency-Key reused",
-                "Idempotency-Key was already used by request \(earlier.requestID) with a different body; use a new key for a different request",
+                "Idempotency-Key was already used by request \(earlierID) with a different body; use a new key for a different request",
                 client, requestID, route)
         case .tooManyPending(let limit):
             metrics.pendingRequestsRefused()
@@ -88,6 +96,17 @@ final class MemberStatusController: Sendable {
                 429, "too-many-pending-requests", "Too many requests pending",
                 "client \(client.name) already has \(limit) requests that are not final (waiting or in the background); send it again once some have ended",
                 client, requestID, route, retryAfter: retryAfterSeconds)
+        case .tooManyStored(let limit):
+            metrics.storedRequestsRefused()
+            throw refused(
+                429, "too-many-stored-requests", "Too many requests stored",
+                "client \(client.name) already has \(limit) requests stored (outcomes are kept \(configuration.outcomeTTLSeconds) s after they end); new requests with an Idempotency-Key are refused until older ones expire",
+                client, requestID, route, retryAfter: retryAfterSeconds)
+        case .storeUnavailable(let error):
+            throw refused(
+                503, "store-unavailable", "Store unavailable",
+                "the gateway cannot write its store (\(error)), so it cannot promise that a repeat will not submit again; nothing was sent to IMS",
+                client, requestID, route, retryAfter: Self.storeRetryAfterSeconds)
         case .repeated(let earlier):
             let replayed = earlier.finalOutcome != nil
             let result = await earlier.outcome(waitingUntil: drain.effectiveDeadline(begun.deadline)) ?? earlier.current()
@@ -95,24 +114,25 @@ final class MemberStatusController: Sendable {
                 result, begun, replayed: replayed, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline && !earlier.isComplete,
                 continuesInBackground: !earlier.isComplete, client: client, requestID: requestID, route: route,
                 source: .repeated)
-        case .new:
-            let stored = begun.stored
+        case .new(let stored), .resumed(let stored):
             let batches = await executor.execute(
-                plan, deadline: begun.deadline, requestID: requestID, caller: stored.upstreamCaller, reportsPending: false,
-                progress: { stored.record($0) })
+                stored.plan, from: stored.current().batches, deadline: begun.deadline, requestID: stored.correlationID,
+                caller: stored.upstreamCaller, journal: RequestJournal(registry: registry, request: stored),
+                reportsPending: false, progress: { stored.record($0) })
             let result = MemberStatusResult(
-                requestID: requestID, plan: plan, batches: batches, elapsedMs: started.duration(to: .now).wholeMilliseconds)
+                requestID: stored.requestID, plan: stored.plan, batches: batches,
+                elapsedMs: stored.started.duration(to: .now).wholeMilliseconds)
+            let continues = await background.settle(
+                stored, result: result, answerBy: begun.deadline.advanced(by: .seconds(Self.finalWriteGraceSeconds)))
             return answer(
                 result, begun, replayed: false, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline,
-                continuesInBackground: background.settle(stored, result: result, route: route), client: client,
-                requestID: requestID, route: route, source: .submitted)
+                continuesInBackground: continues, client: client, requestID: requestID, route: route, source: .submitted)
         }
     }
 
     /// A request that passed validation and was entered in the outcome store.
     private struct Begun {
-        var stored: StoredRequest
-        var admission: OutcomeStore.Admission
+        var admission: RequestRegistry.Admission
         var wait: WaitPreference
         var deadline: ContinuousClock.Instant
     }
@@ -139,14 +159,14 @@ final class MemberStatusController: Sendable {
         }
     }
 
-    /// Checks the project and the Idempotency-Key, reads the wait preference and enters the
-    /// request in the outcome store.
+    /// Checks the project and the Idempotency-Key, reads the wait preference and stores the
+    /// request (or finds the earlier one with its key).
     /// - Throws: ``GatewayProblem`` 403 (project not allowed) or 400 (invalid Idempotency-Key).
     @inline(never)
     private func begin(
-        _ plan: MemberStatusPlan, request: Request, client: ClientIdentity, requestID: String, route: String,
-        started: ContinuousClock.Instant
-    ) throws -> Begun {
+        _ plan: MemberStatusPlan, request: Request, client: ClientIdentity, requestID: String,
+        context: GatewayRequestContext, route: String, started: ContinuousClock.Instant
+    ) async throws -> Begun {
         guard client.allows(projectID: plan.projectID) else {
             metrics.clientAuthFailure(reason: "project_not_allowed")
             throw refused(
@@ -164,12 +184,20 @@ final class MemberStatusController: Sendable {
         let wait = WaitPreference(
             header: request.headers[ResponseFactory.preferHeader], defaultSeconds: configuration.defaultWaitSeconds,
             maxSeconds: configuration.maxWaitSeconds)
+        let now = Date()
+        // The batches that start at once have their first attempt stored with the request.
+        var batches = plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }
+        for index in batches.indices.prefix(max(1, configuration.fanOutPerRequest)) { batches[index].storedAttempts = 1 }
         let stored = StoredRequest(
-            requestID: requestID, clientName: client.name, plan: plan, idempotencyKey: idempotencyKey, started: started,
-            weight: client.weight)
-        let admission = outcomes.begin(
-            stored, maxPending: client.maxPendingRequests ?? configuration.maxPendingRequestsPerClient)
-        return Begun(stored: stored, admission: admission, wait: wait, deadline: started.advanced(by: .seconds(wait.seconds)))
+            requestID: requestID, correlationID: context.correlationID, clientName: client.name, route: route, plan: plan,
+            batches: batches, idempotencyKey: idempotencyKey, started: started, createdAt: now,
+            backgroundUntil: started.advanced(by: .seconds(configuration.maxBackgroundWaitSeconds)), weight: client.weight)
+        let limits = AdmissionLimits(
+            maxRunning: max(1, client.maxPendingRequests ?? configuration.maxPendingRequestsPerClient),
+            maxStored: idempotencyKey == nil ? .max : configuration.outcomeMaxPerClient)
+        let admission = await registry.begin(
+            stored, limits: limits, deadline: now.addingTimeInterval(TimeInterval(wait.seconds)))
+        return Begun(admission: admission, wait: wait, deadline: started.advanced(by: .seconds(wait.seconds)))
     }
 
     /// The answer to a request, logged.
@@ -191,11 +219,22 @@ final class MemberStatusController: Sendable {
 
     /// `GET <route>/{request_id}`: the stored request of the same client, final (its own
     /// status), given up (504) or still running (202 with its current state).
-    private func stored(context: GatewayRequestContext, route: String) throws -> Response {
+    private func stored(context: GatewayRequestContext, route: String) async throws -> Response {
         let requestID = context.parameters.get("requestID") ?? ""
         let clientName = context.client?.name ?? "-"
         let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
-        guard let stored = outcomes.find(client: clientName, memberStatus: memberStatus, requestID: requestID) else {
+        let found: StoredRequest?
+        do {
+            found = try await registry.find(client: clientName, memberStatus: memberStatus, requestID: requestID)
+        } catch {
+            var problem = GatewayProblem(
+                ProblemDetails(
+                    slug: "store-unavailable", title: "Store unavailable", status: 503,
+                    detail: "the gateway cannot read its store (\(error)); ask again shortly", requestID: context.requestID))
+            problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.storeRetryAfterSeconds)"
+            throw problem
+        }
+        guard let stored = found else {
             let shown = InputExcerpt.of(requestID)
             throw GatewayProblem(
                 ProblemDetails(
@@ -271,6 +310,13 @@ final class MemberStatusController: Sendable {
     /// (or this one's replacement) takes it.
     static let drainingRetryAfterSeconds = 2
 
+    /// `Retry-After` of a request refused because the store cannot be written, in seconds.
+    static let storeRetryAfterSeconds = 5
+
+    /// How long after the caller's deadline its answer may wait for the final state to be
+    /// stored, in seconds (the write goes on in the background after that).
+    static let finalWriteGraceSeconds = 2
+
     /// Most entries of `errors[]` in a 400 answer.
     static let maxFieldErrors = 100
 
@@ -295,9 +341,10 @@ final class MemberStatusController: Sendable {
     }
 }
 
-/// The id of a request: the caller's `X-Request-Id` when it is short and plain, else a new one.
+/// The correlation id of a request: the caller's `X-Request-Id` when it is short and plain,
+/// else the gateway's own request id.
 enum RequestIdentifier {
-    static func from(_ header: String?) -> String {
+    static func correlation(_ header: String?) -> String? {
         // "." and ".." would be dropped from a URL path by clients: never a stored request's id.
         if let header, (1...128).contains(header.utf8.count), header != ".", header != "..",
             header.utf8.allSatisfy({ byte in
@@ -308,6 +355,9 @@ enum RequestIdentifier {
         {
             return header
         }
-        return UUID().uuidString.lowercased()
+        return nil
     }
+
+    /// A new request id: a lower-case UUID.
+    static func make() -> String { UUID().uuidString.lowercased() }
 }

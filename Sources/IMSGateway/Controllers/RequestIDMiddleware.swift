@@ -4,7 +4,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Gives every request an id and every answer an `X-Request-Id`, and turns every error that
+/// Gives every request a new id and a correlation id (the caller's valid `X-Request-Id`, else
+/// the request id), echoes the correlation id in every answer's `X-Request-Id`, and turns every error that
 /// reaches it into RFC 9457 problem details (404; 405 with `Allow` for a method a known path
 /// does not serve; 400 for a body whose HTTP framing broke; 413; framework errors; and 500
 /// for anything unexpected, whose detail is logged but not shown).
@@ -16,15 +17,17 @@ struct RequestIDMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let requestID = RequestIdentifier.from(request.headers[ResponseFactory.requestIDHeader])
+        let requestID = RequestIdentifier.make()
+        let correlationID = RequestIdentifier.correlation(request.headers[ResponseFactory.requestIDHeader]) ?? requestID
         context.requestID = requestID
+        context.correlationID = correlationID
         var response: Response
         do {
             response = try await next(request, context)
         } catch {
             response = try Self.response(for: error, request: request, context: context, logger: logger)
         }
-        response.headers[ResponseFactory.requestIDHeader] = requestID
+        response.headers[ResponseFactory.requestIDHeader] = correlationID
         return response
     }
 

@@ -59,18 +59,22 @@ final class BatchRunner: Sendable {
     ///   `pending`.
     func run(
         _ batch: BatchResult, plan: MemberStatusPlan, deadline: ContinuousClock.Instant, requestID: String,
-        caller: UpstreamCaller, isBackground: Bool = false, reportsPending: Bool = true,
+        caller: UpstreamCaller, journal: any BatchJournal, isBackground: Bool = false, reportsPending: Bool = true,
         progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
     ) async -> BatchResult {
         var result = batch
         if result.jobID == nil {
             let body = BatchUpdateMembersRequest(
                 images: batch.images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
-            guard let jobID = await submit(body, into: &result, deadline: deadline, requestID: requestID, caller: caller)
+            guard
+                let jobID = await submit(
+                    body, into: &result, deadline: deadline, requestID: requestID, caller: caller, journal: journal)
             else { return result }
             result.jobID = jobID
             result.state = .pending
             result.submittedAt = .now
+            result.submitNotBefore = nil
+            await journal.submitted(result, attempt: result.submitAttempts)
             progress(result)
         }
         guard result.state == .pending, let jobID = result.jobID else { return result }
@@ -162,13 +166,23 @@ final class BatchRunner: Sendable {
     /// `submit_failed` / `not_submitted`.
     private func submit(
         _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline ownDeadline: ContinuousClock.Instant,
-        requestID: String, caller: UpstreamCaller
+        requestID: String, caller: UpstreamCaller, journal: any BatchJournal
     ) async -> String? {
         // Read again before each step: a drain moves it earlier. A submit already sent keeps
         // its own timeout, since cutting it short would lose the id of a job it may create.
         var deadline: ContinuousClock.Instant { drain.effectiveDeadline(ownDeadline) }
         var mayExist = false
         var lastError: IMSClientError?
+        var storeFailed = false
+        if let notBefore = result.submitNotBefore {
+            // After a restart: the last attempt's PUT may still be answered until then.
+            guard notBefore < deadline else {
+                result.state = .notSubmitted
+                result.failReason = "an earlier submit attempt may still be answered; the batch is submitted again once it cannot be"
+                return nil
+            }
+            try? await Task.sleep(until: notBefore, tolerance: nil, clock: .continuous)
+        }
         while result.submitAttempts < retryPolicy.maxAttempts {
             if let lastError {
                 let pause = retryPolicy.delay(beforeAttempt: result.submitAttempts + 1, after: lastError)
@@ -177,6 +191,15 @@ final class BatchRunner: Sendable {
             }
             guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
             result.submitAttempts += 1
+            if result.submitAttempts > result.storedAttempts {
+                // Write-ahead: the attempt is stored before its PUT is sent.
+                guard await journal.willSubmit(result, deadline: deadline) else {
+                    result.submitAttempts -= 1
+                    storeFailed = true
+                    break
+                }
+                result.storedAttempts = result.submitAttempts
+            }
             do throws(IMSClientError) {
                 // A submit never outlives the caller's wait: one cut short reports that a job
                 // may exist, which the answer says.
@@ -195,7 +218,12 @@ final class BatchRunner: Sendable {
         }
         guard let lastError else {
             result.state = .notSubmitted
-            result.failReason = "the deadline passed before the batch could be submitted"
+            if storeFailed {
+                result.errorCode = Self.storeUnavailableCode
+                result.failReason = "the store could not be written, so the batch was not sent (nothing sent is ever unrecorded)"
+            } else {
+                result.failReason = "the deadline passed before the batch could be submitted"
+            }
             return nil
         }
         if case .throttled(_, let retryAfter) = lastError {
@@ -213,6 +241,9 @@ final class BatchRunner: Sendable {
         result.failReason = reason
         return nil
     }
+
+    /// `error_code` of a batch not sent because the store could not be written.
+    static let storeUnavailableCode = "store_unavailable"
 
     /// Whether a failed submit may have left a job upstream: IMS may have got the request and
     /// its answer was lost (timeout, reset) or unclear (5xx, a 2xx without `job_id`). An IMS

@@ -25,9 +25,11 @@ final class PlanExecutor: Sendable {
     ///   - reportsPending: whether batches still pending at the end count in the job metrics.
     ///   - progress: told each batch's state when its job is submitted, after every poll and
     ///     when it is done.
+    ///   - journal: where submit attempts and job ids are written ahead.
     func execute(
         _ plan: MemberStatusPlan, from batches: [BatchResult]? = nil, deadline: ContinuousClock.Instant,
-        requestID: String, caller: UpstreamCaller, isBackground: Bool = false, reportsPending: Bool = true,
+        requestID: String, caller: UpstreamCaller, journal: any BatchJournal, isBackground: Bool = false,
+        reportsPending: Bool = true,
         progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
     ) async -> [BatchResult] {
         var results = batches ?? plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }
@@ -40,7 +42,7 @@ final class PlanExecutor: Sendable {
                 next += 1
                 group.addTask {
                     await self.runner.run(
-                        batch, plan: plan, deadline: deadline, requestID: requestID, caller: caller,
+                        batch, plan: plan, deadline: deadline, requestID: requestID, caller: caller, journal: journal,
                         isBackground: isBackground, reportsPending: reportsPending, progress: progress)
                 }
             }

@@ -58,6 +58,35 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "imsgw_pending_requests_refused_total", factory: factory).increment()
     }
 
+    /// One write transaction of the store, by operation (`admit`, `attempt`, `job_id`,
+    /// `final`, `resume`, `recovery`).
+    func storeWrite(operation: String) {
+        Counter(label: "imsgw_store_writes_total", dimensions: [("operation", operation)], factory: factory).increment()
+    }
+
+    /// A store write that failed (it is retried), by operation.
+    func storeWriteFailed(operation: String) {
+        Counter(label: "imsgw_store_write_failures_total", dimensions: [("operation", operation)], factory: factory)
+            .increment()
+    }
+
+    /// A new request refused because its client has `outcomes.maxPerClient` requests stored.
+    func storedRequestsRefused() {
+        Counter(label: "imsgw_stored_requests_refused_total", factory: factory).increment()
+    }
+
+    /// Requests found running in the store at start, resumed (`resumed`) or given up
+    /// (`given_up`, past `wait.maxBackgroundSeconds`).
+    func recovered(_ count: Int, as kind: String) {
+        Counter(label: "imsgw_recovered_requests_total", dimensions: [("kind", kind)], factory: factory)
+            .increment(by: count)
+    }
+
+    /// Finished requests deleted by the reaper after `outcomes.ttlSeconds`.
+    func reaped(_ count: Int) {
+        Counter(label: "imsgw_reaped_requests_total", factory: factory).increment(by: count)
+    }
+
     /// Metrics of upstream calls, for ``IMSClient``.
     public var upstream: UpstreamMetrics { UpstreamMetrics(factory: factory) }
 

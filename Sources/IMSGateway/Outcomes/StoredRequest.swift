@@ -1,3 +1,4 @@
+import Foundation
 import IMSClient
 import Synchronization
 
@@ -6,10 +7,14 @@ import Synchronization
 /// the same `Idempotency-Key` wait on it (``outcome(waitingUntil:)``) instead of submitting
 /// again, and `GET /accept-images/{request_id}` reads it.
 public final class StoredRequest: Sendable {
-    /// The gateway's id of the request that started the work (`request_id` of its answers).
+    /// The gateway's id of the request (`request_id` of its answers), a UUID it made.
     public let requestID: String
+    /// The caller's correlation id (its `X-Request-Id`, or the request id): sent upstream.
+    public let correlationID: String
     /// The client that sent it (from the clients file).
     public let clientName: String
+    /// The route it came to, e.g. `/accept-images`.
+    public let route: String
     /// The validated request.
     public let plan: MemberStatusPlan
     /// SHA-256 (hex) of what makes two bodies "the same request": member status, project,
@@ -19,6 +24,11 @@ public final class StoredRequest: Sendable {
     public let idempotencyKey: String?
     /// When the request arrived (for `elapsed_ms`).
     public let started: ContinuousClock.Instant
+    /// When the request arrived, on the wall clock (what the store keeps).
+    public let createdAt: Date
+    /// When the background wait for its jobs gives up (`wait.maxBackgroundSeconds` after it
+    /// arrived, or after a repeat resumed it).
+    public let backgroundUntil: ContinuousClock.Instant
     /// The client as a caller of the IMS call budget (its name and weight when it arrived).
     public let upstreamCaller: UpstreamCaller
 
@@ -26,6 +36,7 @@ public final class StoredRequest: Sendable {
         var batches: [BatchResult]
         var outcome: MemberStatusResult?
         var isFinal = false
+        var isAbandoned = false
         var completedAt: ContinuousClock.Instant?
         var nextWaiter = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -33,21 +44,31 @@ public final class StoredRequest: Sendable {
 
     private let state: Mutex<State>
 
-    /// A request that has just started: every batch not submitted yet.
-    /// - Parameter weight: the client's share of the IMS call budget (1 unless the clients
-    ///   file gives one).
+    /// A request as it starts, or as it is resumed from the store.
+    /// - Parameters:
+    ///   - batches: its batches as they stand (all not submitted for a new request).
+    ///   - weight: the client's share of the IMS call budget (1 unless the clients file gives
+    ///     one).
+    ///   - backgroundUntil: when the background wait gives up.
     public init(
-        requestID: String, clientName: String, plan: MemberStatusPlan, idempotencyKey: String?,
-        started: ContinuousClock.Instant, weight: Double = 1
+        requestID: String, correlationID: String? = nil, clientName: String, route: String? = nil,
+        plan: MemberStatusPlan, batches: [BatchResult]? = nil, idempotencyKey: String?,
+        started: ContinuousClock.Instant, createdAt: Date = Date(), backgroundUntil: ContinuousClock.Instant? = nil,
+        weight: Double = 1
     ) {
         self.requestID = requestID
+        self.correlationID = correlationID ?? requestID
         self.clientName = clientName
+        self.route = route ?? (plan.memberStatus == .accepted ? "/accept-images" : "/reject-images")
         self.upstreamCaller = UpstreamCaller(client: clientName, weight: weight)
         self.plan = plan
         self.fingerprint = plan.fingerprint
         self.idempotencyKey = idempotencyKey
         self.started = started
-        self.state = Mutex(State(batches: plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }))
+        self.createdAt = createdAt
+        self.backgroundUntil = backgroundUntil ?? started.advanced(by: .seconds(3600))
+        self.state = Mutex(State(
+            batches: batches ?? plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }))
     }
 
     /// Records the latest state of one batch (its job id once submitted, its last job state).
@@ -65,6 +86,20 @@ public final class StoredRequest: Sendable {
 
     /// Whether the request has an outcome (final or given up).
     public var isComplete: Bool { state.withLock { $0.outcome != nil } }
+
+    /// Whether the request was never stored after all (its admission failed): callers that
+    /// joined it start over.
+    public var isAbandoned: Bool { state.withLock { $0.isAbandoned } }
+
+    /// Marks the request as never stored and wakes every caller waiting on it.
+    public func abandon() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.isAbandoned = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
 
     /// The outcome, when complete and final (every batch succeeded, failed or could not be
     /// submitted): the one a repeat gets.
@@ -136,7 +171,7 @@ public final class StoredRequest: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.outcome != nil || Task.isCancelled { return true }
+                    if state.outcome != nil || state.isAbandoned || Task.isCancelled { return true }
                     state.waiters[id] = continuation
                     return false
                 }

@@ -45,6 +45,14 @@ public struct BatchResult: Sendable, Codable, Equatable {
     /// When IMS calls may go again, for a batch not submitted because of throttling (not part
     /// of the answer; for its `Retry-After`).
     public var retryAfter: Duration? = nil
+    /// Submit attempts already in the store (not part of the answer): the first attempt of a
+    /// batch is stored with the request itself, so that a one-batch request takes three write
+    /// transactions (docs/ARCHITECTURE.md, "State and recovery").
+    public var storedAttempts = 0
+    /// No submit before this instant (not part of the answer): after a restart, a batch whose
+    /// last attempt got no job id is submitted again only once that attempt is older than
+    /// `upstream.timeoutMs`, when its PUT can no longer be answered.
+    public var submitNotBefore: ContinuousClock.Instant? = nil
 
     /// A batch that has not been sent yet.
     public init(index: Int, images: [String]) {

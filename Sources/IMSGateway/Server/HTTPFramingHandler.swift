@@ -115,7 +115,7 @@ final class HTTPFramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Writes `rejection` as problem details, counts and logs it, and closes.
     private func reject(_ rejection: HTTPFramingRejection, context: ChannelHandlerContext) {
-        let requestID = RequestIdentifier.from(lastRequestIDHeader)
+        let requestID = RequestIdentifier.correlation(lastRequestIDHeader) ?? RequestIdentifier.make()
         metrics.request(
             route: GatewayRoutes.unknownRoute, status: rejection.status, duration: lastStarted.duration(to: .now))
         logger.info(

@@ -179,17 +179,23 @@ struct GatewayConfigurationTests {
     func outcomeSettings() throws {
         let defaults = try Self.load(Self.base)
         #expect(defaults.maxBackgroundWaitSeconds == 3600)
-        #expect(defaults.outcomeMaxCount == 10_000)
+        #expect(defaults.outcomeMaxPerClient == 10_000)
         #expect(defaults.outcomeTTLSeconds == 86_400)
         #expect(defaults.defaultClientRateLimit == ClientRateLimit(rate: 5, burst: 10))
         var environment = Self.base
         environment["IMSGW_WAIT_MAX_BACKGROUND_SECONDS"] = "600"
-        environment["IMSGW_OUTCOMES_MAX_COUNT"] = "50"
+        environment["IMSGW_OUTCOMES_MAX_PER_CLIENT"] = "50"
+        environment["IMSGW_STORE_URL"] = "sqlite:/var/lib/ims-gateway/state.sqlite"
         environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "120"
         let configuration = try Self.load(environment)
         #expect(configuration.maxBackgroundWaitSeconds == 600)
-        #expect(configuration.outcomeMaxCount == 50)
+        #expect(configuration.outcomeMaxPerClient == 50)
         #expect(configuration.outcomeTTLSeconds == 120)
+        #expect(configuration.storeURL == "sqlite:/var/lib/ims-gateway/state.sqlite")
+        #expect(defaults.storeURL == "sqlite:ims-gateway.sqlite")
+        environment["IMSGW_STORE_URL"] = "postgres://gw@db/gw"
+        #expect(Self.message(environment) == "setting store.url: 'postgres://gw@db/gw' is not sqlite:PATH (PostgreSQL is not supported yet)")
+        environment["IMSGW_STORE_URL"] = nil
         environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "0"
         #expect(Self.message(environment) == "setting outcomes.ttlSeconds: '0' is not a whole number from 1 to 2592000")
     }

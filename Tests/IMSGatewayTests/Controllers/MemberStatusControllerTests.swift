@@ -145,7 +145,11 @@ struct MemberStatusControllerTests {
             #expect(answer.status == 200)
             #expect(answer.header("X-Request-Id") == "portal-42")
             #expect(answer.header("Preference-Applied") == "wait=20")
-            #expect(try answer.result().requestID == "portal-42")
+            // The caller's id is the correlation id; the request id is the gateway's own UUID.
+            let requestID = try answer.result().requestID
+            #expect(requestID != "portal-42")
+            #expect(UUID(uuidString: requestID) != nil)
+            #expect(requestID == requestID.lowercased())
         }
     }
 

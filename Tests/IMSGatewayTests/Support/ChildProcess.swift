@@ -44,11 +44,17 @@ final class ChildProcess {
         return found
     }
 
-    /// Starts `binary` with `arguments`, this process's environment plus `environment`.
+    /// Starts `binary` with `arguments`, this process's environment plus `environment`. A
+    /// `serve` that is given no `IMSGW_STORE_URL` gets a store file of its own in a new
+    /// temporary folder (two on the default file would lock each other out).
     static func start(_ binary: URL, _ arguments: [String], environment: [String: String]) throws -> ChildProcess {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        var environment = environment
+        if arguments.first == "serve", environment["IMSGW_STORE_URL"] == nil {
+            environment["IMSGW_STORE_URL"] = "sqlite:" + TemporaryFolder().path("store.sqlite")
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice

@@ -1,4 +1,5 @@
 import CurlHTTP
+import GatewayStore
 import Foundation
 import IMSClient
 import IMSGateway
@@ -195,6 +196,8 @@ let gatewayLogger: Logger = {
 ///   - wholeMachineImages: images the simulator treats as whole-machine (CBR) images: a job
 ///     accepting one without `vault_id` ends FAIL (IMG.0197).
 ///   - logger: the gateway's logger (default: quiet, or `HARNESS_LOG`).
+///   - storePath: the SQLite store file (default: a new one in a temporary folder, deleted
+///     after); a test that restarts the gateway passes the same path twice.
 ///   - adjust: changes to the gateway configuration (fast polls are already set).
 func withGateway<Value: Sendable>(
     shared: [String],
@@ -203,6 +206,7 @@ func withGateway<Value: Sendable>(
     accessKeys: [SimulatorConfiguration.AccessKey] = [],
     wholeMachineImages: Set<String> = [],
     logger: Logger? = nil,
+    storePath: String? = nil,
     adjust: (inout GatewayConfiguration) -> Void = { _ in },
     _ body: (GatewayHarness) async throws -> Value
 ) async throws -> Value {
@@ -237,11 +241,18 @@ func withGateway<Value: Sendable>(
     let http = try CurlHTTPClient(configuration: .init(maxConnections: 512))
     let upstream = try CurlHTTPClient(configuration: .init(maxConnections: configuration.maxUpstreamTransfers))
     let finalConfiguration = configuration
+    let temporaryStore = storePath == nil ? TemporaryFolder() : nil
+    let path = storePath ?? temporaryStore!.path("store.sqlite")
     let gateway: InProcessServer
+    let store: SQLiteGatewayStore
     do {
+        store = try StoreOpener.open(url: "sqlite:" + path, logger: quietLogger)
+        let recovered = try await RecoveredRequests.load(
+            from: store, submitTimeout: .milliseconds(finalConfiguration.upstreamTimeoutMilliseconds))
         gateway = try await InProcessServer.start(logger: quietLogger) { onRunning in
             GatewayApplication.build(
-                configuration: finalConfiguration, http: upstream, logger: gatewayLogger, onServerRunning: onRunning)
+                configuration: finalConfiguration, http: upstream, store: store, recovered: recovered,
+                logger: gatewayLogger, onServerRunning: onRunning)
         }
     } catch {
         await simulator.stop()
@@ -260,5 +271,7 @@ func withGateway<Value: Sendable>(
     await simulator.stop()
     upstream.shutdown()
     http.shutdown()
+    try? store.close()
+    temporaryStore?.remove()
     return try result.get()
 }

@@ -1,0 +1,43 @@
+import Foundation
+import GatewayStore
+
+/// The requests found `running` in the store at start (docs/ARCHITECTURE.md, "State and
+/// recovery"), sorted: those to resume (made live, their batches ready to go on) and those past
+/// their background deadline, to store as `given_up` with their job ids.
+public struct RecoveredRequests: Sendable {
+    /// Requests to resume: jobs with a job id are polled again; batches whose last attempt has
+    /// no job id are submitted again once that attempt is older than `upstream.timeoutMs`.
+    let resumed: [StoredRequest]
+    /// Requests past `wait.maxBackgroundSeconds`.
+    let expired: [StoredRequestSnapshot]
+
+    /// Nothing to recover (a new store).
+    public static let none = RecoveredRequests(resumed: [], expired: [])
+
+    init(resumed: [StoredRequest], expired: [StoredRequestSnapshot]) {
+        self.resumed = resumed
+        self.expired = expired
+    }
+
+    /// Reads the running requests of `store` and sorts them.
+    /// - Parameters:
+    ///   - submitTimeout: `upstream.timeoutMs`: how long a PUT sent before the restart may still
+    ///     be answered.
+    ///   - now: the wall-clock time to compare background deadlines with.
+    /// - Throws: ``StoreError`` when the store cannot be read.
+    public static func load(
+        from store: any GatewayStore, submitTimeout: Duration, now: Date = Date()
+    ) async throws(StoreError) -> RecoveredRequests {
+        var resumed: [StoredRequest] = []
+        var expired: [StoredRequestSnapshot] = []
+        for snapshot in try await store.runningRequests() {
+            if snapshot.request.backgroundUntil <= now {
+                expired.append(snapshot)
+            } else {
+                resumed.append(
+                    RequestRegistry.live(snapshot, backgroundUntil: snapshot.request.backgroundUntil, submitTimeout: submitTimeout))
+            }
+        }
+        return RecoveredRequests(resumed: resumed, expired: expired)
+    }
+}
