@@ -30,7 +30,12 @@ struct RequestJournal: BatchJournal {
         // A few quick tries inline; then in the background, until the store has it: the final
         // write carries the job id too, and a late job-id write never replaces a newer state.
         let soon = ContinuousClock.now.advanced(by: .milliseconds(500))
-        if await registry.retrying("job_id", requestID: request.requestID, until: soon, write) { return }
+        if await registry.retrying("job_id", requestID: request.requestID, until: soon, write) {
+            #if DEBUG
+            DebugFaultPoint.afterJobIDStored.hit()
+            #endif
+            return
+        }
         Task { [registry, request] in
             _ = await registry.retrying("job_id", requestID: request.requestID, until: nil, write)
         }

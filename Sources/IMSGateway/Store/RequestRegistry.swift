@@ -173,6 +173,9 @@ final class RequestRegistry: Sendable {
         let written = await retrying("final", requestID: request.requestID, until: answerBy) { [store] () async throws(StoreError) in
             try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)
         }
+        #if DEBUG
+        if written, state == .final { DebugFaultPoint.afterFinalStored.hit() }
+        #endif
         request.complete(result, isFinal: state == .final)
         if written {
             forget(request)
