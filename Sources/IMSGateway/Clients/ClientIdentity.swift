@@ -16,6 +16,10 @@ public struct ClientIdentity: Sendable, Equatable {
     /// Most requests of this client not yet final (waiting or in the background) at once
     /// (`max_pending_requests` in the clients file); nil for `clients.maxPendingRequests`.
     public var maxPendingRequests: Int?
+    /// Most requests of this client stored at once, running and finished, before its new
+    /// requests with an `Idempotency-Key` are refused (`max_stored_requests` in the clients
+    /// file); nil for `outcomes.maxPerClient`.
+    public var maxStoredRequests: Int?
 
     /// A client named `name`, allowed `projects`, limited by `rateLimit`, of weight 1 and the
     /// default bound on pending requests.
@@ -25,6 +29,7 @@ public struct ClientIdentity: Sendable, Equatable {
         self.rateLimit = rateLimit
         self.weight = 1
         self.maxPendingRequests = nil
+        self.maxStoredRequests = nil
     }
 
     /// The client as a caller of the IMS call budget.

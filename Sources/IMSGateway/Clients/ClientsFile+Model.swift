@@ -63,10 +63,13 @@ extension ClientsFile {
         var rateLimit: Field<RateLimit>
         var weight: Field<Double>
         var maxPendingRequests: Field<Int>
+        var maxStoredRequests: Field<Int>
 
         init(from decoder: any Decoder) {
             let members = Members(
-                decoder, allowed: ["name", "key_sha256", "projects", "rate_limit", "weight", "max_pending_requests"])
+                decoder, allowed: [
+                    "name", "key_sha256", "projects", "rate_limit", "weight", "max_pending_requests", "max_stored_requests",
+                ])
             notAMapping = members.container == nil
             unknownKeys = members.unknownKeys
             name = members.field("name")
@@ -75,6 +78,7 @@ extension ClientsFile {
             rateLimit = members.field("rate_limit")
             weight = members.field("weight")
             maxPendingRequests = members.field("max_pending_requests")
+            maxStoredRequests = members.field("max_stored_requests")
         }
     }
 

@@ -148,12 +148,24 @@ extension ClientsFile {
                     report(subject, "max_pending_requests must be a whole number from 1 to 1000000")
                 }
             }
+            var maxStoredRequests: Int?
+            switch client.maxStoredRequests {
+            case .absent: break
+            case .invalid: report(subject, "max_stored_requests must be an integer (requests)")
+            case .value(let value):
+                if (1...10_000_000).contains(value) {
+                    maxStoredRequests = value
+                } else {
+                    report(subject, "max_stored_requests must be a whole number from 1 to 10000000")
+                }
+            }
 
             // Entries only leave this function when no problem was found, so every one has a name.
             if let name {
                 var identity = ClientIdentity(name: name, projects: scope, rateLimit: rateLimit)
                 identity.weight = weight
                 identity.maxPendingRequests = maxPendingRequests
+                identity.maxStoredRequests = maxStoredRequests
                 entries.append(ClientEntry(identity: identity, keySHA256: hashes))
             }
         }

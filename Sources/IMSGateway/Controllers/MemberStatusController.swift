@@ -194,7 +194,7 @@ final class MemberStatusController: Sendable {
             backgroundUntil: started.advanced(by: .seconds(configuration.maxBackgroundWaitSeconds)), weight: client.weight)
         let limits = AdmissionLimits(
             maxRunning: max(1, client.maxPendingRequests ?? configuration.maxPendingRequestsPerClient),
-            maxStored: idempotencyKey == nil ? .max : configuration.outcomeMaxPerClient)
+            maxStored: idempotencyKey == nil ? .max : client.maxStoredRequests ?? configuration.outcomeMaxPerClient)
         let admission = await registry.begin(
             stored, limits: limits, deadline: now.addingTimeInterval(TimeInterval(wait.seconds)))
         return Begun(admission: admission, wait: wait, deadline: started.advanced(by: .seconds(wait.seconds)))

@@ -93,15 +93,16 @@ struct ClientsFileTests {
         #expect(entries[1].keySHA256[0] == Data(ClientKey.sha256(Fixture.ciKey)))
     }
 
-    @Test("weight and max_pending_requests are read; absent, they are 1 and the configured default (nil)")
+    @Test("weight, max_pending_requests and max_stored_requests are read; absent, they are 1 and the configured defaults (nil)")
     func weightAndPendingBound() throws {
         let directory = try ClientsFileDirectory()
         let path = try directory.write(
-            Self.oneClient(Self.validMembers + "\nweight: 2.5\nmax_pending_requests: 7")
+            Self.oneClient(Self.validMembers + "\nweight: 2.5\nmax_pending_requests: 7\nmax_stored_requests: 500")
                 + "  - name: b\n    key_sha256: [\(ClientKey.sha256Hex(Fixture.ciKey))]\n    projects: [\"*\"]\n")
         let entries = try ClientsFile.load(path: path, defaultRateLimit: Fixture.defaultLimit)
         #expect(entries.map(\.identity.weight) == [2.5, 1])
         #expect(entries.map(\.identity.maxPendingRequests) == [7, nil])
+        #expect(entries.map(\.identity.maxStoredRequests) == [500, nil])
         #expect(entries[0].identity.upstreamCaller == UpstreamCaller(client: "a", weight: 2.5))
     }
 
@@ -259,6 +260,10 @@ struct ClientsFileTests {
              problem: #"clients[0] (name "a"): max_pending_requests must be a whole number from 1 to 1000000"#),
         Case(label: "max_pending_requests fractional", text: oneClient(validMembers + "\nmax_pending_requests: 2.5"),
              problem: #"clients[0] (name "a"): max_pending_requests must be an integer (requests)"#),
+        Case(label: "max_stored_requests zero", text: oneClient(validMembers + "\nmax_stored_requests: 0"),
+             problem: #"clients[0] (name "a"): max_stored_requests must be a whole number from 1 to 10000000"#),
+        Case(label: "max_stored_requests a word", text: oneClient(validMembers + "\nmax_stored_requests: many"),
+             problem: #"clients[0] (name "a"): max_stored_requests must be an integer (requests)"#),
         Case(label: "unknown top-level key", text: oneClient(validMembers) + "client: []\n",
              problem: #"unknown key "client""#),
         Case(label: "clients empty", text: "clients: []\n", problem: "clients must list at least one client"),
