@@ -1,0 +1,220 @@
+import Foundation
+import GRDB
+import Logging
+
+extension SQLiteGatewayStore {
+    /// Brings the schema up to ``SQLiteGatewayStore/schemaVersion`` with GRDB's
+    /// `DatabaseMigrator` (numbered migrations, each in its own transaction); a no-op on a
+    /// store that is up to date. The migrations record `schema_version` and
+    /// `min_gateway_version` in `store_meta`.
+    /// - Throws: ``StoreError`` `.incompatible` when a newer gateway migrated the store beyond
+    ///   this build's schema, or its `min_gateway_version` is above ``gatewayVersion``
+    ///   (nothing is changed then); another kind when a migration fails.
+    public func migrate() throws(StoreError) {
+        let before = try storedVersions()
+        if let version = before.schemaVersion {
+            try Self.checkCompatible(
+                path: path, storedSchemaVersion: version,
+                minimumGatewayVersion: before.minimumGatewayVersion ?? Self.minimumGatewayVersion,
+                gatewayVersion: gatewayVersion)
+        }
+        do {
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw Self.storeError(error, file: path, operation: "migrating")
+        }
+        if before.schemaVersion != Self.schemaVersion {
+            logger.info(
+                "store migrated",
+                metadata: [
+                    "store.path": "\(path)", "store.schema_from": "\(before.schemaVersion.map(String.init) ?? "none")",
+                    "store.schema_to": "\(Self.schemaVersion)",
+                ])
+        }
+    }
+
+    /// Checks, without changing anything, that this gateway can work on the store as it is:
+    /// migrated to exactly ``SQLiteGatewayStore/schemaVersion`` and asking for no newer
+    /// gateway than ``gatewayVersion``.
+    /// - Throws: ``StoreError`` `.incompatible` when the store was never migrated or is at an
+    ///   older schema (run `ims-gateway migrate`), or when it needs a newer gateway; another
+    ///   kind when it cannot be read.
+    public func checkSchema() throws(StoreError) {
+        let stored = try storedVersions()
+        guard let version = stored.schemaVersion else {
+            throw StoreError(
+                .incompatible,
+                "the store \(path) has no schema yet (this gateway \(gatewayVersion) needs schema version "
+                    + "\(Self.schemaVersion)); run ims-gateway migrate")
+        }
+        try Self.checkCompatible(
+            path: path, storedSchemaVersion: version,
+            minimumGatewayVersion: stored.minimumGatewayVersion ?? Self.minimumGatewayVersion,
+            gatewayVersion: gatewayVersion)
+        if version < Self.schemaVersion {
+            throw StoreError(
+                .incompatible,
+                "the store \(path) is at schema version \(version), this gateway \(gatewayVersion) needs "
+                    + "\(Self.schemaVersion); run ims-gateway migrate")
+        }
+    }
+
+    /// `schema_version` and `min_gateway_version` as stored in `store_meta`; both nil on a
+    /// store never migrated. For tests and `ims-gateway migrate` to print.
+    /// - Throws: ``StoreError`` when the store cannot be read, `.corrupt` when the version is
+    ///   not a number.
+    public func storedVersions() throws(StoreError) -> (schemaVersion: Int?, minimumGatewayVersion: String?) {
+        do {
+            let meta = try pool.read { db in try Self.readMeta(db) }
+            return (meta.schemaVersion, meta.minimumGatewayVersion)
+        } catch {
+            throw Self.storeError(error, file: path, operation: "reading the schema version")
+        }
+    }
+
+    /// Whether a gateway at `gatewayVersion` can work on a store at `storedSchemaVersion`
+    /// whose `min_gateway_version` is `minimumGatewayVersion`.
+    /// - Parameter path: the store, named in the error.
+    /// - Throws: ``StoreError`` `.incompatible` (naming the file and both versions) when
+    ///   `storedSchemaVersion` is above ``SQLiteGatewayStore/schemaVersion``, or
+    ///   `minimumGatewayVersion` is above `gatewayVersion` (see ``isVersion(_:olderThan:)``).
+    public static func checkCompatible(
+        path: String, storedSchemaVersion: Int, minimumGatewayVersion: String, gatewayVersion: String
+    ) throws(StoreError) {
+        if storedSchemaVersion > schemaVersion {
+            throw StoreError(
+                .incompatible,
+                "the store \(path) is at schema version \(storedSchemaVersion), newer than the \(schemaVersion) "
+                    + "this gateway \(gatewayVersion) knows (it needs gateway \(minimumGatewayVersion) or newer); "
+                    + "run a newer gateway or restore a backup")
+        }
+        if isVersion(gatewayVersion, olderThan: minimumGatewayVersion) {
+            throw StoreError(
+                .incompatible,
+                "the store \(path) needs gateway \(minimumGatewayVersion) or newer, this one is \(gatewayVersion) "
+                    + "(schema version \(storedSchemaVersion)); run a newer gateway or restore a backup")
+        }
+    }
+
+    /// Whether dotted version `version` comes before `other`, comparing the numbers one by
+    /// one (`0.10.0` is after `0.9.1`; a missing number is 0; a suffix after `-` or `+` is
+    /// ignored; each part counts by its leading digits). A version whose first part has no
+    /// digit (a development build such as `dev`) is older than nothing.
+    public static func isVersion(_ version: String, olderThan other: String) -> Bool {
+        guard let left = versionNumbers(version) else { return false }
+        guard let right = versionNumbers(other) else { return true }
+        for index in 0..<max(left.count, right.count) {
+            let a = index < left.count ? left[index] : 0
+            let b = index < right.count ? right[index] : 0
+            if a != b { return a < b }
+        }
+        return false
+    }
+
+    /// The numbers of a dotted version, nil when its first part has no leading digit.
+    private static func versionNumbers(_ version: String) -> [Int]? {
+        let core = version.trimmingCharacters(in: .whitespaces).prefix { $0 != "-" && $0 != "+" }
+        let numbers = core.split(separator: ".", omittingEmptySubsequences: false).map { part in
+            Int(part.prefix { $0.isASCII && $0.isNumber }.prefix(9))
+        }
+        guard let first = numbers.first, first != nil else { return nil }
+        return numbers.map { $0 ?? 0 }
+    }
+
+    /// The numbered migrations, oldest first.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("1-requests") { db in
+            for statement in Migrations.version1 {
+                try db.execute(sql: statement)
+            }
+            try db.execute(sql: Migrations.upsertMeta, arguments: ["schema_version", "1"])
+            try db.execute(sql: Migrations.upsertMeta, arguments: ["min_gateway_version", "0.4.0"])
+        }
+        return migrator
+    }
+
+    /// The schema statements of each migration.
+    enum Migrations {
+        /// Sets one `store_meta` value: key, value.
+        static let upsertMeta = "INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)"
+
+        /// Schema version 1: every table and index.
+        static let version1 = [
+            """
+            CREATE TABLE store_meta (
+                key TEXT PRIMARY KEY NOT NULL,
+                value TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE requests (
+                id TEXT PRIMARY KEY NOT NULL,
+                client TEXT NOT NULL,
+                route TEXT NOT NULL,
+                idempotency_key TEXT,
+                body_digest TEXT NOT NULL,
+                member_status TEXT NOT NULL,
+                project_id TEXT NOT NULL,
+                vault_id TEXT,
+                correlation_id TEXT NOT NULL,
+                warnings TEXT NOT NULL,
+                weight REAL NOT NULL,
+                created_at INTEGER NOT NULL,
+                deadline INTEGER NOT NULL,
+                background_until INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                event_counter INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                finished_at INTEGER,
+                elapsed_ms INTEGER
+            )
+            """,
+            """
+            CREATE UNIQUE INDEX requests_client_idempotency_key ON requests (client, idempotency_key)
+            WHERE idempotency_key IS NOT NULL
+            """,
+            "CREATE INDEX requests_client_state ON requests (client, state)",
+            "CREATE INDEX requests_state_finished_at ON requests (state, finished_at)",
+            """
+            CREATE TABLE batches (
+                request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+                batch_index INTEGER NOT NULL,
+                images TEXT NOT NULL,
+                state TEXT NOT NULL,
+                job_id TEXT,
+                job_status TEXT,
+                polls INTEGER NOT NULL,
+                submit_attempts INTEGER NOT NULL,
+                error_code TEXT,
+                fail_reason TEXT,
+                begin_time TEXT,
+                end_time TEXT,
+                results_json TEXT,
+                submitted_at INTEGER,
+                PRIMARY KEY (request_id, batch_index)
+            )
+            """,
+            """
+            CREATE TABLE submit_attempts (
+                request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+                batch_index INTEGER NOT NULL,
+                attempt INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                job_id TEXT,
+                PRIMARY KEY (request_id, batch_index, attempt)
+            )
+            """,
+            """
+            CREATE TABLE request_events (
+                request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+                id INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (request_id, id)
+            )
+            """,
+        ]
+    }
+}

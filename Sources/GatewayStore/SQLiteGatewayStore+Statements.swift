@@ -1,0 +1,229 @@
+import Foundation
+import GRDB
+
+extension SQLiteGatewayStore {
+    /// Every SQL statement of the store, one per name; values are always bound (`?`), never
+    /// interpolated.
+    enum Statements {
+        /// Connection setup: commits are durable at WAL checkpoints, not each fsync.
+        static let synchronousNormal = "PRAGMA synchronous = NORMAL"
+        /// Connection setup: `ON DELETE CASCADE` and the references are enforced.
+        static let foreignKeysOn = "PRAGMA foreign_keys = ON"
+
+        /// Whether `store_meta` exists (no arguments).
+        static let storeMetaExists =
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'store_meta'"
+        /// One `store_meta` value: key.
+        static let selectMeta = "SELECT value FROM store_meta WHERE key = ?"
+
+        /// A request's id from its client and key: client, key.
+        static let selectRequestIDByKey = "SELECT id FROM requests WHERE client = ? AND idempotency_key = ?"
+        /// A request's event counter: id.
+        static let selectEventCounter = "SELECT event_counter FROM requests WHERE id = ?"
+        /// A request's row: id.
+        static let selectRequest = "SELECT * FROM requests WHERE id = ?"
+        /// Every running request, oldest first (no arguments).
+        static let selectRunningRequests =
+            "SELECT * FROM requests WHERE state = 'running' ORDER BY created_at, id"
+        /// A client's stored and running requests: client.
+        static let countRequests = """
+            SELECT COUNT(*) AS stored, COALESCE(SUM(state = 'running'), 0) AS running
+            FROM requests WHERE client = ?
+            """
+        /// A new request row: every column, in table order.
+        static let insertRequest = """
+            INSERT INTO requests (
+                id, client, route, idempotency_key, body_digest, member_status, project_id, vault_id,
+                correlation_id, warnings, weight, created_at, deadline, background_until, state,
+                event_counter, updated_at, finished_at, elapsed_ms
+            ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        /// A request's new state: state, updated_at, finished_at, elapsed_ms (kept when NULL),
+        /// deadline (kept when NULL), background_until (kept when NULL), id.
+        static let updateRequestState = """
+            UPDATE requests SET state = ?, updated_at = ?, finished_at = ?,
+                elapsed_ms = COALESCE(?, elapsed_ms), deadline = COALESCE(?, deadline),
+                background_until = COALESCE(?, background_until)
+            WHERE id = ?
+            """
+        /// A request's event counter: counter, id.
+        static let updateEventCounter = "UPDATE requests SET event_counter = ? WHERE id = ?"
+        /// Finished requests finished before a time, oldest first (cascades): finished_at
+        /// bound (ms), limit.
+        static let deleteFinished = """
+            DELETE FROM requests WHERE id IN (
+                SELECT id FROM requests WHERE state <> 'running' AND finished_at < ?
+                ORDER BY finished_at, id LIMIT ?
+            )
+            """
+
+        /// A batch row, inserted or replaced: every column, in table order.
+        static let replaceBatch = """
+            INSERT OR REPLACE INTO batches (
+                request_id, batch_index, images, state, job_id, job_status, polls, submit_attempts,
+                error_code, fail_reason, begin_time, end_time, results_json, submitted_at
+            ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        /// A request's batches in index order: request id.
+        static let selectBatches = "SELECT * FROM batches WHERE request_id = ? ORDER BY batch_index"
+
+        /// A submit attempt row, inserted or replaced: request id, batch, attempt, started_at, job id.
+        static let replaceAttempt = """
+            INSERT OR REPLACE INTO submit_attempts (request_id, batch_index, attempt, started_at, job_id)
+            VALUES (?, ?, ?, ?, ?)
+            """
+        /// An attempt's job id: job id, request id, batch, attempt.
+        static let updateAttemptJobID =
+            "UPDATE submit_attempts SET job_id = ? WHERE request_id = ? AND batch_index = ? AND attempt = ?"
+        /// A request's attempts by batch, then attempt: request id.
+        static let selectAttempts =
+            "SELECT * FROM submit_attempts WHERE request_id = ? ORDER BY batch_index, attempt"
+
+        /// A new event: request id, id, kind, data, created_at.
+        static let insertEvent =
+            "INSERT INTO request_events (request_id, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)"
+        /// A request's events after an id, in order: request id, after id, limit.
+        static let selectEvents = """
+            SELECT request_id, id, kind, data, created_at FROM request_events
+            WHERE request_id = ? AND id > ? ORDER BY id LIMIT ?
+            """
+    }
+
+    // MARK: - Rows
+
+    /// `schema_version` and `min_gateway_version` from `store_meta`, nil when the table or the
+    /// key is missing (a store never migrated).
+    /// - Throws: a GRDB error, or ``StoreError`` `.corrupt`-worthy `DecodingError` when the
+    ///   version is not a number.
+    static func readMeta(_ db: Database) throws -> (schemaVersion: Int?, minimumGatewayVersion: String?) {
+        guard try Int.fetchOne(db, sql: Statements.storeMetaExists) ?? 0 > 0 else { return (nil, nil) }
+        let version = try String.fetchOne(db, sql: Statements.selectMeta, arguments: ["schema_version"])
+        let minimum = try String.fetchOne(db, sql: Statements.selectMeta, arguments: ["min_gateway_version"])
+        guard let version else { return (nil, minimum) }
+        guard let number = Int(version) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "schema_version is not a number"))
+        }
+        return (number, minimum)
+    }
+
+    /// A request with its batches and attempts, nil when not stored.
+    static func snapshot(_ db: Database, id: String) throws -> StoredRequestSnapshot? {
+        guard let row = try Row.fetchOne(db, sql: Statements.selectRequest, arguments: [id]) else { return nil }
+        return StoredRequestSnapshot(
+            request: try requestRecord(row), batches: try batches(db, requestID: id),
+            attempts: try attempts(db, requestID: id))
+    }
+
+    /// A client's counts.
+    static func counts(_ db: Database, client: String) throws -> ClientRequestCounts {
+        guard let row = try Row.fetchOne(db, sql: Statements.countRequests, arguments: [client]) else {
+            return ClientRequestCounts(stored: 0, running: 0)
+        }
+        return ClientRequestCounts(
+            stored: try row.decode(Int.self, forColumn: "stored"), running: try row.decode(Int.self, forColumn: "running"))
+    }
+
+    /// Inserts a request row as given (its event counter included).
+    static func insertRequest(_ db: Database, _ r: RequestRecord) throws {
+        let arguments: StatementArguments = [
+            r.id, r.client, r.route, r.idempotencyKey, r.bodyDigest, r.memberStatus, r.projectID, r.vaultID,
+            r.correlationID, try jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
+            millis(r.backgroundUntil), r.state.rawValue, r.eventCounter, millis(r.updatedAt),
+            r.finishedAt.map(millis), r.elapsedMs,
+        ]
+        try db.execute(sql: Statements.insertRequest, arguments: arguments)
+    }
+
+    /// Inserts or replaces a batch row of a request.
+    static func replaceBatch(_ db: Database, requestID: String, _ b: BatchRecord) throws {
+        let arguments: StatementArguments = [
+            requestID, b.index, try jsonArray(b.images), b.state, b.jobID, b.jobStatus, b.polls, b.submitAttempts,
+            b.errorCode, b.failReason, b.beginTime, b.endTime, b.resultsJSON, b.submittedAt.map(millis),
+        ]
+        try db.execute(sql: Statements.replaceBatch, arguments: arguments)
+    }
+
+    /// Inserts or replaces a submit attempt row.
+    static func replaceAttempt(_ db: Database, _ a: SubmitAttemptRecord) throws {
+        try db.execute(
+            sql: Statements.replaceAttempt,
+            arguments: [a.requestID, a.batchIndex, a.attempt, millis(a.startedAt), a.jobID])
+    }
+
+    /// Inserts `events` with ids `firstID`, `firstID + 1`, ..., stamped now.
+    static func insertEvents(_ db: Database, requestID: String, firstID: Int64, _ events: [NewEvent]) throws {
+        let now = millis(Date())
+        for (offset, event) in events.enumerated() {
+            try db.execute(
+                sql: Statements.insertEvent,
+                arguments: [requestID, firstID + Int64(offset), event.kind, event.data, now])
+        }
+    }
+
+    /// Appends `events` after the request's `counter` and stores the new counter.
+    static func appendEvents(_ db: Database, requestID: String, counter: Int64, _ events: [NewEvent]) throws {
+        guard !events.isEmpty else { return }
+        try insertEvents(db, requestID: requestID, firstID: counter + 1, events)
+        try db.execute(sql: Statements.updateEventCounter, arguments: [counter + Int64(events.count), requestID])
+    }
+
+    /// A `requests` row as a record.
+    static func requestRecord(_ row: Row) throws -> RequestRecord {
+        let stateWord = try row.decode(String.self, forColumn: "state")
+        guard let state = RequestState(rawValue: stateWord) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "unknown request state"))
+        }
+        return RequestRecord(
+            id: try row.decode(String.self, forColumn: "id"),
+            client: try row.decode(String.self, forColumn: "client"),
+            route: try row.decode(String.self, forColumn: "route"),
+            idempotencyKey: try row.decode(String?.self, forColumn: "idempotency_key"),
+            bodyDigest: try row.decode(String.self, forColumn: "body_digest"),
+            memberStatus: try row.decode(String.self, forColumn: "member_status"),
+            projectID: try row.decode(String.self, forColumn: "project_id"),
+            vaultID: try row.decode(String?.self, forColumn: "vault_id"),
+            correlationID: try row.decode(String.self, forColumn: "correlation_id"),
+            warnings: try strings(fromJSON: try row.decode(String.self, forColumn: "warnings")),
+            weight: try row.decode(Double.self, forColumn: "weight"),
+            createdAt: date(try row.decode(Int64.self, forColumn: "created_at")),
+            deadline: date(try row.decode(Int64.self, forColumn: "deadline")),
+            backgroundUntil: date(try row.decode(Int64.self, forColumn: "background_until")),
+            state: state,
+            eventCounter: try row.decode(Int64.self, forColumn: "event_counter"),
+            updatedAt: date(try row.decode(Int64.self, forColumn: "updated_at")),
+            finishedAt: try row.decode(Int64?.self, forColumn: "finished_at").map(date),
+            elapsedMs: try row.decode(Int?.self, forColumn: "elapsed_ms"))
+    }
+
+    /// A request's batches, in index order.
+    static func batches(_ db: Database, requestID: String) throws -> [BatchRecord] {
+        try Row.fetchAll(db, sql: Statements.selectBatches, arguments: [requestID]).map { row in
+            BatchRecord(
+                index: try row.decode(Int.self, forColumn: "batch_index"),
+                images: try strings(fromJSON: try row.decode(String.self, forColumn: "images")),
+                state: try row.decode(String.self, forColumn: "state"),
+                jobID: try row.decode(String?.self, forColumn: "job_id"),
+                jobStatus: try row.decode(String?.self, forColumn: "job_status"),
+                polls: try row.decode(Int.self, forColumn: "polls"),
+                submitAttempts: try row.decode(Int.self, forColumn: "submit_attempts"),
+                errorCode: try row.decode(String?.self, forColumn: "error_code"),
+                failReason: try row.decode(String?.self, forColumn: "fail_reason"),
+                beginTime: try row.decode(String?.self, forColumn: "begin_time"),
+                endTime: try row.decode(String?.self, forColumn: "end_time"),
+                resultsJSON: try row.decode(String?.self, forColumn: "results_json"),
+                submittedAt: try row.decode(Int64?.self, forColumn: "submitted_at").map(date))
+        }
+    }
+
+    /// A request's submit attempts, by batch then attempt.
+    static func attempts(_ db: Database, requestID: String) throws -> [SubmitAttemptRecord] {
+        try Row.fetchAll(db, sql: Statements.selectAttempts, arguments: [requestID]).map { row in
+            SubmitAttemptRecord(
+                requestID: try row.decode(String.self, forColumn: "request_id"),
+                batchIndex: try row.decode(Int.self, forColumn: "batch_index"),
+                attempt: try row.decode(Int.self, forColumn: "attempt"),
+                startedAt: date(try row.decode(Int64.self, forColumn: "started_at")),
+                jobID: try row.decode(String?.self, forColumn: "job_id"))
+        }
+    }
+}

@@ -1,0 +1,376 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// The gateway's store on one SQLite file (``GatewayStore``): a GRDB `DatabasePool` in WAL mode
+/// with `synchronous=NORMAL`, foreign keys on and a busy timeout, guarded by an exclusive
+/// `flock` on `<path>.lock` so that only one gateway process uses the file.
+///
+/// Every write is one IMMEDIATE transaction, run through GRDB's async API (no Swift concurrency
+/// thread waits on SQLite). Times are stored as INTEGER milliseconds since the Unix epoch.
+/// Error messages name the file and never hold request data or SQL parameter values.
+public final class SQLiteGatewayStore: GatewayStore {
+    /// The newest schema version this build knows (and migrates to).
+    public static let schemaVersion = 1
+    /// The oldest gateway version that can work on a store at ``schemaVersion``; written to
+    /// `store_meta.min_gateway_version` by the migrations.
+    public static let minimumGatewayVersion = "0.4.0"
+
+    /// The database file.
+    public let path: String
+    /// The running gateway's version, compared with `store_meta.min_gateway_version`.
+    public let gatewayVersion: String
+
+    let pool: DatabasePool
+    private let lock: StoreLockFile
+    let logger: Logger
+    private let committedWrites = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
+
+    /// How many write transactions this object committed since it was opened (each protocol
+    /// write is one), for tests and benchmarks.
+    public var writeTransactions: Int { committedWrites.load(ordering: .relaxed) }
+
+    /// Opens (creating if needed) the store at `path`, after taking the lock file
+    /// `<path>.lock` (held until ``close()`` or until the object goes). Reads the schema once,
+    /// so a file that is not a database fails here. Does not migrate: see ``migrate()``.
+    /// - Parameters:
+    ///   - path: the SQLite file.
+    ///   - gatewayVersion: the running gateway's version (dotted numbers, e.g. `0.4.0`).
+    ///   - busyTimeoutMs: how long, in milliseconds, a statement waits for a lock held by
+    ///     another connection before it fails.
+    ///   - logger: where opening and migrating are logged.
+    /// - Throws: ``StoreError`` `.locked` when another process (or another open store object)
+    ///   holds the lock file; `.corrupt` when the file is not a database or is damaged;
+    ///   `.unwritable` when the file or its folder cannot be created or written;
+    ///   `.unavailable` when SQLite stays busy; `.failed` otherwise.
+    public init(path: String, gatewayVersion: String, busyTimeoutMs: Int = 5000, logger: Logger) throws(StoreError) {
+        let lock = try StoreLockFile(lockPath: path + ".lock", storePath: path)
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(Double(max(0, busyTimeoutMs)) / 1000)
+        configuration.label = "ims-gateway store"
+        configuration.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: Statements.synchronousNormal)
+            }
+            try db.execute(sql: Statements.foreignKeysOn)
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            _ = try pool.read { db in try Self.readMeta(db) }
+        } catch {
+            lock.release()
+            throw Self.storeError(error, file: path, operation: "opening")
+        }
+        self.path = path
+        self.gatewayVersion = gatewayVersion
+        self.pool = pool
+        self.lock = lock
+        self.logger = logger
+        logger.debug("store opened", metadata: ["store.path": "\(path)"])
+    }
+
+    deinit {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) {
+            try? pool.close()
+            lock.release()
+        }
+    }
+
+    /// Closes the database connections, then releases the lock file. Later calls fail.
+    /// Does nothing the second time.
+    /// - Throws: ``StoreError`` when SQLite cannot close (the lock is released anyway).
+    public func close() throws(StoreError) {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        defer { lock.release() }
+        do {
+            try pool.close()
+        } catch {
+            throw Self.storeError(error, file: path, operation: "closing")
+        }
+    }
+
+    // MARK: - Backup
+
+    /// Copies the whole store, online (writes may go on), into a new SQLite file with
+    /// SQLite's backup API. The copy is a consistent snapshot and opens as a store.
+    /// - Parameter destination: the new file; it must not exist.
+    /// - Throws: ``StoreError`` `.failed` when `destination` exists already (it is left
+    ///   alone); `.unwritable` when it cannot be created; another kind when the copy fails
+    ///   (the partial copy is removed).
+    public func backup(to destination: String) throws(StoreError) {
+        let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            let code = errno
+            if code == EEXIST {
+                throw StoreError(
+                    .failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
+            }
+            throw StoreError(
+                .unwritable, "the backup file \(destination) cannot be created (errno \(code)); the store \(path) is not copied")
+        }
+        closeDescriptor(fd)
+        do {
+            let copy = try DatabaseQueue(path: destination)
+            try pool.backup(to: copy)
+            try copy.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: destination)
+            throw Self.storeError(error, file: destination, operation: "backing up \(path)")
+        }
+        logger.info("store backed up", metadata: ["store.path": "\(path)", "store.backup": "\(destination)"])
+    }
+
+    // MARK: - GatewayStore
+
+    public func admit(
+        _ request: RequestRecord, batches: [BatchRecord], attempts: [SubmitAttemptRecord], limits: AdmissionLimits,
+        events: [NewEvent]
+    ) async throws(StoreError) -> Admission {
+        try await write("admitting a request") { db in
+            if let key = request.idempotencyKey,
+                let id = try String.fetchOne(
+                    db, sql: Statements.selectRequestIDByKey, arguments: [request.client, key]),
+                let snapshot = try Self.snapshot(db, id: id)
+            {
+                return .existing(snapshot)
+            }
+            let counts = try Self.counts(db, client: request.client)
+            if counts.running >= limits.maxRunning {
+                return .tooManyRunning(limit: limits.maxRunning)
+            }
+            if counts.stored >= limits.maxStored {
+                return .tooManyStored(limit: limits.maxStored)
+            }
+            var stored = request
+            stored.eventCounter = Int64(events.count)
+            try Self.insertRequest(db, stored)
+            for batch in batches {
+                try Self.replaceBatch(db, requestID: request.id, batch)
+            }
+            for attempt in attempts {
+                try Self.replaceAttempt(db, attempt)
+            }
+            try Self.insertEvents(db, requestID: request.id, firstID: 1, events)
+            return .admitted
+        }
+    }
+
+    public func recordAttempt(_ attempt: SubmitAttemptRecord, batch: BatchRecord, events: [NewEvent])
+        async throws(StoreError)
+    {
+        let path = self.path
+        try await write("recording a submit attempt") { db in
+            guard let counter = try Int64.fetchOne(db, sql: Statements.selectEventCounter, arguments: [attempt.requestID])
+            else { throw Self.notFound(path: path) }
+            try Self.replaceAttempt(db, attempt)
+            try Self.replaceBatch(db, requestID: attempt.requestID, batch)
+            try Self.appendEvents(db, requestID: attempt.requestID, counter: counter, events)
+        }
+    }
+
+    public func recordJobID(
+        _ jobID: String, requestID: String, batchIndex: Int, attempt: Int, batch: BatchRecord, events: [NewEvent]
+    ) async throws(StoreError) {
+        let path = self.path
+        try await write("recording a job id") { db in
+            guard let counter = try Int64.fetchOne(db, sql: Statements.selectEventCounter, arguments: [requestID])
+            else { throw Self.notFound(path: path) }
+            try db.execute(sql: Statements.updateAttemptJobID, arguments: [jobID, requestID, batchIndex, attempt])
+            if db.changesCount == 0 {
+                let started = batch.submittedAt ?? Date()
+                try Self.replaceAttempt(
+                    db,
+                    SubmitAttemptRecord(
+                        requestID: requestID, batchIndex: batchIndex, attempt: attempt, startedAt: started, jobID: jobID))
+            }
+            try Self.replaceBatch(db, requestID: requestID, batch)
+            try Self.appendEvents(db, requestID: requestID, counter: counter, events)
+        }
+    }
+
+    public func update(
+        requestID: String, batches: [BatchRecord], change: RequestChange?, events: [NewEvent]
+    ) async throws(StoreError) {
+        let path = self.path
+        try await write("updating a request") { db in
+            guard let counter = try Int64.fetchOne(db, sql: Statements.selectEventCounter, arguments: [requestID])
+            else { throw Self.notFound(path: path) }
+            for batch in batches {
+                try Self.replaceBatch(db, requestID: requestID, batch)
+            }
+            if let change {
+                let at = Self.millis(change.at)
+                try db.execute(
+                    sql: Statements.updateRequestState,
+                    arguments: [
+                        change.state.rawValue, at, change.state == .running ? nil : at, change.elapsedMs,
+                        change.deadline.map(Self.millis), change.backgroundUntil.map(Self.millis), requestID,
+                    ])
+            }
+            try Self.appendEvents(db, requestID: requestID, counter: counter, events)
+        }
+    }
+
+    public func request(id: String) async throws(StoreError) -> StoredRequestSnapshot? {
+        try await read("reading a request") { db in try Self.snapshot(db, id: id) }
+    }
+
+    public func request(client: String, idempotencyKey: String) async throws(StoreError) -> StoredRequestSnapshot? {
+        try await read("reading a request by its key") { db in
+            guard let id = try String.fetchOne(db, sql: Statements.selectRequestIDByKey, arguments: [client, idempotencyKey])
+            else { return nil }
+            return try Self.snapshot(db, id: id)
+        }
+    }
+
+    public func runningRequests() async throws(StoreError) -> [StoredRequestSnapshot] {
+        try await read("reading the running requests") { db in
+            let rows = try Row.fetchAll(db, sql: Statements.selectRunningRequests)
+            return try rows.map { row in
+                let request = try Self.requestRecord(row)
+                return StoredRequestSnapshot(
+                    request: request, batches: try Self.batches(db, requestID: request.id),
+                    attempts: try Self.attempts(db, requestID: request.id))
+            }
+        }
+    }
+
+    public func events(requestID: String, afterID: Int64, limit: Int) async throws(StoreError) -> [RequestEvent] {
+        guard limit > 0 else { return [] }
+        return try await read("reading events") { db in
+            try Row.fetchAll(db, sql: Statements.selectEvents, arguments: [requestID, afterID, limit]).map { row in
+                RequestEvent(
+                    requestID: try row.decode(String.self, forColumn: "request_id"),
+                    id: try row.decode(Int64.self, forColumn: "id"),
+                    kind: try row.decode(String.self, forColumn: "kind"),
+                    data: try row.decode(String.self, forColumn: "data"),
+                    createdAt: Self.date(try row.decode(Int64.self, forColumn: "created_at")))
+            }
+        }
+    }
+
+    public func deleteFinished(finishedBefore: Date, limit: Int) async throws(StoreError) -> Int {
+        guard limit > 0 else { return 0 }
+        return try await write("deleting finished requests") { db in
+            try db.execute(sql: Statements.deleteFinished, arguments: [Self.millis(finishedBefore), limit])
+            return db.changesCount
+        }
+    }
+
+    public func counts(client: String) async throws(StoreError) -> ClientRequestCounts {
+        try await read("counting requests") { db in try Self.counts(db, client: client) }
+    }
+
+    // MARK: - Access
+
+    /// Runs `body` in one IMMEDIATE transaction on the writer connection and counts it in
+    /// ``writeTransactions`` once committed; maps every error through ``storeError(_:file:operation:)``.
+    private func write<T: Sendable>(
+        _ operation: String, _ body: @Sendable (Database) throws -> T
+    ) async throws(StoreError) -> T {
+        do {
+            let value = try await pool.writeWithoutTransaction { db -> T in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { throw StoreError(.failed, "the store: a transaction gave no result") }
+                return result
+            }
+            committedWrites.add(1, ordering: .relaxed)
+            return value
+        } catch {
+            throw Self.storeError(error, file: path, operation: operation)
+        }
+    }
+
+    /// Runs `body` in a read transaction of a reader connection; maps every error.
+    private func read<T: Sendable>(
+        _ operation: String, _ body: @Sendable (Database) throws -> T
+    ) async throws(StoreError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.storeError(error, file: path, operation: operation)
+        }
+    }
+
+    /// The one map from any error of GRDB, SQLite or this module to a ``StoreError`` naming
+    /// `file`; SQL and its arguments are never part of the message.
+    static func storeError(_ error: any Error, file: String, operation: String) -> StoreError {
+        if let error = error as? StoreError {
+            return error
+        }
+        if error is CancellationError {
+            return StoreError(.unavailable, "the store \(file): \(operation) was cancelled")
+        }
+        if error is RowDecodingError || error is DecodingError {
+            return StoreError(
+                .corrupt, "the store \(file) holds a row that cannot be read (\(operation)); restore it from a backup")
+        }
+        guard let error = error as? DatabaseError else {
+            return StoreError(.failed, "the store \(file): \(operation) failed (\(type(of: error)))")
+        }
+        let sqlite = "SQLite error \(error.extendedResultCode.rawValue): \(error.message ?? "no message")"
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StoreError(
+                .corrupt,
+                "the store \(file) is not an SQLite database or is damaged (\(operation): \(sqlite)); "
+                    + "restore it from a backup or move it away")
+        case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_FULL:
+            return StoreError(
+                .unwritable,
+                "the store \(file) cannot be created or written (\(operation): \(sqlite)); "
+                    + "check the folder, the permissions and the free space")
+        case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR:
+            return StoreError(.unavailable, "the store \(file) is unavailable (\(operation): \(sqlite))")
+        default:
+            return StoreError(.failed, "the store \(file): \(operation) failed (\(sqlite))")
+        }
+    }
+
+    /// The error of a write that names a request the store does not hold (no id in it).
+    private static func notFound(path: String) -> StoreError {
+        StoreError(.notFound, "the store \(path) holds no such request")
+    }
+
+    // MARK: - Conversions
+
+    /// `date` as whole milliseconds since the Unix epoch (rounded to the nearest).
+    static func millis(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// The date `milliseconds` after the Unix epoch.
+    static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    /// `strings` as a JSON array.
+    static func jsonArray(_ strings: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(strings), as: UTF8.self)
+    }
+
+    /// The strings of a JSON array.
+    static func strings(fromJSON text: String) throws -> [String] {
+        try JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+}
+
+/// Closes a file descriptor (the C `close`, which the store's own ``SQLiteGatewayStore/close()`` hides).
+private func closeDescriptor(_ fd: Int32) {
+    _ = close(fd)
+}
