@@ -312,6 +312,7 @@ public final class SQLiteGatewayStore: GatewayStore {
     private func write<T: Sendable>(
         _ operation: String, _ body: @Sendable (Database) throws -> T
     ) async throws(StoreError) -> T {
+        try checkOpen(operation)
         do {
             let value = try await pool.writeWithoutTransaction { db -> T in
                 var result: T?
@@ -333,10 +334,18 @@ public final class SQLiteGatewayStore: GatewayStore {
     private func read<T: Sendable>(
         _ operation: String, _ body: @Sendable (Database) throws -> T
     ) async throws(StoreError) -> T {
+        try checkOpen(operation)
         do {
             return try await pool.read(body)
         } catch {
             throw Self.storeError(error, file: path, operation: operation)
+        }
+    }
+
+    /// Fails with `.unavailable` once ``close()`` was called (SQLite would say "out of memory").
+    private func checkOpen(_ operation: String) throws(StoreError) {
+        if closed.load(ordering: .acquiring) {
+            throw StoreError(.unavailable, "the store \(path) is closed (\(operation))")
         }
     }
 

@@ -338,5 +338,8 @@ struct SQLiteGatewayStoreTests {
         #expect(results.filter { $0 == .admitted }.count == 1)
         #expect(try await store.counts(client: "alpha") == ClientRequestCounts(stored: 1, running: 1))
         try store.close()
+        try store.close()
+        let closed = try await #require(throws: StoreError.self) { try await store.counts(client: "alpha") }
+        #expect(closed.kind == .unavailable)
     }
 }
