@@ -159,7 +159,11 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayStoreTests",
-            dependencies: ["GatewayStore"],
+            dependencies: [
+                "GatewayStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -133,6 +133,11 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     // MARK: - GatewayStore
 
+    /// Admits a request in one IMMEDIATE transaction: the stored one when the client used the
+    /// same `Idempotency-Key` before (nothing written), a refusal when the client is at
+    /// `limits.maxRunning` running or `limits.maxStored` stored requests, else the request
+    /// (event counter = `events.count`), its batches, attempts and events (ids 1...n).
+    /// - Throws: ``StoreError`` when the write fails.
     public func admit(
         _ request: RequestRecord, batches: [BatchRecord], attempts: [SubmitAttemptRecord], limits: AdmissionLimits,
         events: [NewEvent]
@@ -166,6 +171,9 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// Stores a submit attempt, replaces its batch row and appends `events`, in one transaction.
+    /// - Throws: ``StoreError`` `.notFound` when the request is not stored; another kind when
+    ///   the write fails.
     public func recordAttempt(_ attempt: SubmitAttemptRecord, batch: BatchRecord, events: [NewEvent])
         async throws(StoreError)
     {
@@ -179,6 +187,11 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// Sets the job id of a submit attempt (storing the attempt, started at the batch's
+    /// `submittedAt` or now, when it is missing), replaces the batch row and appends `events`,
+    /// in one transaction, whatever the request's state.
+    /// - Throws: ``StoreError`` `.notFound` when the request is not stored; another kind when
+    ///   the write fails.
     public func recordJobID(
         _ jobID: String, requestID: String, batchIndex: Int, attempt: Int, batch: BatchRecord, events: [NewEvent]
     ) async throws(StoreError) {
@@ -199,6 +212,10 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// Replaces the given batch rows, applies `change` to the request row (state, `updated_at`,
+    /// `finished_at`, and `elapsed_ms`/deadlines when given) and appends `events`, in one transaction.
+    /// - Throws: ``StoreError`` `.notFound` when the request is not stored; another kind when
+    ///   the write fails.
     public func update(
         requestID: String, batches: [BatchRecord], change: RequestChange?, events: [NewEvent]
     ) async throws(StoreError) {
@@ -222,10 +239,14 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// The request with its batches (index order) and attempts, nil when not stored.
+    /// - Throws: ``StoreError`` when the read fails.
     public func request(id: String) async throws(StoreError) -> StoredRequestSnapshot? {
         try await read("reading a request") { db in try Self.snapshot(db, id: id) }
     }
 
+    /// The request `client` stored under `idempotencyKey`, nil when none.
+    /// - Throws: ``StoreError`` when the read fails.
     public func request(client: String, idempotencyKey: String) async throws(StoreError) -> StoredRequestSnapshot? {
         try await read("reading a request by its key") { db in
             guard let id = try String.fetchOne(db, sql: Statements.selectRequestIDByKey, arguments: [client, idempotencyKey])
@@ -234,6 +255,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// Every request in state `running`, by `created_at` (then id).
+    /// - Throws: ``StoreError`` when the read fails.
     public func runningRequests() async throws(StoreError) -> [StoredRequestSnapshot] {
         try await read("reading the running requests") { db in
             let rows = try Row.fetchAll(db, sql: Statements.selectRunningRequests)
@@ -246,6 +269,9 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// At most `limit` events of the request with an id above `afterID`, in id order; none
+    /// when `limit` is not positive.
+    /// - Throws: ``StoreError`` when the read fails.
     public func events(requestID: String, afterID: Int64, limit: Int) async throws(StoreError) -> [RequestEvent] {
         guard limit > 0 else { return [] }
         return try await read("reading events") { db in
@@ -260,6 +286,11 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// Deletes, in one transaction, at most `limit` requests not `running` whose `finished_at`
+    /// is before `finishedBefore`, oldest first; their batches, attempts and events go with
+    /// them (cascade).
+    /// - Returns: how many requests were deleted.
+    /// - Throws: ``StoreError`` when the write fails.
     public func deleteFinished(finishedBefore: Date, limit: Int) async throws(StoreError) -> Int {
         guard limit > 0 else { return 0 }
         return try await write("deleting finished requests") { db in
@@ -268,6 +299,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
+    /// How many requests `client` has stored, and how many of them are `running`.
+    /// - Throws: ``StoreError`` when the read fails.
     public func counts(client: String) async throws(StoreError) -> ClientRequestCounts {
         try await read("counting requests") { db in try Self.counts(db, client: client) }
     }
@@ -279,6 +312,7 @@ public final class SQLiteGatewayStore: GatewayStore {
     private func write<T: Sendable>(
         _ operation: String, _ body: @Sendable (Database) throws -> T
     ) async throws(StoreError) -> T {
+        try checkOpen(operation)
         do {
             let value = try await pool.writeWithoutTransaction { db -> T in
                 var result: T?
@@ -300,10 +334,18 @@ public final class SQLiteGatewayStore: GatewayStore {
     private func read<T: Sendable>(
         _ operation: String, _ body: @Sendable (Database) throws -> T
     ) async throws(StoreError) -> T {
+        try checkOpen(operation)
         do {
             return try await pool.read(body)
         } catch {
             throw Self.storeError(error, file: path, operation: operation)
+        }
+    }
+
+    /// Fails with `.unavailable` once ``close()`` was called (SQLite would say "out of memory").
+    private func checkOpen(_ operation: String) throws(StoreError) {
+        if closed.load(ordering: .acquiring) {
+            throw StoreError(.unavailable, "the store \(path) is closed (\(operation))")
         }
     }
 

@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+import GatewayStore
+import Testing
+
+@Suite("SQLite store: opening and migrations")
+struct MigrationTests {
+    @Test("a new file gets schema version 1 and the minimum gateway version; migrating twice is a no-op")
+    func newFile() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        #expect(try store.storedVersions().schemaVersion == nil)
+        #expect(throws: StoreError.self) { try store.checkSchema() }
+        try store.migrate()
+        var versions = try store.storedVersions()
+        #expect(versions.schemaVersion == 1)
+        #expect(versions.minimumGatewayVersion == "0.4.0")
+        #expect(SQLiteGatewayStore.schemaVersion == 1)
+        #expect(SQLiteGatewayStore.minimumGatewayVersion == "0.4.0")
+        try store.checkSchema()
+        try store.migrate()
+        versions = try store.storedVersions()
+        #expect(versions.schemaVersion == 1)
+        #expect(versions.minimumGatewayVersion == "0.4.0")
+        try store.close()
+
+        let queue = try DatabaseQueue(path: path)
+        let migrations = try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+        }
+        #expect(migrations == ["1-requests"])
+        let tables = try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        }
+        #expect(tables == ["batches", "grdb_migrations", "request_events", "requests", "store_meta", "submit_attempts"])
+        let journal = try queue.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(journal == "wal")
+        try queue.close()
+    }
+
+    @Test("a store that needs a newer gateway is incompatible, for migrate and checkSchema")
+    func minimumGatewayAboveRunning() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        try Fixture.store(path).close()
+        let old = try SQLiteGatewayStore(path: path, gatewayVersion: "0.3.9", logger: Fixture.logger)
+        for operation in [{ try old.migrate() }, { try old.checkSchema() }] {
+            let error = try #require(throws: StoreError.self) { try operation() }
+            #expect(error.kind == .incompatible)
+            #expect(error.message.contains(path))
+            #expect(error.message.contains("0.4.0"))
+            #expect(error.message.contains("0.3.9"))
+        }
+        try old.close()
+        // A newer gateway works on it.
+        let newer = try SQLiteGatewayStore(path: path, gatewayVersion: "0.10.0", logger: Fixture.logger)
+        try newer.migrate()
+        try newer.checkSchema()
+        try newer.close()
+    }
+
+    @Test("a schema version above the known one is incompatible and left alone")
+    func schemaAboveKnown() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        try Fixture.store(path).close()
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "UPDATE store_meta SET value = '2' WHERE key = 'schema_version'")
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('2-future')")
+        }
+        try queue.close()
+        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        for operation in [{ try store.migrate() }, { try store.checkSchema() }] {
+            let error = try #require(throws: StoreError.self) { try operation() }
+            #expect(error.kind == .incompatible)
+            #expect(error.message.contains(path))
+            #expect(error.message.contains("schema version 2"))
+            #expect(error.message.contains("1"))
+        }
+        #expect(try store.storedVersions().schemaVersion == 2)
+        try store.close()
+    }
+
+    @Test("dotted versions compare by their numbers")
+    func versionOrder() {
+        #expect(SQLiteGatewayStore.isVersion("0.3.9", olderThan: "0.4.0"))
+        #expect(SQLiteGatewayStore.isVersion("0.9.1", olderThan: "0.10.0"))
+        #expect(!SQLiteGatewayStore.isVersion("0.10.0", olderThan: "0.9.1"))
+        #expect(!SQLiteGatewayStore.isVersion("0.4", olderThan: "0.4.0"))
+        #expect(!SQLiteGatewayStore.isVersion("0.4.0", olderThan: "0.4.0"))
+        #expect(!SQLiteGatewayStore.isVersion("0.4.0-rc.1", olderThan: "0.4.0"))
+        #expect(SQLiteGatewayStore.isVersion("0.4.0", olderThan: "0.4.1"))
+        #expect(SQLiteGatewayStore.isVersion("1.2", olderThan: "1.2.0.1"))
+        #expect(!SQLiteGatewayStore.isVersion("dev", olderThan: "0.4.0"))
+    }
+
+    @Test("a second store on the same path is refused while the first is open, then opens")
+    func lockFile() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let first = try Fixture.store(path)
+        let error = try #require(throws: StoreError.self) {
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        }
+        #expect(error.kind == .locked)
+        #expect(error.message.contains(path + ".lock"))
+        #expect(!error.message.contains("\n"))
+        try first.close()
+        let second = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        try second.checkSchema()
+        // Released when the object goes, too.
+        do {
+            _ = consume second
+        }
+        let third = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        try third.close()
+    }
+
+    @Test("a file of garbage is corrupt, naming the file")
+    func garbage() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) {
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        }
+        #expect(error.kind == .corrupt)
+        #expect(error.message.contains(path))
+        // The failed open released its lock: a second try fails the same way, not `.locked`.
+        let again = try #require(throws: StoreError.self) {
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        }
+        #expect(again.kind == .corrupt)
+    }
+
+    @Test("a path whose folder is a regular file, or missing, is unwritable, naming the file")
+    func unwritable() throws {
+        let folder = try TemporaryFolder()
+        let plain = folder.file("file.txt")
+        try Data("not a folder".utf8).write(to: URL(fileURLWithPath: plain))
+        for path in [plain + "/store.sqlite", folder.file("missing/store.sqlite")] {
+            let error = try #require(throws: StoreError.self) {
+                _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+            }
+            #expect(error.kind == .unwritable)
+            #expect(error.message.contains(path))
+        }
+    }
+}
