@@ -33,7 +33,9 @@ public protocol GatewayStore: Sendable {
     func recordAttempt(_ attempt: SubmitAttemptRecord, batch: BatchRecord, events: [NewEvent]) async throws(StoreError)
 
     /// Stores the job id IMS gave to a submit attempt, with the batch's new state (`pending`,
-    /// `job_id` set), whatever state the request is in.
+    /// `job_id` set) and `events`, whatever state the request is in. When the batch's row has
+    /// a job id already (a later write carried it), only the attempt is updated: a late
+    /// write never replaces a newer state.
     /// - Throws: ``StoreError`` when the write fails.
     func recordJobID(
         _ jobID: String, requestID: String, batchIndex: Int, attempt: Int, batch: BatchRecord, events: [NewEvent]

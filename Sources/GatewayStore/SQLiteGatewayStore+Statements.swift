@@ -64,6 +64,8 @@ extension SQLiteGatewayStore {
                 error_code, fail_reason, begin_time, end_time, results_json, submitted_at
             ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
+        /// A batch's job id (NULL or no row: none yet): request id, batch index.
+        static let selectBatchJobID = "SELECT job_id FROM batches WHERE request_id = ? AND batch_index = ?"
         /// A request's batches in index order: request id.
         static let selectBatches = "SELECT * FROM batches WHERE request_id = ? ORDER BY batch_index"
 

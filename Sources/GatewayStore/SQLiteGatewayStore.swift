@@ -189,7 +189,8 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     /// Sets the job id of a submit attempt (storing the attempt, started at the batch's
     /// `submittedAt` or now, when it is missing), replaces the batch row and appends `events`,
-    /// in one transaction, whatever the request's state.
+    /// in one transaction, whatever the request's state. When the batch row has a job id
+    /// already (a later write carried it), only the attempt is updated.
     /// - Throws: ``StoreError`` `.notFound` when the request is not stored; another kind when
     ///   the write fails.
     public func recordJobID(
@@ -207,6 +208,11 @@ public final class SQLiteGatewayStore: GatewayStore {
                     SubmitAttemptRecord(
                         requestID: requestID, batchIndex: batchIndex, attempt: attempt, startedAt: started, jobID: jobID))
             }
+            // A write that comes late (retried while the store was unreachable) never replaces a
+            // newer state: a later write already carried the job id.
+            let stored = try String.fetchOne(
+                db, sql: Statements.selectBatchJobID, arguments: [requestID, batchIndex])
+            guard stored == nil else { return }
             try Self.replaceBatch(db, requestID: requestID, batch)
             try Self.appendEvents(db, requestID: requestID, counter: counter, events)
         }

@@ -150,6 +150,20 @@ struct SQLiteGatewayStoreTests {
             "job-3", requestID: "r2", batchIndex: 0, attempt: 2,
             batch: BatchRecord(index: 0, images: ["img-0-a"], state: "pending", jobID: "job-3"), events: [])
         #expect(try await store.request(id: "r2")?.attempts.last?.jobID == "job-3")
+        // The batch row had job-2 already: the late write changed only the attempt.
+        #expect(try await store.request(id: "r2")?.batches.first?.jobID == "job-2")
+        // A late job-id write after the final state never replaces it.
+        let final = BatchRecord(
+            index: 0, images: ["img-0-a"], state: "succeeded", jobID: "job-2", jobStatus: "SUCCESS", polls: 3,
+            submitAttempts: 2)
+        try await store.update(requestID: "r2", batches: [final], change: nil, events: [])
+        try await store.recordJobID(
+            "job-2", requestID: "r2", batchIndex: 0, attempt: 2,
+            batch: BatchRecord(index: 0, images: ["img-0-a"], state: "pending", jobID: "job-2", submitAttempts: 2),
+            events: Fixture.events("late"))
+        let afterLate = try #require(try await store.request(id: "r2"))
+        #expect(afterLate.batches == [final])
+        #expect(afterLate.request.eventCounter == 2)
         // Back to running clears finished_at.
         try await store.update(
             requestID: "r2", batches: [], change: RequestChange(state: .running, at: finishedAt), events: [])

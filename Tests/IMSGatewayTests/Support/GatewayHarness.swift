@@ -12,6 +12,8 @@ struct GatewayHarness: Sendable {
     let simulator: InProcessServer
     let gateway: InProcessServer
     let http: CurlHTTPClient
+    /// The gateway's store (a real SQLite file).
+    let store: SQLiteGatewayStore
 
     /// A parsed answer of the gateway.
     struct Answer: Sendable {
@@ -260,7 +262,7 @@ func withGateway<Value: Sendable>(
         http.shutdown()
         throw error
     }
-    let harness = GatewayHarness(simulator: simulator, gateway: gateway, http: http)
+    let harness = GatewayHarness(simulator: simulator, gateway: gateway, http: http, store: store)
     let result: Result<Value, any Error>
     do {
         result = .success(try await body(harness))
