@@ -45,6 +45,13 @@ struct MemberStatusAnswer {
             let problem = ProblemDetails(
                 slug: "batches-failed", title: "IMS jobs failed", status: 502, detail: detail, requestID: result.requestID)
             return ResponseFactory.json(status: 502, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
+        case 503:
+            fields[ResponseFactory.retryAfterHeader] = "\(MemberStatusController.storeRetryAfterSeconds)"
+            let problem = ProblemDetails(
+                slug: "store-unavailable", title: "Store unavailable", status: 503,
+                detail: "the gateway could not write its store, so no batch was sent to IMS (nothing sent is ever unrecorded); send it again after Retry-After",
+                requestID: result.requestID)
+            return ResponseFactory.json(status: 503, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
         case 429:
             let paused = result.batches.compactMap(\.retryAfter).max().map(Self.wholeSecondsRoundedUp) ?? 0
             fields[ResponseFactory.retryAfterHeader] = "\(max(1, throttledRetryAfterSeconds, paused))"

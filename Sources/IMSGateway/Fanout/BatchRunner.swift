@@ -219,7 +219,7 @@ final class BatchRunner: Sendable {
         guard let lastError else {
             result.state = .notSubmitted
             if storeFailed {
-                result.errorCode = Self.storeUnavailableCode
+                result.errorCode = BatchResult.storeUnavailableCode
                 result.failReason = "the store could not be written, so the batch was not sent (nothing sent is ever unrecorded)"
             } else {
                 result.failReason = "the deadline passed before the batch could be submitted"
@@ -241,9 +241,6 @@ final class BatchRunner: Sendable {
         result.failReason = reason
         return nil
     }
-
-    /// `error_code` of a batch not sent because the store could not be written.
-    static let storeUnavailableCode = "store_unavailable"
 
     /// Whether a failed submit may have left a job upstream: IMS may have got the request and
     /// its answer was lost (timeout, reset) or unclear (5xx, a 2xx without `job_id`). An IMS

@@ -77,7 +77,7 @@ final class BackgroundWait: Sendable {
         switch result.outcome {
         case .succeeded, .failed, .partiallyFailed:
             return .final
-        case .notSubmitted where !result.batches.contains(where: { $0.errorCode == BatchRunner.storeUnavailableCode }):
+        case .notSubmitted where !result.batches.contains(where: { $0.errorCode == BatchResult.storeUnavailableCode }):
             // Nothing was sent (throttled): a repeat submits again.
             return .notSubmitted
         case .notSubmitted, .timedOut, .running:

@@ -54,6 +54,9 @@ public struct BatchResult: Sendable, Codable, Equatable {
     /// `upstream.timeoutMs`, when its PUT can no longer be answered.
     public var submitNotBefore: ContinuousClock.Instant? = nil
 
+    /// `error_code` of a batch not sent because the store could not be written.
+    public static let storeUnavailableCode = "store_unavailable"
+
     /// A batch that has not been sent yet.
     public init(index: Int, images: [String]) {
         self.index = index

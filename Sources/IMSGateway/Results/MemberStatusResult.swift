@@ -106,14 +106,17 @@ public struct MemberStatusResult: Sendable, Codable, Equatable {
     }
 
     /// The HTTP status of the answer: 200 (`succeeded`), 502 (`failed`, `partially_failed`),
-    /// 504 (`timed_out`), 429 (`not_submitted`: nothing could be sent before the deadline, which
-    /// only the upstream budget or IMS throttling cause) or 202 (`running`).
+    /// 504 (`timed_out`), 429 (`not_submitted`: nothing could be sent before the deadline,
+    /// because of the upstream budget or IMS throttling), 503 (`not_submitted` because the store
+    /// could not be written) or 202 (`running`).
     public var httpStatus: Int {
         switch outcome {
         case .succeeded: return 200
         case .failed, .partiallyFailed: return 502
         case .timedOut: return 504
-        case .notSubmitted: return 429
+        case .notSubmitted:
+            // Nothing sent because the store could not be written: the gateway's own trouble.
+            return batches.allSatisfy({ $0.errorCode == BatchResult.storeUnavailableCode }) ? 503 : 429
         case .running: return 202
         }
     }

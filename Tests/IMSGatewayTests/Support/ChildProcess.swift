@@ -84,7 +84,8 @@ final class ChildProcess {
     /// The port of the first log line containing `logLine` (`port=N` in text logs,
     /// `"port":"N"` in JSON lines), waiting up to 20 s for it.
     func port(logLine: String) async throws -> Int {
-        let end = ContinuousClock.now.advanced(by: .seconds(20))
+        // Loose: a debug binary starting on a loaded 2-core machine took 20 s once.
+        let end = ContinuousClock.now.advanced(by: .seconds(60))
         while ContinuousClock.now < end {
             for line in log.split(separator: "\n") where line.contains(logLine) {
                 if let range = line.range(of: #"port"?[=:]"?\d+"#, options: .regularExpression),
