@@ -113,7 +113,7 @@ final class MemberStatusController: Sendable {
             return answer(
                 result, begun, replayed: replayed, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline && !earlier.isComplete,
                 continuesInBackground: !earlier.isComplete, client: client, requestID: requestID, route: route,
-                source: .repeated)
+                source: .repeated, correlationID: context.correlationID)
         case .new(let stored), .resumed(let stored):
             let batches = await executor.execute(
                 stored.plan, from: stored.current().batches, deadline: begun.deadline, requestID: stored.correlationID,
@@ -126,7 +126,8 @@ final class MemberStatusController: Sendable {
                 stored, result: result, answerBy: begun.deadline.advanced(by: .seconds(Self.finalWriteGraceSeconds)))
             return answer(
                 result, begun, replayed: false, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline,
-                continuesInBackground: continues, client: client, requestID: requestID, route: route, source: .submitted)
+                continuesInBackground: continues, client: client, requestID: requestID, route: route, source: .submitted,
+                correlationID: context.correlationID)
         }
     }
 
@@ -204,7 +205,7 @@ final class MemberStatusController: Sendable {
     @inline(never)
     private func answer(
         _ result: MemberStatusResult, _ begun: Begun, replayed: Bool, cutByDrain: Bool, continuesInBackground: Bool,
-        client: ClientIdentity, requestID: String, route: String, source: RequestLog.Source
+        client: ClientIdentity, requestID: String, route: String, source: RequestLog.Source, correlationID: String
     ) -> Response {
         var answer = MemberStatusAnswer(
             result: result, route: route, waitedSeconds: begun.wait.seconds, retryAfterSeconds: retryAfterSeconds,
@@ -213,7 +214,9 @@ final class MemberStatusController: Sendable {
         if replayed { answer.headers[Self.idempotentReplayedHeader] = "true" }
         answer.cutByDrain = cutByDrain
         answer.continuesInBackground = continuesInBackground
-        log.answered(result, status: result.httpStatus, client: client.name, route: route, source: source, requestID: requestID)
+        log.answered(
+            result, status: result.httpStatus, client: client.name, route: route, source: source, requestID: requestID,
+            correlationID: correlationID)
         return answer.response()
     }
 

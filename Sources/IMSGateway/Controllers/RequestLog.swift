@@ -18,8 +18,11 @@ struct RequestLog: Sendable {
 
     /// One audit line per batch (unless `source` is `repeated`: the request that did the work
     /// writes them), then the request line.
+    /// - Parameter correlationID: the caller's `X-Request-Id` (logged when it is not the
+    ///   request id itself).
     func answered(
-        _ result: MemberStatusResult, status: Int, client: String, route: String, source: Source, requestID: String
+        _ result: MemberStatusResult, status: Int, client: String, route: String, source: Source, requestID: String,
+        correlationID: String? = nil
     ) {
         if source != .repeated {
             for batch in result.batches {
@@ -41,6 +44,7 @@ struct RequestLog: Sendable {
             "outcome": "\(result.outcome.rawValue)", "status": "\(status)", "elapsed_ms": "\(result.elapsedMs)",
         ]
         if source == .repeated { metadata["repeat_of"] = "\(result.requestID)" }
+        if let correlationID, correlationID != requestID { metadata["correlation_id"] = "\(correlationID)" }
         logger.info("request", metadata: metadata)
     }
 

@@ -23,6 +23,11 @@ import Prometheus
 /// | `imsgw_upstream_pause_duration_seconds` | histogram (each pause, after the cap) | |
 /// | `imsgw_upstream_pause_remaining_seconds` | gauge (seconds left of the pause in force, 0 when none; read at each scrape) | |
 /// | `imsgw_pending_requests_refused_total` | counter (429 to a client at its bound of requests not yet final) | |
+/// | `imsgw_store_writes_total` | counter (write transactions of the store) | `operation` |
+/// | `imsgw_store_write_failures_total` | counter (store writes that failed and are retried) | `operation` |
+/// | `imsgw_stored_requests_refused_total` | counter (429 to a client at its cap of stored requests) | |
+/// | `imsgw_recovered_requests_total` | counter (requests of an earlier process found running at start) | `kind` |
+/// | `imsgw_reaped_requests_total` | counter (finished requests deleted after `outcomes.ttlSeconds`) | |
 ///
 /// Each gateway has its own registry (no global bootstrap), so several can run in one process.
 public final class GatewayMetrics: Sendable {
@@ -59,7 +64,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// One write transaction of the store, by operation (`admit`, `attempt`, `job_id`,
-    /// `final`, `resume`, `recovery`).
+    /// `final`, `resume`).
     func storeWrite(operation: String) {
         Counter(label: "imsgw_store_writes_total", dimensions: [("operation", operation)], factory: factory).increment()
     }
