@@ -227,14 +227,21 @@ public struct RequestChange: Sendable, Equatable {
     public var deadline: Date?
     /// A new background deadline (kept when nil).
     public var backgroundUntil: Date?
+    /// The answer's warnings, when they changed (kept when nil): a resubmission after a
+    /// restart adds one.
+    public var warnings: [String]?
 
     /// Creates a change.
-    public init(state: RequestState, at: Date, elapsedMs: Int? = nil, deadline: Date? = nil, backgroundUntil: Date? = nil) {
+    public init(
+        state: RequestState, at: Date, elapsedMs: Int? = nil, deadline: Date? = nil, backgroundUntil: Date? = nil,
+        warnings: [String]? = nil
+    ) {
         self.state = state
         self.at = at
         self.elapsedMs = elapsedMs
         self.deadline = deadline
         self.backgroundUntil = backgroundUntil
+        self.warnings = warnings
     }
 }
 

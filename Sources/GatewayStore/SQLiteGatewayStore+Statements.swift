@@ -39,11 +39,12 @@ extension SQLiteGatewayStore {
             ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         /// A request's new state: state, updated_at, finished_at, elapsed_ms (kept when NULL),
-        /// deadline (kept when NULL), background_until (kept when NULL), id.
+        /// deadline (kept when NULL), background_until (kept when NULL), warnings (kept when
+        /// NULL), id.
         static let updateRequestState = """
             UPDATE requests SET state = ?, updated_at = ?, finished_at = ?,
                 elapsed_ms = COALESCE(?, elapsed_ms), deadline = COALESCE(?, deadline),
-                background_until = COALESCE(?, background_until)
+                background_until = COALESCE(?, background_until), warnings = COALESCE(?, warnings)
             WHERE id = ?
             """
         /// A request's event counter: counter, id.

@@ -238,7 +238,8 @@ public final class SQLiteGatewayStore: GatewayStore {
                     sql: Statements.updateRequestState,
                     arguments: [
                         change.state.rawValue, at, change.state == .running ? nil : at, change.elapsedMs,
-                        change.deadline.map(Self.millis), change.backgroundUntil.map(Self.millis), requestID,
+                        change.deadline.map(Self.millis), change.backgroundUntil.map(Self.millis),
+                        try change.warnings.map(Self.jsonArray), requestID,
                     ])
             }
             try Self.appendEvents(db, requestID: requestID, counter: counter, events)

@@ -97,8 +97,15 @@ enum ConfigSources {
         }
     }
 
-    /// `IMSGW_*` variables of other programs that share the prefix (the simulator's secret key).
-    static let otherVariables: Set<String> = ["IMSGW_CONFIG_FILE", "IMSGW_SIM_SECRET_KEY"]
+    /// `IMSGW_*` variables of other programs that share the prefix (the simulator's secret key),
+    /// and in debug builds the crash point of the crash tests.
+    static var otherVariables: Set<String> {
+        #if DEBUG
+        ["IMSGW_CONFIG_FILE", "IMSGW_SIM_SECRET_KEY", "IMSGW_DEBUG_CRASH_AT"]
+        #else
+        ["IMSGW_CONFIG_FILE", "IMSGW_SIM_SECRET_KEY"]
+        #endif
+    }
 
     /// Refuses an `IMSGW_*` variable that names no setting: a typo must not pass unnoticed.
     /// - Throws: ``ConfigurationError`` naming the variable.

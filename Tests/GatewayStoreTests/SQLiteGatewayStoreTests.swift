@@ -164,6 +164,12 @@ struct SQLiteGatewayStoreTests {
         let afterLate = try #require(try await store.request(id: "r2"))
         #expect(afterLate.batches == [final])
         #expect(afterLate.request.eventCounter == 2)
+        // Warnings are replaced only when given.
+        try await store.update(
+            requestID: "r2", batches: [],
+            change: RequestChange(state: .givenUp, at: finishedAt, warnings: ["batch 0: submitted again"]), events: [])
+        try await store.update(requestID: "r2", batches: [], change: RequestChange(state: .givenUp, at: finishedAt), events: [])
+        #expect(try await store.request(id: "r2")?.request.warnings == ["batch 0: submitted again"])
         // Back to running clears finished_at.
         try await store.update(
             requestID: "r2", batches: [], change: RequestChange(state: .running, at: finishedAt), events: [])

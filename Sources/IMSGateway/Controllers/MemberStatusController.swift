@@ -75,15 +75,8 @@ final class MemberStatusController: Sendable {
         let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
         try admit(client: client, requestID: requestID, route: route)
         defer { drain.finish() }
-        var begun = try await begin(
+        let begun = try await begin(
             plan, request: request, client: client, requestID: requestID, context: context, route: route, started: started)
-        // A request joined while its admission failed: start over (a few times at most).
-        for _ in 0..<3 {
-            guard case .repeated(let earlier) = begun.admission, earlier.isAbandoned else { break }
-            begun = try await begin(
-                plan, request: request, client: client, requestID: requestID, context: context, route: route,
-                started: started)
-        }
         switch begun.admission {
         case .conflict(let earlierID):
             throw refused(

@@ -36,7 +36,6 @@ public final class StoredRequest: Sendable {
         var batches: [BatchResult]
         var outcome: MemberStatusResult?
         var isFinal = false
-        var isAbandoned = false
         var completedAt: ContinuousClock.Instant?
         var nextWaiter = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -86,20 +85,6 @@ public final class StoredRequest: Sendable {
 
     /// Whether the request has an outcome (final or given up).
     public var isComplete: Bool { state.withLock { $0.outcome != nil } }
-
-    /// Whether the request was never stored after all (its admission failed): callers that
-    /// joined it start over.
-    public var isAbandoned: Bool { state.withLock { $0.isAbandoned } }
-
-    /// Marks the request as never stored and wakes every caller waiting on it.
-    public func abandon() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.isAbandoned = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume() }
-    }
 
     /// The outcome, when complete and final (every batch succeeded, failed or could not be
     /// submitted): the one a repeat gets.
@@ -171,7 +156,7 @@ public final class StoredRequest: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.outcome != nil || state.isAbandoned || Task.isCancelled { return true }
+                    if state.outcome != nil || Task.isCancelled { return true }
                     state.waiters[id] = continuation
                     return false
                 }

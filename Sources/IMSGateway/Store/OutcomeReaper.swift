@@ -17,13 +17,14 @@ struct OutcomeReaper: Service {
     let logger: Logger
 
     func run() async throws {
+        // Nothing is urgent at start: the first pass comes one interval later.
         while !Task.isCancelled {
-            await reapOnce()
             do {
                 try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
             } catch {
                 return
             }
+            await reapOnce()
         }
     }
 

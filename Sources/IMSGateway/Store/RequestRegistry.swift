@@ -41,6 +41,8 @@ final class RequestRegistry: Sendable {
     private struct Live {
         var byID: [String: StoredRequest] = [:]
         var byKey: [KeyScope: StoredRequest] = [:]
+        /// Keys whose request is being admitted now, with the callers waiting for their turn.
+        var admitting: [KeyScope: [CheckedContinuation<Void, Never>]] = [:]
     }
 
     let store: any GatewayStore
@@ -68,44 +70,79 @@ final class RequestRegistry: Sendable {
 
     /// Stores `request`, unless its client sent its `Idempotency-Key` before (then that request
     /// is returned, as a repeat, a conflict, or resumed when it had given up), or the client is
-    /// over a limit. A running request with the same key is joined without reading the store.
+    /// over a limit. A running request with the same key is joined without reading the store;
+    /// callers with the same key take turns at the store, so that a repeat only ever joins a
+    /// request that was stored.
     func begin(_ request: StoredRequest, limits: AdmissionLimits, deadline: Date) async -> Admission {
-        let scope = request.idempotencyKey.map { KeyScope(client: request.clientName, key: $0) }
+        guard let key = request.idempotencyKey else {
+            live.withLock { live in Self.add(request, to: &live) }
+            return await admit(request, limits: limits, deadline: deadline)
+        }
+        let scope = KeyScope(client: request.clientName, key: key)
         while true {
-            // Reserve the key first, so that a second caller with the same key joins this one
-            // instead of racing it to the store.
-            let earlier = live.withLock { live -> StoredRequest? in
-                if let scope, let earlier = live.byKey[scope] { return earlier }
-                Self.add(request, to: &live)
-                return nil
+            switch live.withLock({ live -> Turn in
+                if let earlier = live.byKey[scope] { return .join(earlier) }
+                if live.admitting[scope] != nil { return .wait }
+                live.admitting[scope] = []
+                return .admit
+            }) {
+            case .join(let earlier):
+                return earlier.fingerprint == request.fingerprint ? .repeated(earlier) : .conflict(requestID: earlier.requestID)
+            case .wait:
+                await waitForTurn(scope)
+            case .admit:
+                // Known by its id at once (GET); by its key only once stored.
+                live.withLock { live in live.byID[request.requestID] = request }
+                let admission = await admit(request, limits: limits, deadline: deadline)
+                let waiters = live.withLock { live -> [CheckedContinuation<Void, Never>] in
+                    if case .new(let stored) = admission { Self.add(stored, to: &live) }
+                    return live.admitting.removeValue(forKey: scope) ?? []
+                }
+                for waiter in waiters { waiter.resume() }
+                return admission
             }
-            if let earlier {
-                if earlier.fingerprint != request.fingerprint { return .conflict(requestID: earlier.requestID) }
-                guard earlier.isAbandoned else { return .repeated(earlier) }
-                // Its admission failed after we found it: try again.
-                live.withLock { live in Self.remove(earlier, from: &live) }
-                continue
+        }
+    }
+
+    /// What a caller with a key does next.
+    private enum Turn {
+        case join(StoredRequest)
+        case wait
+        case admit
+    }
+
+    /// Waits until the caller admitting a request with the same key is done.
+    private func waitForTurn(_ scope: KeyScope) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let queued = live.withLock { live -> Bool in
+                guard live.admitting[scope] != nil else { return false }
+                live.admitting[scope]?.append(continuation)
+                return true
             }
-            let admission: StoreAdmission
-            do throws(StoreError) {
-                admission = try await store.admit(
-                    record(of: request, deadline: deadline), batches: request.current().batches.map(batchRecord(running: true)),
-                    attempts: firstAttempts(of: request), limits: limits,
-                    events: [RequestEvents.admitted(request)])
-            } catch {
-                return abandon(request, .storeUnavailable(error))
-            }
-            switch admission {
-            case .admitted:
-                metrics.storeWrite(operation: "admit")
-                return .new(request)
-            case .tooManyRunning(let limit):
-                return abandon(request, .tooManyPending(limit: limit))
-            case .tooManyStored(let limit):
-                return abandon(request, .tooManyStored(limit: limit))
-            case .existing(let snapshot):
-                return await existing(snapshot, for: request, deadline: deadline)
-            }
+            if !queued { continuation.resume() }
+        }
+    }
+
+    /// Stores `request` (its key's turn taken), or finds the earlier request with its key.
+    private func admit(_ request: StoredRequest, limits: AdmissionLimits, deadline: Date) async -> Admission {
+        let admission: StoreAdmission
+        do throws(StoreError) {
+            admission = try await store.admit(
+                record(of: request, deadline: deadline), batches: request.current().batches.map(batchRecord(running: true)),
+                attempts: firstAttempts(of: request), limits: limits, events: [RequestEvents.admitted(request)])
+        } catch {
+            return drop(request, .storeUnavailable(error))
+        }
+        switch admission {
+        case .admitted:
+            metrics.storeWrite(operation: "admit")
+            return .new(request)
+        case .tooManyRunning(let limit):
+            return drop(request, .tooManyPending(limit: limit))
+        case .tooManyStored(let limit):
+            return drop(request, .tooManyStored(limit: limit))
+        case .existing(let snapshot):
+            return await existing(snapshot, for: request, deadline: deadline)
         }
     }
 
@@ -113,10 +150,10 @@ final class RequestRegistry: Sendable {
     /// the request resumed.
     private func existing(_ snapshot: StoredRequestSnapshot, for request: StoredRequest, deadline: Date) async -> Admission {
         guard snapshot.request.bodyDigest == request.fingerprint else {
-            return abandon(request, .conflict(requestID: snapshot.request.id))
+            return drop(request, .conflict(requestID: snapshot.request.id))
         }
         if snapshot.request.state == .final {
-            return abandon(request, .repeated(Self.completed(snapshot)))
+            return drop(request, .repeated(Self.completed(snapshot)))
         }
         // Given up, not submitted, or running without a process: this caller runs it again.
         let now = Date()
@@ -129,20 +166,19 @@ final class RequestRegistry: Sendable {
                     backgroundUntil: now.addingTimeInterval(maxBackgroundWait.seconds)),
                 events: [])
         } catch {
-            return abandon(request, .storeUnavailable(error))
+            return drop(request, .storeUnavailable(error))
         }
         metrics.storeWrite(operation: "resume")
         live.withLock { live in
             Self.remove(request, from: &live)
             Self.add(resumed, to: &live)
         }
-        request.abandon()
         return .resumed(resumed)
     }
 
-    private func abandon(_ request: StoredRequest, _ admission: Admission) -> Admission {
+    /// Forgets a request that was not stored, and answers `admission`.
+    private func drop(_ request: StoredRequest, _ admission: Admission) -> Admission {
         live.withLock { live in Self.remove(request, from: &live) }
-        request.abandon()
         return admission
     }
 
@@ -168,7 +204,8 @@ final class RequestRegistry: Sendable {
         let now = Date()
         let running = state == .running
         let batches = result.batches.map(batchRecord(running: running))
-        let change = running ? nil : RequestChange(state: state, at: now, elapsedMs: result.elapsedMs)
+        let change = running
+            ? nil : RequestChange(state: state, at: now, elapsedMs: result.elapsedMs, warnings: result.warnings)
         let events = running ? [] : [RequestEvents.result(result, state: state)]
         let written = await retrying("final", requestID: request.requestID, until: answerBy) { [store] () async throws(StoreError) in
             try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)

@@ -80,7 +80,12 @@ struct ClientsReloadTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // All ten authenticated and waiting before the reload (however slow this machine is).
+        let allWaiting = try await GracefulShutdownTests.poll(within: .seconds(20)) {
+            let metrics = try await http.execute(CurlHTTPRequest(method: "GET", url: base + "/metrics"))
+            return String(decoding: metrics.body, as: UTF8.self).contains("imsgw_callers_waiting 10.0")
+        }
+        #expect(allWaiting)
         try Self.clients([new]).write(to: file, atomically: true, encoding: .utf8)
         gateway.signal(SIGHUP)
         let rotated = try await GracefulShutdownTests.poll(within: .seconds(5)) { try await probe(new) == 404 }

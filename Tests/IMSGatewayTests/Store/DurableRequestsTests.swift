@@ -34,6 +34,14 @@ struct DurableRequestsTests {
             let stored = try await harness.get("/accept-images/\(first.requestID)", key: testClientKey)
             #expect(stored.status == 200)
             #expect(try stored.result().batches.map(\.jobID) == first.batches.map(\.jobID))
+            // Ten repeats at once: each finds the stored outcome (the first to reserve the key
+            // reads the store; the others join it and follow it to the stored outcome).
+            let answers = try await withThrowingTaskGroup(of: GatewayHarness.Answer.self) { group in
+                for _ in 0..<10 { group.addTask { try await harness.post("/accept-images", json: Self.body, headers: [key]) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.map(\.status) == Array(repeating: 200, count: 10), "\(answers.map { String(decoding: $0.body, as: UTF8.self) })")
+            #expect(try answers.map { try $0.result().requestID } == Array(repeating: first.requestID, count: 10))
             // Another body under the same key is still a conflict after the restart.
             var other = Self.body
             other["images"] = [Self.images[0]]
