@@ -22,7 +22,7 @@ struct CrashRecoveryTests {
 
     @Test("kill -9 while its job runs: after the restart the repeat gets 200 with the request id and job id stored before the kill, and IMS saw one submit")
     func killWhileJobRuns() async throws {
-        let fixture = try await CrashFixture.start(jobDurationMs: 3000)
+        let fixture = try await CrashFixture.start(jobDurationMs: 4000)
         defer { fixture.stop() }
         let first = try await fixture.startGateway()
         let killedCall = fixture.send(fixture.accept(first.base, key: "k-a"))
@@ -40,7 +40,7 @@ struct CrashRecoveryTests {
         try await fixture.kill9(first.process)
         #expect(first.process.terminationReason == .uncaughtSignal)
         #expect(first.process.terminationStatus == SIGKILL)
-        #expect(try await fixture.jobs().first?.status != "SUCCESS", "the 3 s job ended before the kill: the test proves nothing")
+        #expect(try await fixture.jobs().first?.status != "SUCCESS", "the 4 s job ended before the kill: the test proves nothing")
         if case .success(let response) = await killedCall.value {
             Issue.record("the killed gateway answered \(response.status)")
         }
@@ -53,6 +53,14 @@ struct CrashRecoveryTests {
         #expect(stored.attempts.map(\.attempt) == [1])
 
         let second = try await fixture.startGateway()
+        // Resumed from the store: while the job still runs, GET shows it running with its job id.
+        let whileRunning = try await fixture.http.execute(fixture.stored(second.base, requestID: stored.request.id))
+        #expect([200, 202].contains(whileRunning.status))
+        #expect(AnswerDocument(whileRunning).jobIDs == [jobID])
+        if try await fixture.jobs().first?.status != "SUCCESS" {
+            #expect(whileRunning.status == 202, "the job still runs, yet GET answered \(whileRunning.status)")
+            #expect(AnswerDocument(whileRunning).outcome == "running")
+        }
         let repeated = try await fixture.http.execute(fixture.accept(second.base, key: "k-a"))
         let answer = AnswerDocument(repeated)
         #expect(repeated.status == 200, "\(String(decoding: repeated.body, as: UTF8.self))\n\(second.process.log)")
@@ -79,7 +87,7 @@ struct CrashRecoveryTests {
         let fixture = try await CrashFixture.start(jobDurationMs: 500)
         defer { fixture.stop() }
         let delayMs = 3000
-        let timeoutMs = 2000
+        let timeoutMs = 4000
         try await fixture.setFaults(
             #"{"calls": [{"fault": "delay", "operation": "BatchUpdateMembers", "delay_ms": \#(delayMs)}]}"#)
         let first = try await fixture.startGateway()
@@ -153,17 +161,7 @@ struct CrashRecoveryTests {
     func killAfterFinalStored() async throws {
         let fixture = try await CrashFixture.start(jobDurationMs: 500)
         defer { fixture.stop() }
-        let first = try fixture.launchGateway(environment: ["IMSGW_DEBUG_CRASH_AT": "after-final-stored"])
-        let started = try await GracefulShutdownTests.poll(within: .seconds(20), every: .milliseconds(50)) {
-            first.log.contains("ims-gateway listening") || !first.isRunning
-        }
-        try #require(started, "serve neither listened nor exited:\n\(first.log)")
-        if !first.isRunning, first.log.contains("IMSGW_DEBUG_CRASH_AT is not a setting") {
-            withKnownIssue("serve refuses IMSGW_DEBUG_CRASH_AT: ConfigSources.otherVariables does not list it") {
-                Issue.record("serve exited \(first.terminationStatus) at start:\n\(first.log)")
-            }
-            return
-        }
+        guard let first = try await Self.launchWithCrashPoint("after-final-stored", fixture: fixture) else { return }
         let base = try await fixture.ready(first)
 
         let killed = await fixture.send(fixture.accept(base, key: "k-c")).value
@@ -195,6 +193,41 @@ struct CrashRecoveryTests {
         // Answered from the store: no submit, and no poll of the job since the kill.
         #expect(try await fixture.calls(Self.submit) == 1)
         #expect(try await fixture.jobs().map(\.polls) == [job.polls])
+    }
+
+    @Test("kill -9 right after the job id is stored: after the restart the repeat gets 200 with that job id, and IMS saw one submit")
+    func killAfterJobIDStored() async throws {
+        let fixture = try await CrashFixture.start(jobDurationMs: 1500)
+        defer { fixture.stop() }
+        guard let first = try await Self.launchWithCrashPoint("after-job-id-stored", fixture: fixture) else { return }
+        let base = try await fixture.ready(first)
+
+        let killed = await fixture.send(fixture.accept(base, key: "k-e")).value
+        if case .success(let response) = killed {
+            Issue.record("answered \(response.status) although the crash point was armed")
+        }
+        #expect(try await first.waitForExit(within: .seconds(10)))
+        #expect(first.terminationReason == .uncaughtSignal)
+        #expect(first.terminationStatus == SIGKILL)
+        #expect(first.log.contains("debug crash point after-job-id-stored reached"))
+        let job = try #require(try await fixture.jobs().first)
+        #expect(job.polls == 0)
+
+        let stored = try #require(try await fixture.storedRequest(key: "k-e"), "nothing stored under k-e")
+        #expect(stored.request.state == .running)
+        #expect(stored.batches.map(\.jobID) == [job.id])
+        #expect(stored.attempts.map(\.jobID) == [job.id])
+
+        let second = try await fixture.startGateway()
+        let repeated = try await fixture.http.execute(fixture.accept(second.base, key: "k-e"))
+        let answer = AnswerDocument(repeated)
+        #expect(repeated.status == 200, "\(String(decoding: repeated.body, as: UTF8.self))\n\(second.process.log)")
+        #expect(answer.requestID == stored.request.id)
+        #expect(answer.jobIDs == [job.id])
+        #expect(answer.submitAttempts == [1])
+        #expect(answer.warnings.isEmpty, "\(answer.warnings)")
+        #expect(try await fixture.calls(Self.submit) == 1)
+        #expect(try await fixture.jobs().map(\.id) == [job.id])
     }
 
     @Test("a store file that is not a database: serve exits non-zero within seconds with one line naming the file, and leaves the file as it was")
@@ -229,6 +262,24 @@ struct CrashRecoveryTests {
         #expect(line?.contains("in use") == true, "\(line ?? "-")")
         #expect(running.process.isRunning)
         #expect(try await fixture.http.execute(CurlHTTPRequest(method: "GET", url: running.base + "/readyz")).status == 200)
+    }
+
+    /// Starts `serve` with `IMSGW_DEBUG_CRASH_AT=point` and waits until it listens; nil (with a
+    /// known issue recorded) when `serve` refuses the variable at start, as it does while
+    /// `ConfigSources.otherVariables` does not list it.
+    static func launchWithCrashPoint(_ point: String, fixture: CrashFixture) async throws -> ChildProcess? {
+        let gateway = try fixture.launchGateway(environment: ["IMSGW_DEBUG_CRASH_AT": point])
+        let started = try await GracefulShutdownTests.poll(within: .seconds(20), every: .milliseconds(50)) {
+            gateway.log.contains("ims-gateway listening") || !gateway.isRunning
+        }
+        try #require(started, "serve neither listened nor exited:\n\(gateway.log)")
+        if !gateway.isRunning, gateway.log.contains("IMSGW_DEBUG_CRASH_AT is not a setting") {
+            withKnownIssue("serve refuses IMSGW_DEBUG_CRASH_AT: ConfigSources.otherVariables does not list it") {
+                Issue.record("serve exited \(gateway.terminationStatus) at start:\n\(gateway.log)")
+            }
+            return nil
+        }
+        return gateway
     }
 
     /// Checks that `gateway` exits non-zero within 15 s and writes exactly one `ims-gateway: `
