@@ -81,6 +81,20 @@ final class ChildProcess {
 
     var terminationStatus: Int32 { process.terminationStatus }
 
+    /// Whether the process ended by a signal (then ``terminationStatus`` is the signal's
+    /// number) or by exiting.
+    var terminationReason: Process.TerminationReason { process.terminationReason }
+
+    /// Waits up to `limit` for the process to end; returns whether it did.
+    func waitForExit(within limit: Duration) async throws -> Bool {
+        let end = ContinuousClock.now.advanced(by: limit)
+        while process.isRunning {
+            guard ContinuousClock.now < end else { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
     /// The port of the first log line containing `logLine` (`port=N` in text logs,
     /// `"port":"N"` in JSON lines), waiting up to 20 s for it.
     func port(logLine: String) async throws -> Int {
