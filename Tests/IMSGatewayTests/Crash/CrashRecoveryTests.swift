@@ -124,16 +124,10 @@ struct CrashRecoveryTests {
         #expect(answer.outcome == "succeeded")
         #expect(answer.submitAttempts == [2])
         #expect(answer.batchStates == ["succeeded"])
+        // Joined while running, or replayed from the store after a slow restart: the warning
+        // is there either way (it is stored with the final state).
         let warned = answer.warnings.contains { $0.contains("batch 0") && $0.contains("submitted again") }
-        if repeated.header("Idempotent-Replayed") == "true" {
-            // The request ended before the repeat came (a slow restart): the answer is the
-            // stored one, which lacks the warning (the known issue below).
-            withKnownIssue("the resubmission warning is not stored", isIntermittent: true) {
-                #expect(warned, "warnings of the replayed answer: \(answer.warnings)")
-            }
-        } else {
-            #expect(warned, "warnings: \(answer.warnings)")
-        }
+        #expect(warned, "warnings: \(answer.warnings)")
         let jobID = try #require(answer.jobIDs.first)
 
         // The delayed PUT of the killed process ends in the simulator `delayMs` after it came:
@@ -157,11 +151,9 @@ struct CrashRecoveryTests {
         #expect(read.status == 200)
         #expect(readAnswer.jobIDs == [jobID])
         #expect(readAnswer.submitAttempts == [2])
-        withKnownIssue("the resubmission warning is not stored: RequestRegistry.completed(_:) rebuilds warnings from the admission only") {
-            #expect(
-                readAnswer.warnings.contains { $0.contains("batch 0") && $0.contains("submitted again") },
-                "warnings of GET: \(readAnswer.warnings)")
-        }
+        #expect(
+            readAnswer.warnings.contains { $0.contains("batch 0") && $0.contains("submitted again") },
+            "warnings of GET: \(readAnswer.warnings)")
     }
 
     @Test("kill -9 right after the final state is stored: the caller gets no answer, and after the restart the repeat is replayed from the store with no IMS call")
@@ -271,19 +263,16 @@ struct CrashRecoveryTests {
         #expect(try await fixture.http.execute(CurlHTTPRequest(method: "GET", url: running.base + "/readyz")).status == 200)
     }
 
-    /// Starts `serve` with `IMSGW_DEBUG_CRASH_AT=point` and waits until it listens; nil (with a
-    /// known issue recorded) when `serve` refuses the variable at start, as it does while
-    /// `ConfigSources.otherVariables` does not list it.
+    /// Starts `serve` with `IMSGW_DEBUG_CRASH_AT=point` and waits until it listens; nil (with an
+    /// issue recorded) when `serve` refuses the variable at start.
     static func launchWithCrashPoint(_ point: String, fixture: CrashFixture) async throws -> ChildProcess? {
         let gateway = try fixture.launchGateway(environment: ["IMSGW_DEBUG_CRASH_AT": point])
         let started = try await GracefulShutdownTests.poll(within: .seconds(20), every: .milliseconds(50)) {
             gateway.log.contains("ims-gateway listening") || !gateway.isRunning
         }
         try #require(started, "serve neither listened nor exited:\n\(gateway.log)")
-        if !gateway.isRunning, gateway.log.contains("IMSGW_DEBUG_CRASH_AT is not a setting") {
-            withKnownIssue("serve refuses IMSGW_DEBUG_CRASH_AT: ConfigSources.otherVariables does not list it") {
-                Issue.record("serve exited \(gateway.terminationStatus) at start:\n\(gateway.log)")
-            }
+        if !gateway.isRunning {
+            Issue.record("serve exited \(gateway.terminationStatus) at start:\n\(gateway.log)")
             return nil
         }
         return gateway
