@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a call to IMS or IAM got no HTTP answer at all (connect refused, DNS, timeout, reset,
 /// TLS, cancellation), in IMSClient's own terms: nothing of the HTTP library it sends through
 /// shows here, so code above IMSClient can build, match and fake these errors.

@@ -26,7 +26,7 @@ struct IMSJobsSeamTests {
             .success(Job(status: .success, rawStatus: "SUCCESS", jobID: "job-1", endTime: "2024-01-02T03:04:05Z")),
         ])
         let waiter = JobWaiter(client: fake, schedule: Self.schedule, clock: ContinuousClock())
-        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
         let outcome = await waiter.wait(
             projectID: Self.projectID, jobID: "job-1", deadline: deadline, requestID: "req-42", caller: Self.caller)
 
@@ -63,7 +63,7 @@ struct IMSJobsSeamTests {
             finalPollMargin: .milliseconds(5))
         let pollers = SharedJobPollers(
             waiter: JobWaiter(client: fake, schedule: schedule, clock: ContinuousClock()), clock: ContinuousClock())
-        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
         async let first = pollers.wait(
             projectID: Self.projectID, jobID: "job-2", deadline: deadline, requestID: "req-1", isBackground: true)
         async let second = pollers.wait(
@@ -95,7 +95,8 @@ struct IMSJobsSeamTests {
     }
 
     /// A simulator whose ShowJob answers only after `delay`, and an IMS client whose per-call
-    /// timeout is `timeoutMilliseconds`.
+    /// timeout is `timeoutMilliseconds`. A call that ends well before `delay` was cut by its
+    /// time limit (the bounds are loose: the machine may be busy with other tests).
     static func withSlowShowJob(
         delay: Duration, timeoutMilliseconds: Int, _ body: (IMSClient) async throws -> Void
     ) async throws {
@@ -146,7 +147,7 @@ struct IMSJobsSeamTests {
 
     @Test("IMSClient: a deadline 250 ms away is a transfer timeout of about 250 ms")
     func deadlineBecomesTransferTimeout() async throws {
-        try await Self.withSlowShowJob(delay: .milliseconds(1_500), timeoutMilliseconds: 30_000) { client in
+        try await Self.withSlowShowJob(delay: .milliseconds(2_500), timeoutMilliseconds: 30_000) { client in
             let (error, took) = await Self.timedOutShowJob(client, deadline: .now.advanced(by: .milliseconds(250)))
             let transport = try #require(error)
             #expect(transport.kind == .timedOut)
@@ -155,23 +156,24 @@ struct IMSJobsSeamTests {
             #expect(transport.message.hasPrefix("IMS unreachable: "))
             #expect(IMSClientError.transport(transport).errorCode == "transport.timedOut")
             #expect(took >= .milliseconds(230), "took \(took)")
-            #expect(took < .milliseconds(1_000), "took \(took)")
+            #expect(took < .milliseconds(2_000), "took \(took)")
         }
     }
 
     @Test("IMSClient: a far deadline never lifts the transfer timeout above the configured per-call one")
     func configuredTimeoutCapsTheDeadline() async throws {
-        try await Self.withSlowShowJob(delay: .milliseconds(1_500), timeoutMilliseconds: 300) { client in
+        try await Self.withSlowShowJob(delay: .milliseconds(2_500), timeoutMilliseconds: 300) { client in
             let (error, took) = await Self.timedOutShowJob(client, deadline: .now.advanced(by: .seconds(20)))
-            #expect(try #require(error).kind == .timedOut)
+            let transport = try #require(error)
+            #expect(transport.kind == .timedOut)
             #expect(took >= .milliseconds(280), "took \(took)")
-            #expect(took < .milliseconds(1_000), "took \(took)")
+            #expect(took < .milliseconds(2_000), "took \(took)")
         }
     }
 
     @Test("IMSClient: a deadline already passed is not sent at all")
     func passedDeadlineNotSent() async throws {
-        try await Self.withSlowShowJob(delay: .milliseconds(1_500), timeoutMilliseconds: 30_000) { client in
+        try await Self.withSlowShowJob(delay: .milliseconds(2_500), timeoutMilliseconds: 30_000) { client in
             let started = ContinuousClock.now
             do throws(IMSClientError) {
                 _ = try await client.showJob(
