@@ -26,7 +26,7 @@ struct IMSJobsSeamTests {
             .success(Job(status: .success, rawStatus: "SUCCESS", jobID: "job-1", endTime: "2024-01-02T03:04:05Z")),
         ])
         let waiter = JobWaiter(client: fake, schedule: Self.schedule, clock: ContinuousClock())
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(600))
         let outcome = await waiter.wait(
             projectID: Self.projectID, jobID: "job-1", deadline: deadline, requestID: "req-42", caller: Self.caller)
 
@@ -63,7 +63,7 @@ struct IMSJobsSeamTests {
             finalPollMargin: .milliseconds(5))
         let pollers = SharedJobPollers(
             waiter: JobWaiter(client: fake, schedule: schedule, clock: ContinuousClock()), clock: ContinuousClock())
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(600))
         async let first = pollers.wait(
             projectID: Self.projectID, jobID: "job-2", deadline: deadline, requestID: "req-1", isBackground: true)
         async let second = pollers.wait(
