@@ -3,8 +3,10 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The IMS calls the gateway makes, over ``CurlHTTPClient``, authenticated by a
-/// ``CredentialProvider``.
+/// The IMS calls the gateway makes (``IMSJobs``, and the readiness probe), over the project's
+/// libcurl client, authenticated by a ``CredentialProvider``. Its API shows no type of the HTTP
+/// library but the client its initializer takes: requests are ``UpstreamRequest``s until they
+/// are sent, and a failed transfer is an ``UpstreamTransportError``.
 ///
 /// A 401 (APIGW.0301 / APIGW.0307) drops the credentials used, obtains new ones and replays the
 /// request once; a second refusal is ``IMSClientError/authentication(_:)``, never a loop (IAM
@@ -20,7 +22,7 @@ import Synchronization
 /// ``maxThrottledResends`` times and as long as it fits in its time limit; otherwise it ends
 /// with ``IMSClientError/throttled(last:retryAfter:)``. A submit is not sent with less than
 /// ``minimumSubmitMilliseconds`` left.
-public final class IMSClient: Sendable {
+public final class IMSClient: IMSJobs {
     /// Where IMS is and the limits of each call.
     public let configuration: IMSClientConfiguration
     private let http: CurlHTTPClient
@@ -58,27 +60,31 @@ public final class IMSClient: Sendable {
     }
 
 
-    /// Submits one job that sets `body.status` for `body.images` in `body.projectID`
-    /// (BatchUpdateMembers, `PUT /v1/cloudimages/members`, doc ims_03_0625).
+    /// Submits one BatchUpdateMembers job (``IMSJobs/submit(_:deadline:correlationID:caller:)``,
+    /// `PUT /v1/cloudimages/members`, doc ims_03_0625).
+    ///
+    /// The time left until `deadline` (at least 1 ms) bounds the wait for a budget token, and
+    /// each transfer's total timeout is that time left, never above
+    /// ``IMSClientConfiguration/timeoutMilliseconds``. Not sent with less than
+    /// ``minimumSubmitMilliseconds`` left.
     /// - Parameters:
     ///   - body: the images, project, status and optional vault.
-    ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
-    ///     until a deadline), or nil.
-    ///   - requestID: sent as `X-Request-Id` so that IMS-side logs can be matched, or nil.
+    ///   - deadline: when the caller stops waiting.
+    ///   - correlationID: sent as `X-Request-Id` so that IMS-side logs can be matched, or nil.
     ///   - caller: the client the job is for (its share of the call budget).
     /// - Returns: the `job_id` IMS answered.
     /// - Throws: ``IMSClientError``; `mayHaveReachedServer` tells whether a job may exist anyway.
-    public func batchUpdateMembers(
-        _ body: BatchUpdateMembersRequest, timeoutMilliseconds: Int? = nil, requestID: String? = nil,
-        caller: UpstreamCaller = .gateway
+    public func submit(
+        _ body: BatchUpdateMembersRequest, deadline: ContinuousClock.Instant, correlationID: String?,
+        caller: UpstreamCaller
     ) async throws(IMSClientError) -> String {
-        let request = CurlHTTPRequest(
+        let request = UpstreamRequest(
             method: "PUT", url: configuration.imsBaseURL + "/v1/cloudimages/members",
-            headers: Self.headers(contentType: "application/json;charset=UTF-8", requestID: requestID),
+            headers: Self.headers(contentType: "application/json;charset=UTF-8", requestID: correlationID),
             body: body.jsonBytes())
         let response = try await send(
             request, projectID: body.projectID, operation: "BatchUpdateMembers", priority: .submit, caller: caller,
-            timeoutMilliseconds: timeoutMilliseconds)
+            deadline: deadline)
         guard let jobID = LenientJSON.object(response.body).flatMap({ LenientJSON.string($0["job_id"]) }) else {
             throw IMSClientError.malformedResponse(
                 operation: "BatchUpdateMembers", httpStatus: response.status, detail: "no job_id in the answer")
@@ -86,21 +92,25 @@ public final class IMSClient: Sendable {
         return jobID
     }
 
-    /// Reads a job (ShowJob `GET /v1/{project_id}/jobs/{job_id}`, or ShowJobProgress
+    /// Reads a job (``IMSJobs/showJob(projectID:jobID:deadline:correlationID:priority:caller:)``:
+    /// ShowJob `GET /v1/{project_id}/jobs/{job_id}`, or ShowJobProgress
     /// `GET /v1/cloudimages/job/{job_id}` when configured).
+    ///
+    /// The time left until `deadline` (at least 1 ms) bounds the wait for a budget token, and
+    /// each transfer's total timeout is that time left, never above
+    /// ``IMSClientConfiguration/timeoutMilliseconds``.
     /// - Parameters:
     ///   - projectID: the project the job was submitted for (32 hex characters).
     ///   - jobID: the job id; percent-encoded into the path.
-    ///   - timeoutMilliseconds: a total limit lower than the configured one (e.g. the time left
-    ///     until a deadline), or nil.
-    ///   - requestID: sent as `X-Request-Id`, or nil.
+    ///   - deadline: when the caller stops waiting.
+    ///   - correlationID: sent as `X-Request-Id`, or nil.
     ///   - priority: its place among the caller's calls in the budget's queue (`.poll` while a
     ///     connected caller waits on the job, `.backgroundPoll` after it was answered).
     ///   - caller: the client the job is for (its share of the call budget).
     /// - Throws: ``IMSClientError``; a body that is not a JSON object is `malformedResponse`.
     public func showJob(
-        projectID: String, jobID: String, timeoutMilliseconds: Int? = nil, requestID: String? = nil,
-        priority: UpstreamPriority = .poll, caller: UpstreamCaller = .gateway
+        projectID: String, jobID: String, deadline: ContinuousClock.Instant, correlationID: String?,
+        priority: UpstreamPriority, caller: UpstreamCaller
     ) async throws(IMSClientError) -> Job {
         let escaped = PathSegment.escape(jobID)
         let path: String
@@ -113,12 +123,12 @@ public final class IMSClient: Sendable {
             path = "/v1/cloudimages/job/\(escaped)"
             operation = "ShowJobProgress"
         }
-        let request = CurlHTTPRequest(
+        let request = UpstreamRequest(
             method: "GET", url: configuration.imsBaseURL + path,
-            headers: Self.headers(contentType: "application/json", requestID: requestID))
+            headers: Self.headers(contentType: "application/json", requestID: correlationID))
         let response = try await send(
             request, projectID: projectID, operation: operation, priority: priority, caller: caller,
-            timeoutMilliseconds: timeoutMilliseconds)
+            deadline: deadline)
         guard let job = Job.decode(response.body) else {
             throw IMSClientError.malformedResponse(
                 operation: operation, httpStatus: response.status, detail: "the body is not a JSON object")
@@ -133,7 +143,10 @@ public final class IMSClient: Sendable {
     ///   `transport` or `upstream` when IMS cannot tell.
     public func proveCredentials(projectID: String) async throws(IMSClientError) {
         do {
-            _ = try await showJob(projectID: projectID, jobID: Self.probeJobID, priority: .submit)
+            _ = try await showJob(
+                projectID: projectID, jobID: Self.probeJobID,
+                deadline: .now.advanced(by: .milliseconds(configuration.timeoutMilliseconds)), correlationID: nil,
+                priority: .submit, caller: .gateway)
         } catch .upstream(let error) where error.httpStatus == 404 {
             return
         }
@@ -151,15 +164,12 @@ public final class IMSClient: Sendable {
     /// Takes a budget token, authorizes and sends `request`; on a 401 refreshes the credentials
     /// and replays once; on a 429 pauses the budget and sends again within the time limit.
     private func send(
-        _ request: CurlHTTPRequest, projectID: String, operation: String, priority: UpstreamPriority,
-        caller: UpstreamCaller, timeoutMilliseconds: Int? = nil
+        _ request: UpstreamRequest, projectID: String, operation: String, priority: UpstreamPriority,
+        caller: UpstreamCaller, deadline callerDeadline: ContinuousClock.Instant
     ) async throws(IMSClientError) -> CurlHTTPResponse {
-        var request = request
-        // The caller's deadline bounds the wait for a budget token; each transfer is also bounded
-        // by the configured per-call timeout.
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(max(1, timeoutMilliseconds ?? configuration.timeoutMilliseconds)))
-        request.connectTimeoutMilliseconds = configuration.connectTimeoutMilliseconds
-        request.maxResponseBodyBytes = configuration.maxResponseBodyBytes
+        // The caller's deadline (at least 1 ms away) bounds the wait for a budget token; each
+        // transfer is also bounded by the configured per-call timeout.
+        let deadline = max(callerDeadline, ContinuousClock.now.advanced(by: .milliseconds(1)))
         var attempt = 0
         var throttledAnswers = 0
         var lastThrottle: UpstreamError?
@@ -177,20 +187,20 @@ public final class IMSClient: Sendable {
             // learning its job id: not sent then.
             let minimum = priority == .submit ? Self.minimumSubmitMilliseconds : 1
             guard left >= minimum else { throw IMSClientError.throttled(last: lastThrottle, retryAfter: nil) }
-            request.timeoutMilliseconds = min(left, configuration.timeoutMilliseconds)
             attempt += 1
             var authorized = request
             try await credentials.authorize(&authorized, projectID: projectID)
             let response: CurlHTTPResponse
             let started = ContinuousClock.now
             do throws(CurlHTTPError) {
-                response = try await http.execute(authorized)
+                response = try await http.execute(authorized.curlRequest(
+                    timeoutMilliseconds: min(left, configuration.timeoutMilliseconds),
+                    connectTimeoutMilliseconds: configuration.connectTimeoutMilliseconds,
+                    maxResponseBodyBytes: configuration.maxResponseBodyBytes))
             } catch {
                 metrics.call(operation: operation, status: "transport_\(error.code.rawValue)", duration: started.duration(to: .now))
                 logger.debug("IMS call failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
-                throw IMSClientError.transport(CurlHTTPError(
-                    code: error.code, mayHaveReachedServer: error.mayHaveReachedServer, curlCode: error.curlCode,
-                    message: "IMS unreachable: \(error.message)"))
+                throw IMSClientError.transport(UpstreamTransportError(error, service: "IMS"))
             }
             metrics.call(operation: operation, status: "\(response.status)", duration: started.duration(to: .now))
             // Upstream text: cut, so that a hostile header cannot make kilobyte log lines.

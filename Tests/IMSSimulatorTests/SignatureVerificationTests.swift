@@ -38,12 +38,13 @@ struct SignatureVerificationTests {
             secretKey: String? = nil, projectID: String? = SignatureVerificationTests.project,
             securityToken: String? = nil, date: Date = Date(), tamper: (inout CurlHTTPRequest) -> Void = { _ in }
         ) async throws -> Answer {
-            var request = CurlHTTPRequest(method: method, url: baseURL + path, headers: [
+            var signed = UpstreamRequest(method: method, url: baseURL + path, headers: [
                 (name: "Content-Type", value: json == nil ? "application/json" : "application/json;charset=UTF-8")
             ])
-            if let json { request.body = Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) }
+            if let json { signed.body = Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) }
             AKSKSigner(accessKey: key.accessKey, secretKey: secretKey ?? key.secretKey)
-                .sign(&request, projectID: projectID, securityToken: securityToken, date: date)
+                .sign(&signed, projectID: projectID, securityToken: securityToken, date: date)
+            var request = CurlHTTPRequest(method: signed.method, url: signed.url, headers: signed.headers, body: signed.body)
             tamper(&request)
             let response = try await http.execute(request)
             let object = ((try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]) ?? [:]

@@ -1,4 +1,3 @@
-import CurlHTTP
 import Foundation
 
 /// A permanent access key: every IMS request is signed with SDK-HMAC-SHA256 (docs/IMS-API.md,
@@ -26,17 +25,21 @@ public final class AccessKeyCredentialProvider: CredentialProvider {
         self.now = now
     }
 
-    public func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError) {
+    /// Signs `request` with the AK/SK and `X-Project-Id: projectID` (docs/IMS-API.md, "AK/SK signing").
+    /// - Throws: ``IMSClientError/authentication(_:)`` while the key is paused after IMS refused it.
+    public func authorize(_ request: inout UpstreamRequest, projectID: String) async throws(IMSClientError) {
         let date = now()
         try backoff.check(signer.accessKey, now: date)
         signer.sign(&request, projectID: projectID, securityToken: nil, date: date)
     }
 
-    public func invalidate(_ request: CurlHTTPRequest, projectID: String, error: UpstreamError) async {
+    /// Pauses the key after IMS refused it (APIGW.0301 / APIGW.0307), as ``AuthenticationBackoff`` says.
+    public func invalidate(_ request: UpstreamRequest, projectID: String, error: UpstreamError) async {
         backoff.refused(signer.accessKey, error: error, now: now())
     }
 
-    public func accepted(_ request: CurlHTTPRequest, projectID: String) async {
+    /// Ends the key's pause: IMS accepted it.
+    public func accepted(_ request: UpstreamRequest, projectID: String) async {
         backoff.accepted(signer.accessKey)
     }
 }

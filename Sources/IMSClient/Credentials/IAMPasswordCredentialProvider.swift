@@ -50,9 +50,8 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
                 metrics.tokenRefresh(result: "failure")
                 logger.warning("IAM unreachable", metadata: ["project_id": "\(projectID)", "error": "\(error.message)"])
                 // IMS was not called, so no job can exist because of this failure.
-                throw IMSClientError.transport(CurlHTTPError(
-                    code: error.code, mayHaveReachedServer: false, curlCode: error.curlCode,
-                    message: "IAM unreachable: \(error.message)"))
+                throw IMSClientError.transport(
+                    UpstreamTransportError(error, service: "IAM", mayHaveReachedServer: false))
             }
             guard (200..<300).contains(response.status) else {
                 var error = UpstreamError(
@@ -81,13 +80,17 @@ public final class IAMPasswordCredentialProvider: CredentialProvider {
     }
 
 
-    public func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError) {
+    /// Puts the project's cached IAM token (obtained or renewed first when needed) in `X-Auth-Token`.
+    /// - Throws: ``IMSClientError/authentication(_:)`` when IAM refuses the password,
+    ///   ``IMSClientError/transport(_:)`` when IAM is unreachable.
+    public func authorize(_ request: inout UpstreamRequest, projectID: String) async throws(IMSClientError) {
         let token = try await cache.token(for: projectID)
         request.headers.removeAll { $0.name.lowercased() == "x-auth-token" }
         request.headers.append((name: "X-Auth-Token", value: token.value))
     }
 
-    public func invalidate(_ request: CurlHTTPRequest, projectID: String, error: UpstreamError) async {
+    /// Drops the token `request` carried, so that the next call obtains a new one.
+    public func invalidate(_ request: UpstreamRequest, projectID: String, error: UpstreamError) async {
         guard let value = request.headers.first(where: { $0.name.lowercased() == "x-auth-token" })?.value else { return }
         await cache.invalidate(projectID: projectID, tokenValue: value)
     }

@@ -1,4 +1,3 @@
-import CurlHTTP
 import Foundation
 import Logging
 import Synchronization
@@ -47,7 +46,11 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
         self.onChange = onChange
     }
 
-    public func authorize(_ request: inout CurlHTTPRequest, projectID: String) async throws(IMSClientError) {
+    /// Signs `request` with the file's current temporary AK/SK, its security token as
+    /// `X-Security-Token` and `X-Project-Id: projectID` (docs/IMS-API.md, "Temporary credentials").
+    /// - Throws: ``IMSClientError/credentials(_:)`` when the file is unusable or its keys expired,
+    ///   ``IMSClientError/authentication(_:)`` while refused keys are paused.
+    public func authorize(_ request: inout UpstreamRequest, projectID: String) async throws(IMSClientError) {
         let date = now()
         let credentials = try current(at: date)
         guard date < credentials.expiresAt else {
@@ -59,7 +62,8 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
             .sign(&request, projectID: projectID, securityToken: credentials.securityToken, date: date)
     }
 
-    public func invalidate(_ request: CurlHTTPRequest, projectID: String, error: UpstreamError) async {
+    /// Forgets the refused keys (the file is read again at the next call) and pauses them.
+    public func invalidate(_ request: UpstreamRequest, projectID: String, error: UpstreamError) async {
         let refused = cache.withLock { cached -> String? in
             defer { cached = nil }
             return cached?.credentials.accessKey
@@ -67,7 +71,8 @@ public final class TemporaryAccessKeyCredentialProvider: CredentialProvider {
         if let refused { backoff.refused(refused, error: error, now: now()) }
     }
 
-    public func accepted(_ request: CurlHTTPRequest, projectID: String) async {
+    /// Ends the pause of the current keys: IMS accepted them.
+    public func accepted(_ request: UpstreamRequest, projectID: String) async {
         if let accessKey = cache.withLock({ $0?.credentials.accessKey }) { backoff.accepted(accessKey) }
     }
 

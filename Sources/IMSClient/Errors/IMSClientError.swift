@@ -1,11 +1,9 @@
-import CurlHTTP
-
 /// Why an ``IMSClient`` call produced no usable answer.
 public indirect enum IMSClientError: Error, Sendable, CustomStringConvertible {
     /// No HTTP answer (connect refused, DNS, timeout, reset) from IMS or IAM; the message says
     /// which (`IMS unreachable: ...`, `IAM unreachable: ...`). The wrapped error tells whether
     /// the request may have reached IMS (never for IAM).
-    case transport(CurlHTTPError)
+    case transport(UpstreamTransportError)
     /// IMS or the API gateway answered with an error status.
     case upstream(UpstreamError)
     /// IAM refused the gateway's own credentials (wrong password, locked user), or IMS kept
@@ -35,7 +33,7 @@ public indirect enum IMSClientError: Error, Sendable, CustomStringConvertible {
     /// `upstream.malformed_response` or `credentials`.
     public var errorCode: String {
         switch self {
-        case .transport(let error): return "transport.\(error.code.rawValue)"
+        case .transport(let error): return "transport.\(error.code)"
         case .upstream(let error):
             return error.code ?? "upstream.http_\(error.httpStatus)"
         case .authentication(let error):

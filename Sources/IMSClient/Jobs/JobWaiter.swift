@@ -49,15 +49,17 @@ public struct JobWaitOutcome: Sendable {
 /// bodies), and neither does an unknown status word: only the deadline and an authentication
 /// failure that survived one refresh and replay do. Time comes from an injected clock.
 public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
-    private let client: IMSClient
+    private let client: any IMSJobs
     private let schedule: PollSchedule
     private let clock: C
 
     /// - Parameters:
-    ///   - client: the IMS client that polls.
+    ///   - client: what polls: ``IMSClient`` in production, a fake in tests.
     ///   - schedule: when to poll.
-    ///   - clock: the clock deadlines are read on (`ContinuousClock` in production).
-    public init(client: IMSClient, schedule: PollSchedule, clock: C) {
+    ///   - clock: the clock deadlines are read on (`ContinuousClock` in production). Each poll
+    ///     gets the wait's deadline as a `ContinuousClock` instant: the deadline itself on
+    ///     `ContinuousClock`, else the time left on `clock` from now.
+    public init(client: any IMSJobs, schedule: PollSchedule, clock: C) {
         self.client = client
         self.schedule = schedule
         self.clock = clock
@@ -100,11 +102,10 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
             outcome.polls += 1
-            let left = clock.now.duration(to: deadline)
             do throws(IMSClientError) {
                 let job = try await client.showJob(
-                    projectID: projectID, jobID: jobID, timeoutMilliseconds: max(1, left.wholeMilliseconds),
-                    requestID: requestID, priority: priority(), caller: caller)
+                    projectID: projectID, jobID: jobID, deadline: continuousDeadline(deadline),
+                    correlationID: requestID, priority: priority(), caller: caller)
                 outcome.job = job
                 outcome.lastError = nil
                 if index == 0, !isLast { outcome.firstPoll = (pause, job.status.isFinal) }
@@ -127,6 +128,12 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
             index += 1
         }
         return outcome
+    }
+
+    /// `deadline` on `ContinuousClock`, the clock of ``IMSJobs`` calls.
+    private func continuousDeadline(_ deadline: C.Instant) -> ContinuousClock.Instant {
+        if let deadline = deadline as? ContinuousClock.Instant { return deadline }
+        return ContinuousClock.now.advanced(by: clock.now.duration(to: deadline))
     }
 }
 

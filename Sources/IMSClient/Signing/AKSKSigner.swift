@@ -1,5 +1,4 @@
 import Crypto
-import CurlHTTP
 import Foundation
 
 /// Signs requests with an access key / secret key pair the way Huawei Cloud's API gateway
@@ -57,7 +56,7 @@ public struct AKSKSigner: Sendable, CustomStringConvertible, CustomDebugStringCo
     ///   - projectID: the project the call acts in, or `nil` for none.
     ///   - securityToken: the security token of temporary credentials, or `nil`.
     ///   - date: the signing time (the API gateway refuses one more than 15 minutes off).
-    public func sign(_ request: inout CurlHTTPRequest, projectID: String?, securityToken: String?, date: Date) {
+    public func sign(_ request: inout UpstreamRequest, projectID: String?, securityToken: String?, date: Date) {
         guard let parts = SigningURL(request.url) else { return }
         let managed: Set<String> = [
             Self.sdkDateHeader.lowercased(), "host", Self.projectIDHeader.lowercased(),

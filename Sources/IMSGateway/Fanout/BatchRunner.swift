@@ -1,4 +1,3 @@
-import CurlHTTP
 import IMSClient
 import Logging
 
@@ -6,7 +5,8 @@ import Logging
 /// ``SubmitRetryPolicy`` allows) and waits for the job until it ends or the deadline passes.
 /// While the gateway drains, the deadline is the earlier of the caller's and the drain deadline.
 final class BatchRunner: Sendable {
-    let client: IMSClient
+    /// Submits the jobs (``IMSClient`` in production).
+    let client: any IMSJobs
     /// Polls jobs, one loop per job however many requests wait on it.
     let pollers: SharedJobPollers<ContinuousClock>
     /// The configured schedule, when nothing is learned.
@@ -25,7 +25,7 @@ final class BatchRunner: Sendable {
     /// this size was copied into the async frame of every waiting request
     /// (BENCHMARKS.md, "Memory with 10,000 waiting callers").
     init(
-        client: IMSClient,
+        client: any IMSJobs,
         pollers: SharedJobPollers<ContinuousClock>,
         waiterSchedule: PollSchedule,
         planner: AdaptivePollPlanner?,
@@ -158,7 +158,7 @@ final class BatchRunner: Sendable {
     }
 
     private static func isCancellation(_ error: IMSClientError) -> Bool {
-        if case .transport(let transport) = error, transport.code == .cancelled { return true }
+        if case .transport(let transport) = error, transport.kind == .cancelled { return true }
         return false
     }
 
@@ -203,9 +203,7 @@ final class BatchRunner: Sendable {
             do throws(IMSClientError) {
                 // A submit never outlives the caller's wait: one cut short reports that a job
                 // may exist, which the answer says.
-                let left = ContinuousClock.now.duration(to: deadline).wholeMilliseconds
-                return try await client.batchUpdateMembers(
-                    body, timeoutMilliseconds: max(1, left), requestID: requestID, caller: caller)
+                return try await client.submit(body, deadline: deadline, correlationID: requestID, caller: caller)
             } catch {
                 lastError = error
                 mayExist = mayExist || Self.mayHaveCreatedJob(error)

@@ -1,4 +1,3 @@
-import CurlHTTP
 import Foundation
 import Synchronization
 import Testing
@@ -20,7 +19,7 @@ struct TemporaryAccessKeyCredentialProviderTests {
 
     /// The access key and security token a signed request carries.
     static func signedWith(_ provider: TemporaryAccessKeyCredentialProvider) async throws -> (String?, String?) {
-        var request = CurlHTTPRequest(method: "GET", url: "https://ims.example.com/v1/p/jobs/j")
+        var request = UpstreamRequest(method: "GET", url: "https://ims.example.com/v1/p/jobs/j")
         try await provider.authorize(&request, projectID: "0123456789abcdef0123456789abcdef")
         let authorization = request.headers.first { $0.name == "Authorization" }?.value
         let access = authorization.flatMap { AuthorizationHeader.parse($0)?.accessKey }

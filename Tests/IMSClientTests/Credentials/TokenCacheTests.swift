@@ -1,4 +1,3 @@
-import CurlHTTP
 import Foundation
 import Synchronization
 import Testing
@@ -219,7 +218,7 @@ struct TokenCacheTests {
 
     @Test(arguments: [
         TokenCacheTests.unavailable,
-        IMSClientError.transport(CurlHTTPError(code: .timedOut, mayHaveReachedServer: true, message: "timed out")),
+        IMSClientError.transport(UpstreamTransportError(kind: .timedOut, mayHaveReachedServer: true, message: "timed out")),
     ])
     func failedFetchIsRememberedOnlyForTheBackoff(failure: IMSClientError) async throws {
         let clock = ManualClock(Self.start)

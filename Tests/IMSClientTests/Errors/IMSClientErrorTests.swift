@@ -6,15 +6,16 @@ import Testing
 @Suite("IMSClientError")
 struct IMSClientErrorTests {
     @Test func transportNotReached() {
-        let error = IMSClientError.transport(
-            CurlHTTPError(code: .connectFailed, mayHaveReachedServer: false, curlCode: 7, message: "connection refused"))
+        let error = IMSClientError.transport(UpstreamTransportError(
+            CurlHTTPError(code: .connectFailed, mayHaveReachedServer: false, curlCode: 7, message: "connection refused"),
+            service: "IMS"))
         #expect(error.errorCode == "transport.connectFailed")
         #expect(!error.mayHaveReachedServer)
     }
 
     @Test func transportMayHaveReached() {
-        let error = IMSClientError.transport(
-            CurlHTTPError(code: .timedOut, mayHaveReachedServer: true, curlCode: 28, message: "timed out"))
+        let error = IMSClientError.transport(UpstreamTransportError(
+            CurlHTTPError(code: .timedOut, mayHaveReachedServer: true, curlCode: 28, message: "timed out"), service: "IMS"))
         #expect(error.errorCode == "transport.timedOut")
         #expect(error.mayHaveReachedServer)
     }

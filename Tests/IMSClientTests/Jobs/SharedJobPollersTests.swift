@@ -33,8 +33,9 @@ struct SharedJobPollersTests {
             configuration: IMSClientConfiguration(imsBaseURL: simulator.baseURL), http: http,
             credentials: AccessKeyCredentialProvider(accessKey: "POLLERTESTAK", secretKey: "poller-test-sk"), logger: quiet)
         do {
-            let jobID = try await client.batchUpdateMembers(
-                BatchUpdateMembersRequest(images: [image], projectID: projectID, status: .accepted, vaultID: nil))
+            let jobID = try await client.submit(
+                BatchUpdateMembersRequest(images: [image], projectID: projectID, status: .accepted, vaultID: nil),
+                deadline: .now.advanced(by: .seconds(30)), correlationID: nil, caller: .gateway)
             try await body(client, jobID, simulator, http)
         } catch {
             await simulator.stop()

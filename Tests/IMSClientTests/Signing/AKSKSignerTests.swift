@@ -1,4 +1,3 @@
-import CurlHTTP
 import Foundation
 import Testing
 
@@ -44,7 +43,7 @@ struct AKSKSignerTests {
             signature: AKSKSigner.signature(stringToSign: toSign, secretKey: secretKey))
     }
 
-    static func header(_ request: CurlHTTPRequest, _ name: String) -> [String] {
+    static func header(_ request: UpstreamRequest, _ name: String) -> [String] {
         request.headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
 
@@ -75,7 +74,7 @@ struct AKSKSignerTests {
 
     @Test("vector 1 through sign(_:): the Authorization value is the SDK's, byte for byte")
     func vector1Signed() throws {
-        var request = CurlHTTPRequest(
+        var request = UpstreamRequest(
             method: "PUT", url: "https://\(Self.host)/v1/cloudimages/members",
             headers: [(name: "Content-Type", value: "application/json;charset=UTF-8")], body: Self.membersBody)
         AKSKSigner(accessKey: Self.accessKey, secretKey: Self.secretKey)
@@ -118,7 +117,7 @@ struct AKSKSignerTests {
     func vector3Signed() {
         let url =
             "https://\(Self.host)/v1/0123456789abcdef0123456789abcdef/cloudimages/d164b5df-1bc3-4c1d-8b3b-2fa4a4e3f1a1/members?marker=a%20b%2Fc&limit=10"
-        var request = CurlHTTPRequest(method: "GET", url: url, headers: [(name: "Content-Type", value: "application/json")])
+        var request = UpstreamRequest(method: "GET", url: url, headers: [(name: "Content-Type", value: "application/json")])
         AKSKSigner(accessKey: Self.accessKey, secretKey: Self.secretKey)
             .sign(&request, projectID: Self.projectID, securityToken: nil, date: Self.date)
         let authorization = Self.header(request, "Authorization").first.flatMap(AuthorizationHeader.parse)
@@ -135,7 +134,7 @@ struct AKSKSignerTests {
         #expect(outcome.canonicalHash == "2e6f76624b9c28a44e8f0118faa233781f6d75ba8da9e82f9b053e7017a22d76")
         #expect(outcome.signature == "678322bf4e228fe92f5bab74236f41cf67e885500fea5e397cf5b46be9a3985e")
 
-        var request = CurlHTTPRequest(
+        var request = UpstreamRequest(
             method: "PUT", url: "https://\(Self.host)/v1/cloudimages/members",
             headers: [(name: "Content-Type", value: "application/json;charset=UTF-8")], body: Self.membersBody)
         AKSKSigner(accessKey: Self.accessKey, secretKey: Self.secretKey)
@@ -192,7 +191,7 @@ struct AKSKSignerTests {
     @Test("signing again replaces X-Sdk-Date, Host, X-Project-Id, X-Security-Token and Authorization")
     func resign() {
         let signer = AKSKSigner(accessKey: Self.accessKey, secretKey: Self.secretKey)
-        var request = CurlHTTPRequest(
+        var request = UpstreamRequest(
             method: "PUT", url: "https://\(Self.host)/v1/cloudimages/members",
             headers: [(name: "Content-Type", value: "application/json;charset=UTF-8")], body: Self.membersBody)
         signer.sign(&request, projectID: "ffffffffffffffffffffffffffffffff", securityToken: "OLD-TOKEN", date: Date())
@@ -221,7 +220,7 @@ struct AKSKSignerTests {
             ("http://user:pw@[::1]:9000/", "[::1]:9000"),
         ])
     func host(url: String, expected: String) {
-        var request = CurlHTTPRequest(method: "GET", url: url)
+        var request = UpstreamRequest(method: "GET", url: url)
         AKSKSigner(accessKey: Self.accessKey, secretKey: Self.secretKey)
             .sign(&request, projectID: nil, securityToken: nil, date: Self.date)
         #expect(Self.header(request, "Host") == [expected])
@@ -232,7 +231,7 @@ struct AKSKSignerTests {
 
     @Test("a URL without a host is left unsigned")
     func noHost() {
-        var request = CurlHTTPRequest(method: "GET", url: "/v1/cloudimages/members")
+        var request = UpstreamRequest(method: "GET", url: "/v1/cloudimages/members")
         AKSKSigner(accessKey: Self.accessKey, secretKey: Self.secretKey)
             .sign(&request, projectID: Self.projectID, securityToken: nil, date: Self.date)
         #expect(request.headers.isEmpty)
