@@ -109,6 +109,12 @@ STORE_PARTS = {
 }
 
 
+# Callees that may run other code on the store's behalf and come back into it (a closure run by
+# dispatch_sync, a task resumed by the concurrency runtime): their inclusive cost holds store
+# functions counted already, and other work, so calls to them are left out.
+CALLBACK_RUNNERS = re.compile(r"libdispatch|dispatch_|swift_task|swift_job|swift_continuation|swift_asyncLet")
+
+
 def store_part(ob, fn):
     for part, test in STORE_PARTS.items():
         if test(ob, fn):
@@ -119,8 +125,9 @@ def store_part(ob, fn):
 def callgrind(path):
     """Total Ir of a callgrind output file, and the inclusive Ir of the store's code by part:
     the self cost of its functions plus the inclusive cost of their calls to functions outside
-    it (calls inside it are already counted), so nothing is counted twice. A callee's object
-    is the one its own fn= block was written under (cob= may be left out)."""
+    it (malloc, memcpy, retain/release, system calls' wrappers; calls inside it are already
+    counted, and calls to CALLBACK_RUNNERS are left out), so nothing is counted twice. A
+    callee's object is the one its own fn= block was written under (cob= may be left out)."""
     names = {"ob": {}, "fl": {}, "fn": {}}
     ob = fn = cob = cfn = ""
     total = 0
@@ -187,7 +194,8 @@ def callgrind(path):
         if not part:
             continue
         for co, cf, ir in out:
-            if store_part(object_of.get(cf, co), cf) is None:
+            callee_ob = object_of.get(cf, co)
+            if store_part(callee_ob, cf) is None and not CALLBACK_RUNNERS.search(callee_ob + " " + cf):
                 parts[part] += ir
     if not total:
         total = sum(self_cost.values())
