@@ -39,6 +39,89 @@ def cores(r, name):
     return f"{p['cores']:.2f}" if p else "-"
 
 
+BUILD_NAMES = {"store": "SQLite store", "inmem": "in-memory"}
+
+def store_section():
+    """Issue #13's figures: the SQLite store against the in-memory build of the same run."""
+    figures = {}
+    for r in runs.values():
+        if "measure" in r:
+            figures[(r["measure"], r["build"], r.get("callers"))] = r
+    if not figures:
+        return []
+    has_inmem = any(build == "inmem" for _, build, _ in figures)
+    rows = []
+
+    def fmt(value, unit, digits=0):
+        if value is None:
+            return "-"
+        return f"{value:,.{digits}f}{unit}"
+
+    def diff(a, b):
+        if a is None or b is None or not b:
+            return "-"
+        return f"{(a - b) / b * 100:+.1f} %"
+
+    def verdict(store, inmem, limit=None):
+        if store is None:
+            return "not measured"
+        parts = []
+        if limit is not None:
+            parts.append("met" if store <= limit else "**not met**")
+        if inmem is not None:
+            parts.append("not worse: met" if store <= inmem else f"not worse: **not met** ({diff(store, inmem)})")
+        return "; ".join(parts) if parts else ""
+
+    def row(name, key, field, unit, digits=0, target="", limit=None, callers=None, compare=True):
+        s_fig, i_fig = figures.get((key, "store", callers)), figures.get((key, "inmem", callers))
+        sv = field(s_fig) if s_fig else None
+        iv = field(i_fig) if i_fig else None
+        cells = [name, fmt(sv, unit, digits)]
+        if has_inmem:
+            cells += [fmt(iv, unit, digits), diff(sv, iv)]
+        cells += [target, verdict(sv, iv if compare else None, limit)]
+        rows.append("| " + " | ".join(cells) + " |")
+
+    cpu = figures.get(("cpu_per_request", "store", None), {})
+    row(f"gateway CPU per accept request (1 image, instant jobs, {cpu.get('concurrency', '?')} callers, "
+        f"{cpu.get('answered', 0)} requests)", "cpu_per_request", lambda f: f["cpu_us_per_request"], " µs",
+        target="at most 250 µs; not worse than in-memory", limit=250)
+    row("throughput of that phase", "cpu_per_request", lambda f: f["requests_per_second"], " req/s", compare=False)
+    row("callgrind instructions per accept request", "instructions_per_request",
+        lambda f: f["instructions_per_request"], "", target="not worse than in-memory")
+    cg = figures.get(("instructions_per_request", "store", None))
+    if cg and cg.get("store_share") is not None:
+        by = cg["store_share_by_part"]
+        rows.append(f"| the store's share of the gateway's instructions (callgrind, inclusive) | "
+                    f"{cg['store_share'] * 100:.1f} % (SQLite {by['sqlite'] * 100:.1f} %, GRDB {by['grdb'] * 100:.1f} %, "
+                    f"GatewayStore {by['gateway_store'] * 100:.1f} %) |" + (" - | - |" if has_inmem else "") + " | |")
+    if cpu.get("write_transactions_per_request"):
+        per = cpu["write_transactions_per_request"]
+        detail = ", ".join(f"{k} {v:.2f}" for k, v in per.items())
+        total = cpu["write_transactions_per_request_total"]
+        rows.append(f"| write transactions per request (one batch, one poll) | {total:.2f} ({detail}) |"
+                    + (" 0 | - |" if has_inmem else "")
+                    + f" at most 3 | {'met' if total <= 3 else '**not met**'} |")
+    for callers in sorted({c for (m, _, c) in figures if m == "memory_per_waiting_caller"}):
+        mem = figures.get(("memory_per_waiting_caller", "store", callers), {})
+        inm = figures.get(("memory_per_waiting_caller", "inmem", callers), {})
+        cells = [f"RSS idle / peak with {callers:,} callers waiting",
+                 f"{fmt(mem.get('idle_rss_mb'), ' MB')} / {fmt(mem.get('peak_rss_mb'), ' MB')}"]
+        if has_inmem:
+            cells += [f"{fmt(inm.get('idle_rss_mb'), ' MB')} / {fmt(inm.get('peak_rss_mb'), ' MB')}",
+                      diff(mem.get("peak_rss_mb"), inm.get("peak_rss_mb"))]
+        rows.append("| " + " | ".join(cells + ["", ""]) + " |")
+        row(f"memory per waiting caller at {callers:,} ((peak - idle) / callers)", "memory_per_waiting_caller",
+            lambda f: f["kb_per_caller"], " KB", 1, callers=callers,
+            target="toward 30 KB; not worse than in-memory", limit=30)
+    header = "| figure | SQLite store |" + (" in-memory |" " store against in-memory |" if has_inmem else "") + " target | |"
+    return ["", "### Durable requests: the SQLite store (issue #13)", "",
+            "Every gateway ran on a fresh SQLite store file (WAL) in the run's temporary folder"
+            + ("; in-memory: the gateway of the last commit before the store, same run, no store." if has_inmem
+               else "; the in-memory comparison was skipped (BENCH_COMPARE=0)."),
+            "", header, "|" + "---|" * (header.count("|") - 1), *rows]
+
+
 cpu_model = "unknown"
 try:
     with open("/proc/cpuinfo") as f:
@@ -86,27 +169,29 @@ for g in by_prefix("gateway images=50 "):
                   f"| {u['requests_per_second']:.0f} | {ms(ul['p50'])} ms | {ms(ul['p99'])} ms "
                   f"| {ms(gl['p50'] - ul['p50'])} ms | {ms(gl['p99'] - ul['p99'])} ms "
                   f"| {cores(g, 'gateway')} / {cores(g, 'simulator')} / {cores(g, 'load_generator')} |"]
-bad = [r["label"] for r in runs.values() if r["errors"] or any(k != "200" for k in r["statuses"])]
+bad = [r["label"] for r in runs.values() if r.get("errors") or any(k != "200" for k in r.get("statuses", {}))]
 lines += ["", f"Runs with an error or a status other than 200: {', '.join(bad) if bad else 'none'}."]
 
-scale = by_prefix("scale ")
+scale = [r for r in by_prefix("scale ") if "processes" in r]
 if scale:
-    s = scale[0]
-    gw = s["processes"].get("gateway", {})
-    calls = "-"
-    stats_path = os.path.join(out, "scale-simulator-stats.json")
-    if os.path.exists(stats_path):
-        with open(stats_path) as f:
-            stats = json.load(f)
-        calls = ", ".join(f"{k} {v}" for k, v in sorted(stats.get("calls", {}).items()))
     lines += [
         "", "### Scale (callers waiting at once, each on its own job)", "",
-        "| callers | answered 200 | errors | wall time | gateway peak RSS | gateway threads (min / max) | latency p50 / max | simulator calls |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| {s['concurrency']} | {ok(s['statuses'])} | {s['errors']} | {s['seconds']:.1f} s "
-        f"| {gw.get('peak_rss_mb', 0):.0f} MB | {gw.get('threads_min', 0)} / {gw.get('threads_max', 0)} "
-        f"| {s['latency_ms']['p50'] / 1000:.1f} s / {s['latency_ms']['max'] / 1000:.1f} s | {calls} |",
+        "| build | callers | answered 200 | errors | wall time | gateway peak RSS | gateway threads (min / max) | latency p50 / max | simulator calls |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    for s in sorted(scale, key=lambda r: (r["label"].split()[1], conc(r))):
+        build = s["label"].split()[1]
+        gw = s["processes"].get("gateway", {})
+        calls = "-"
+        stats_path = os.path.join(out, f"scale-simulator-stats-{build}-{s['concurrency']}.json")
+        if os.path.exists(stats_path):
+            with open(stats_path) as f:
+                stats = json.load(f)
+            calls = ", ".join(f"{k} {v}" for k, v in sorted(stats.get("calls", {}).items()))
+        lines.append(
+            f"| {BUILD_NAMES.get(build, build)} | {s['concurrency']} | {ok(s['statuses'])} | {s['errors']} | {s['seconds']:.1f} s "
+            f"| {gw.get('peak_rss_mb', 0):.0f} MB | {gw.get('threads_min', 0)} / {gw.get('threads_max', 0)} "
+            f"| {s['latency_ms']['p50'] / 1000:.1f} s / {s['latency_ms']['max'] / 1000:.1f} s | {calls} |")
 
 lines += [
     "", "### CurlHTTP against AsyncHTTPClient (loopback echo server, 1 KB bodies)", "",
@@ -123,6 +208,8 @@ for method in ("GET", "PUT"):
             f"| {method} | {c} | {cu['requests_per_second']:.0f} | {ah['requests_per_second']:.0f} "
             f"| {cu['requests_per_second'] / max(1, ah['requests_per_second']):.2f} "
             f"| {ms(cu['latency_ms']['p99'])} ms | {ms(ah['latency_ms']['p99'])} ms | {per(cu):.2f} / {per(ah):.2f} |")
+
+lines += store_section()
 
 scale_short = [r["label"] for r in scale if r["statuses"].get("200", 0) != r["concurrency"] and r["label"] not in bad]
 
