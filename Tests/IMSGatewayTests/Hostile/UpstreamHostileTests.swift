@@ -67,7 +67,11 @@ struct UpstreamHostileTests {
             #expect((1...2).contains(during.upstream["resumes_in_seconds"] as? Int ?? -1))
             let metrics = String(decoding: try await harness.get("/metrics").body, as: UTF8.self)
             #expect(metrics.contains("imsgw_upstream_pauses_total 1"))
-            #expect(metrics.contains("imsgw_upstream_pause_remaining_seconds 1") || metrics.contains("imsgw_upstream_pause_remaining_seconds 2"))
+            // The 2 s pause, partly gone by the time of the scrape (more on a loaded machine).
+            let remaining = metrics.split(separator: "\n")
+                .first { $0.hasPrefix("imsgw_upstream_pause_remaining_seconds ") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") }
+            #expect(remaining.map { $0 > 0 && $0 <= 2 } == true, "\(String(describing: remaining))")
 
             let answer = try await first.value
             let elapsed = started.duration(to: .now)
