@@ -66,7 +66,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Waits for `jobID` of `projectID` until it is final or `deadline` passes. Task
-    /// cancellation ends the wait like a passed deadline. `requestID` is sent with each poll.
+    /// cancellation ends the wait like a passed deadline. `correlationID` is sent with each poll.
     /// - Parameters:
     ///   - previousPolls: polls an earlier, interrupted wait for the same job already made (its
     ///     `polls`): the schedule goes on from there instead of starting short again, and the
@@ -78,7 +78,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
     ///   - onPoll: told the outcome so far after each poll (so that a caller leaving early
     ///     knows the last state read).
     public func wait(
-        projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
+        projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, correlationID: String? = nil,
         schedule: PollSchedule? = nil, caller: UpstreamCaller = .gateway,
         priority: @Sendable () -> UpstreamPriority = { .poll },
         onPoll: @Sendable (JobWaitOutcome) -> Void = { _ in }
@@ -105,7 +105,7 @@ public struct JobWaiter<C: Clock>: Sendable where C.Duration == Duration {
             do throws(IMSClientError) {
                 let job = try await client.showJob(
                     projectID: projectID, jobID: jobID, deadline: continuousDeadline(deadline),
-                    correlationID: requestID, priority: priority(), caller: caller)
+                    correlationID: correlationID, priority: priority(), caller: caller)
                 outcome.job = job
                 outcome.lastError = nil
                 if index == 0, !isLast { outcome.firstPoll = (pause, job.status.isFinal) }

@@ -56,7 +56,7 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
     /// Poll loops started so far.
     public var loopsStarted: Int { state.withLock { $0.loopsStarted } }
 
-    /// Waits for `jobID` like ``JobWaiter/wait(projectID:jobID:deadline:previousPolls:requestID:schedule:caller:priority:onPoll:)``,
+    /// Waits for `jobID` like ``JobWaiter/wait(projectID:jobID:deadline:previousPolls:correlationID:schedule:caller:priority:onPoll:)``,
     /// sharing the poll loop of any other caller waiting on the same job.
     /// - Parameters:
     ///   - caller: the client the job is for (its share of the call budget); the loop keeps the
@@ -66,7 +66,7 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
     /// - Returns: the final outcome, or the last state seen at `deadline`; `polls` counts the
     ///   shared loop's polls.
     public func wait(
-        projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, requestID: String? = nil,
+        projectID: String, jobID: String, deadline: C.Instant, previousPolls: Int = 0, correlationID: String? = nil,
         schedule: PollSchedule? = nil, caller: UpstreamCaller = .gateway, isBackground: Bool = false,
         onPoll: @escaping @Sendable (JobWaitOutcome) -> Void = { _ in }
     ) async -> JobWaitOutcome {
@@ -83,7 +83,7 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
                             id: id, key: key,
                             waiter: Waiter(
                                 deadline: deadline, continuation: continuation, isBackground: isBackground, onPoll: onPoll),
-                            previousPolls: previousPolls, requestID: requestID, schedule: schedule, caller: caller)
+                            previousPolls: previousPolls, correlationID: correlationID, schedule: schedule, caller: caller)
                     }
                 }
                 group.addTask {
@@ -106,7 +106,7 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
     }
 
     private func attach(
-        id: Int, key: Key, waiter: Waiter, previousPolls: Int, requestID: String?, schedule: PollSchedule?,
+        id: Int, key: Key, waiter: Waiter, previousPolls: Int, correlationID: String?, schedule: PollSchedule?,
         caller: UpstreamCaller
     ) {
         let deadline = waiter.deadline
@@ -133,7 +133,7 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
         }
         guard let generation else { return }
         let loop = Task {
-            await self.run(key: key, generation: generation, requestID: requestID, schedule: schedule, caller: caller)
+            await self.run(key: key, generation: generation, correlationID: correlationID, schedule: schedule, caller: caller)
         }
         state.withLock { state in
             if state.pollers[key]?.generation == generation { state.pollers[key]?.loop = loop }
@@ -144,7 +144,7 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
 
     /// Polls until the job is final or no attached caller's deadline is left.
     private func run(
-        key: Key, generation: Int, requestID: String?, schedule: PollSchedule?, caller: UpstreamCaller
+        key: Key, generation: Int, correlationID: String?, schedule: PollSchedule?, caller: UpstreamCaller
     ) async {
         func current(_ state: State) -> Poller? {
             state.pollers[key].flatMap { $0.generation == generation ? $0 : nil }
@@ -155,7 +155,7 @@ public final class SharedJobPollers<C: Clock>: Sendable where C.Duration == Dura
             let before = outcome
             var next = await waiter.wait(
                 projectID: key.projectID, jobID: key.jobID, deadline: deadline, previousPolls: outcome.polls,
-                requestID: requestID, schedule: schedule, caller: caller,
+                correlationID: correlationID, schedule: schedule, caller: caller,
                 priority: {
                     let background = self.state.withLock { state in
                         guard let poller = state.pollers[key], poller.generation == generation else { return false }

@@ -109,7 +109,7 @@ final class MemberStatusController: Sendable {
                 source: .repeated, correlationID: context.correlationID)
         case .new(let stored), .resumed(let stored):
             let batches = await executor.execute(
-                stored.plan, from: stored.current().batches, deadline: begun.deadline, requestID: stored.correlationID,
+                stored.plan, from: stored.current().batches, deadline: begun.deadline, correlationID: stored.correlationID,
                 caller: stored.upstreamCaller, journal: RequestJournal(registry: registry, request: stored),
                 reportsPending: false, progress: { stored.record($0) })
             let result = MemberStatusResult(

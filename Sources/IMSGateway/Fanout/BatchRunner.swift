@@ -58,7 +58,7 @@ final class BatchRunner: Sendable {
     /// - Returns: the batch, `succeeded`, `failed`, `submit_failed`, `not_submitted` or
     ///   `pending`.
     func run(
-        _ batch: BatchResult, plan: MemberStatusPlan, deadline: ContinuousClock.Instant, requestID: String,
+        _ batch: BatchResult, plan: MemberStatusPlan, deadline: ContinuousClock.Instant, correlationID: String,
         caller: UpstreamCaller, journal: any BatchJournal, isBackground: Bool = false, reportsPending: Bool = true,
         progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
     ) async -> BatchResult {
@@ -68,7 +68,7 @@ final class BatchRunner: Sendable {
                 images: batch.images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
             guard
                 let jobID = await submit(
-                    body, into: &result, deadline: deadline, requestID: requestID, caller: caller, journal: journal)
+                    body, into: &result, deadline: deadline, correlationID: correlationID, caller: caller, journal: journal)
             else { return result }
             result.jobID = jobID
             result.state = .pending
@@ -82,7 +82,7 @@ final class BatchRunner: Sendable {
         let schedule = planner?.schedule(forImages: batch.images.count) ?? waiterSchedule
         let beforeWait = result
         let outcome = await wait(
-            projectID: plan.projectID, jobID: jobID, deadline: deadline, previousPolls: result.polls, requestID: requestID,
+            projectID: plan.projectID, jobID: jobID, deadline: deadline, previousPolls: result.polls, correlationID: correlationID,
             schedule: schedule, caller: caller, isBackground: isBackground,
             onPoll: { polled in
                 var latest = beforeWait
@@ -96,7 +96,7 @@ final class BatchRunner: Sendable {
         if let job = outcome.job, case .unknown(let word) = job.status {
             logger.warning(
                 "job status word not known; the wait goes on",
-                metadata: ["job_id": "\(jobID)", "status": "\(word)", "request_id": "\(requestID)"])
+                metadata: ["job_id": "\(jobID)", "status": "\(word)", "correlation_id": "\(correlationID)"])
         }
         defer {
             if result.state != .pending || reportsPending {
@@ -137,7 +137,7 @@ final class BatchRunner: Sendable {
     /// meanwhile wakes the wait, which goes on (same poll schedule, same last job state) to the
     /// drain deadline, so its last poll still lands just before the wait ends.
     private func wait(
-        projectID: String, jobID: String, deadline: ContinuousClock.Instant, previousPolls: Int, requestID: String,
+        projectID: String, jobID: String, deadline: ContinuousClock.Instant, previousPolls: Int, correlationID: String,
         schedule: PollSchedule, caller: UpstreamCaller, isBackground: Bool,
         onPoll: @escaping @Sendable (JobWaitOutcome) -> Void
     ) async -> JobWaitOutcome {
@@ -145,7 +145,7 @@ final class BatchRunner: Sendable {
         return await drain.withDrainDeadline(deadline, initial: initial) { [pollers] deadline, previous in
             guard case .deadlinePassed = previous.ending else { return previous }
             var outcome = await pollers.wait(
-                projectID: projectID, jobID: jobID, deadline: deadline, previousPolls: previous.polls, requestID: requestID,
+                projectID: projectID, jobID: jobID, deadline: deadline, previousPolls: previous.polls, correlationID: correlationID,
                 schedule: schedule, caller: caller, isBackground: isBackground, onPoll: onPoll)
             if outcome.firstPoll == nil { outcome.firstPoll = previous.firstPoll }
             if outcome.job == nil { outcome.job = previous.job }
@@ -166,7 +166,7 @@ final class BatchRunner: Sendable {
     /// `submit_failed` / `not_submitted`.
     private func submit(
         _ body: BatchUpdateMembersRequest, into result: inout BatchResult, deadline ownDeadline: ContinuousClock.Instant,
-        requestID: String, caller: UpstreamCaller, journal: any BatchJournal
+        correlationID: String, caller: UpstreamCaller, journal: any BatchJournal
     ) async -> String? {
         // Read again before each step: a drain moves it earlier. A submit already sent keeps
         // its own timeout, since cutting it short would lose the id of a job it may create.
@@ -203,7 +203,7 @@ final class BatchRunner: Sendable {
             do throws(IMSClientError) {
                 // A submit never outlives the caller's wait: one cut short reports that a job
                 // may exist, which the answer says.
-                return try await client.submit(body, deadline: deadline, correlationID: requestID, caller: caller)
+                return try await client.submit(body, deadline: deadline, correlationID: correlationID, caller: caller)
             } catch {
                 lastError = error
                 mayExist = mayExist || Self.mayHaveCreatedJob(error)

@@ -28,7 +28,7 @@ final class PlanExecutor: Sendable {
     ///   - journal: where submit attempts and job ids are written ahead.
     func execute(
         _ plan: MemberStatusPlan, from batches: [BatchResult]? = nil, deadline: ContinuousClock.Instant,
-        requestID: String, caller: UpstreamCaller, journal: any BatchJournal, isBackground: Bool = false,
+        correlationID: String, caller: UpstreamCaller, journal: any BatchJournal, isBackground: Bool = false,
         reportsPending: Bool = true,
         progress: @escaping @Sendable (BatchResult) -> Void = { _ in }
     ) async -> [BatchResult] {
@@ -42,7 +42,7 @@ final class PlanExecutor: Sendable {
                 next += 1
                 group.addTask {
                     await self.runner.run(
-                        batch, plan: plan, deadline: deadline, requestID: requestID, caller: caller, journal: journal,
+                        batch, plan: plan, deadline: deadline, correlationID: correlationID, caller: caller, journal: journal,
                         isBackground: isBackground, reportsPending: reportsPending, progress: progress)
                 }
             }

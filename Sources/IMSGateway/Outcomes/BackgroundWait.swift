@@ -53,7 +53,7 @@ final class BackgroundWait: Sendable {
         // by the drain deadline when the gateway shuts down.
         Task {
             let batches = await executor.execute(
-                request.plan, from: batches, deadline: request.backgroundUntil, requestID: request.correlationID,
+                request.plan, from: batches, deadline: request.backgroundUntil, correlationID: request.correlationID,
                 caller: request.upstreamCaller, journal: RequestJournal(registry: registry, request: request),
                 isBackground: true, progress: { request.record($0) })
             let final = MemberStatusResult(

@@ -28,7 +28,7 @@ struct IMSJobsSeamTests {
         let waiter = JobWaiter(client: fake, schedule: Self.schedule, clock: ContinuousClock())
         let deadline = ContinuousClock.now.advanced(by: .seconds(600))
         let outcome = await waiter.wait(
-            projectID: Self.projectID, jobID: "job-1", deadline: deadline, requestID: "req-42", caller: Self.caller)
+            projectID: Self.projectID, jobID: "job-1", deadline: deadline, correlationID: "req-42", caller: Self.caller)
 
         guard case .finished = outcome.ending else {
             Issue.record("the wait did not finish: \(outcome.ending)")
@@ -65,9 +65,9 @@ struct IMSJobsSeamTests {
             waiter: JobWaiter(client: fake, schedule: schedule, clock: ContinuousClock()), clock: ContinuousClock())
         let deadline = ContinuousClock.now.advanced(by: .seconds(600))
         async let first = pollers.wait(
-            projectID: Self.projectID, jobID: "job-2", deadline: deadline, requestID: "req-1", isBackground: true)
+            projectID: Self.projectID, jobID: "job-2", deadline: deadline, correlationID: "req-1", isBackground: true)
         async let second = pollers.wait(
-            projectID: Self.projectID, jobID: "job-2", deadline: deadline, requestID: "req-2", isBackground: true)
+            projectID: Self.projectID, jobID: "job-2", deadline: deadline, correlationID: "req-2", isBackground: true)
         let outcomes = await [first, second]
         #expect(outcomes.allSatisfy { $0.job?.status == .success && $0.polls == 3 })
         #expect(pollers.loopsStarted == 1)
