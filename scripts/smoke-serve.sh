@@ -35,7 +35,7 @@ sim_pid=$!
   --ims-url "http://127.0.0.1:$sim_port" --iam-url "http://127.0.0.1:$sim_port" \
   --iam-domain demo-domain --iam-user demo-user --max-images-per-job 2 \
   --probe-project-id edc89b490d7d4392898e19b2deb34797 --clients-file "$log_dir/clients.yaml" \
-  --poll-initial-ms 300 >"$log_dir/gateway.log" 2>&1 &
+  --poll-initial-ms 300 --store-url "sqlite:$log_dir/store.sqlite" >"$log_dir/gateway.log" 2>&1 &
 gw_pid=$!
 
 fail() { echo "smoke-serve: $*"; echo "--- gateway log"; cat "$log_dir/gateway.log"; echo "--- simulator log"; cat "$log_dir/simulator.log"; exit 1; }

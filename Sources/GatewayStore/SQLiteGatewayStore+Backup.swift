@@ -18,6 +18,11 @@ extension SQLiteGatewayStore {
         guard !FileManager.default.fileExists(atPath: destination) else {
             throw StoreError(.failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
         }
+        // The copy holds what the store holds: readable by this user only.
+        guard FileManager.default.createFile(atPath: destination, contents: nil, attributes: [.posixPermissions: 0o600])
+        else {
+            throw StoreError(.unwritable, "the backup file \(destination) cannot be created; the store \(path) is not copied")
+        }
         do {
             var configuration = Configuration()
             configuration.readonly = true

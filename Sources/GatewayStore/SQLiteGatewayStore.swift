@@ -87,13 +87,17 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
-    /// Closes the database connections, then releases the lock file. Later calls fail.
-    /// Does nothing the second time.
+    /// Moves everything from the WAL into the database file (a TRUNCATE checkpoint), closes the
+    /// database connections, then releases the lock file: a stopped store is one file. Later
+    /// calls fail. Does nothing the second time.
     /// - Throws: ``StoreError`` when SQLite cannot close (the lock is released anyway).
     public func close() throws(StoreError) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         defer { lock.release() }
         do {
+            // Best effort: a reader still open keeps part of the WAL, which SQLite replays at
+            // the next open.
+            try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             try pool.close()
         } catch {
             throw Self.storeError(error, file: path, operation: "closing")

@@ -232,6 +232,14 @@ struct SQLiteGatewayStoreTests {
                 events: Fixture.events("result"))
             try store.close()
         }
+        // Closed, the store is one file: the WAL was folded back into it.
+        let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+        #expect(wal == 0)
+        let alone = folder.file("alone.sqlite")
+        try FileManager.default.copyItem(atPath: path, toPath: alone)
+        let copied = try SQLiteGatewayStore(path: alone, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        #expect(try await copied.request(id: "done")?.request.state == .final)
+        try copied.close()
         let reopened = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
         try reopened.checkSchema()
         let running = try await reopened.runningRequests()
@@ -340,6 +348,19 @@ struct SQLiteGatewayStoreTests {
         #expect(try await copy.runningRequests().map(\.request.id).sorted() == ["a", "b"])
         #expect(try await copy.events(requestID: "a", afterID: 0, limit: 10).map(\.kind) == ["admitted"])
         try copy.close()
+
+        // The offline form (ims-gateway backup, while serve holds the lock): a 0600 copy.
+        let offline = folder.file("offline.sqlite")
+        try SQLiteGatewayStore.backup(storeAt: folder.file("store.sqlite"), to: offline)
+        let mode = try FileManager.default.attributesOfItem(atPath: offline)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let offlineCopy = try SQLiteGatewayStore(path: offline, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        #expect(try await offlineCopy.request(id: "a") == originalA)
+        try offlineCopy.close()
+        let refused = try #require(throws: StoreError.self) {
+            try SQLiteGatewayStore.backup(storeAt: folder.file("store.sqlite"), to: offline)
+        }
+        #expect(refused.kind == .failed)
         try store.close()
     }
 

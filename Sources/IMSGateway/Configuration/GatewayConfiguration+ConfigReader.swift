@@ -160,7 +160,9 @@ extension GatewayConfiguration {
         if let url = settings.string("store.url") {
             guard StoreLocation(url: url) != nil else {
                 throw ConfigurationError(
-                    "setting store.url: '\(InputExcerpt.of(url))' is not sqlite:PATH (PostgreSQL is not supported yet)")
+                    url.hasPrefix("postgres")
+                        ? "setting store.url: a PostgreSQL store is not supported yet; use sqlite:PATH"
+                        : "setting store.url: '\(InputExcerpt.of(url))' is not sqlite:PATH")
             }
             storeURL = url
         }
