@@ -74,6 +74,11 @@ public protocol GatewayStore: Sendable {
     /// - Throws: ``StoreError`` when the write fails.
     func deleteFinished(finishedBefore: Date, limit: Int) async throws(StoreError) -> Int
 
+    /// Throws when the store is no longer the one opened (its file deleted or replaced): new
+    /// requests must not be accepted into a store that a restart will not find.
+    /// - Throws: ``StoreError`` `.unavailable`.
+    func checkInPlace() throws(StoreError)
+
     /// Requests of `client` stored now: all of them, and those in state `running`.
     /// - Throws: ``StoreError`` when the read fails.
     func counts(client: String) async throws(StoreError) -> ClientRequestCounts

@@ -18,11 +18,19 @@ extension SQLiteGatewayStore {
         guard !FileManager.default.fileExists(atPath: destination) else {
             throw StoreError(.failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
         }
-        // The copy holds what the store holds: readable by this user only.
-        guard FileManager.default.createFile(atPath: destination, contents: nil, attributes: [.posixPermissions: 0o600])
-        else {
-            throw StoreError(.unwritable, "the backup file \(destination) cannot be created; the store \(path) is not copied")
+        // The copy holds what the store holds: readable by this user only. Created here, never
+        // through a symbolic link, and never over a file that appeared meanwhile.
+        let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            if code == EEXIST {
+                throw StoreError(
+                    .failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
+            }
+            throw StoreError(
+                .unwritable, "the backup file \(destination) cannot be created (errno \(code)); the store \(path) is not copied")
         }
+        _ = closeFile(fd)
         do {
             var configuration = Configuration()
             configuration.readonly = true
@@ -46,3 +54,12 @@ extension SQLiteGatewayStore {
         return "\(type(of: error))"
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `close(2)`, under a name that the store's own `close()` does not shadow.
+private func closeFile(_ fd: Int32) -> Int32 { close(fd) }

@@ -31,6 +31,8 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     let pool: DatabasePool
     private let lock: StoreLockFile
+    /// The flock on the database file itself.
+    private let fileLock: StoreLockFile
     let logger: Logger
     private let committedWrites = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
@@ -54,6 +56,16 @@ public final class SQLiteGatewayStore: GatewayStore {
     ///   `.unavailable` when SQLite stays busy; `.failed` otherwise.
     public init(path: String, gatewayVersion: String, busyTimeoutMs: Int = 5000, logger: Logger) throws(StoreError) {
         let lock = try StoreLockFile(lockPath: path + ".lock", storePath: path)
+        // The database file itself is locked too: deleting the lock file (a stale-lock clean-up)
+        // must not let a second process in. SQLite's own locks are POSIX record locks, which a
+        // flock does not touch.
+        let fileLock: StoreLockFile
+        do throws(StoreError) {
+            fileLock = try StoreLockFile(lockPath: path, storePath: path)
+        } catch {
+            lock.release()
+            throw error
+        }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(Double(max(0, busyTimeoutMs)) / 1000)
@@ -69,6 +81,7 @@ public final class SQLiteGatewayStore: GatewayStore {
             pool = try DatabasePool(path: path, configuration: configuration)
             _ = try pool.read { db in try Self.readMeta(db) }
         } catch {
+            fileLock.release()
             lock.release()
             throw Self.storeError(error, file: path, operation: "opening")
         }
@@ -76,6 +89,7 @@ public final class SQLiteGatewayStore: GatewayStore {
         self.gatewayVersion = gatewayVersion
         self.pool = pool
         self.lock = lock
+        self.fileLock = fileLock
         self.logger = logger
         logger.debug("store opened", metadata: ["store.path": "\(path)"])
     }
@@ -83,7 +97,19 @@ public final class SQLiteGatewayStore: GatewayStore {
     deinit {
         if !closed.exchange(true, ordering: .acquiringAndReleasing) {
             try? pool.close()
+            fileLock.release()
             lock.release()
+        }
+    }
+
+    /// Throws when the database file was deleted or replaced while the store was open: SQLite
+    /// would go on writing to the deleted file, and a restart would find nothing.
+    /// - Throws: ``StoreError`` `.unavailable`, naming the file.
+    public func checkInPlace() throws(StoreError) {
+        guard fileLock.isInPlace() else {
+            throw StoreError(
+                .unavailable,
+                "the store \(path) was deleted or replaced while the gateway ran; restart the gateway (on the right file)")
         }
     }
 
@@ -93,7 +119,10 @@ public final class SQLiteGatewayStore: GatewayStore {
     /// - Throws: ``StoreError`` when SQLite cannot close (the lock is released anyway).
     public func close() throws(StoreError) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        defer { lock.release() }
+        defer {
+            fileLock.release()
+            lock.release()
+        }
         do {
             // Best effort: a reader still open keeps part of the WAL, which SQLite replays at
             // the next open.

@@ -51,6 +51,15 @@ final class StoreLockFile: Sendable {
     }
 
     /// Releases the lock (closes the descriptor); does nothing the second time.
+    /// Whether the locked file is still the one at its path: not deleted, not replaced.
+    func isInPlace() -> Bool {
+        guard let fd = descriptor.withLock({ $0 }) else { return false }
+        var open = stat()
+        var named = stat()
+        guard fstat(fd, &open) == 0, open.st_nlink > 0, stat(path, &named) == 0 else { return false }
+        return open.st_dev == named.st_dev && open.st_ino == named.st_ino
+    }
+
     func release() {
         let fd = descriptor.withLock { value -> Int32? in
             defer { value = nil }

@@ -31,9 +31,12 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "ims-gateway")
+        guard StoreLocation(url: store.resolved) != nil else {
+            throw CommandFailure.configuration("store.url '\(StoreLocation.redacted(store.resolved))' is not sqlite:PATH").exit()
+        }
         do {
             let opened = try StoreOpener.open(url: store.resolved, logger: logger)
-            print("store \(store.resolved): schema version \(SQLiteGatewayStore.schemaVersion), gateway \(GatewayVersion.current)")
+            print("store \(StoreLocation.redacted(store.resolved)): schema version \(SQLiteGatewayStore.schemaVersion), gateway \(GatewayVersion.current)")
             try opened.close()
         } catch {
             throw CommandFailure.store("\(error)").exit()
@@ -57,7 +60,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard case .sqlite(let path) = StoreLocation(url: store.resolved) else {
-            throw CommandFailure.configuration("store.url '\(store.resolved)' is not sqlite:PATH").exit()
+            throw CommandFailure.configuration("store.url '\(StoreLocation.redacted(store.resolved))' is not sqlite:PATH").exit()
         }
         do {
             try SQLiteGatewayStore.backup(storeAt: path, to: file)

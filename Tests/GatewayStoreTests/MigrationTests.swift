@@ -118,6 +118,27 @@ struct MigrationTests {
         try third.close()
     }
 
+    @Test("deleting the lock file does not let a second store in; a deleted or replaced database file is not in place")
+    func lockOnTheDatabaseFile() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let first = try Fixture.store(path)
+        try first.checkInPlace()
+        try FileManager.default.removeItem(atPath: path + ".lock")
+        let error = try #require(throws: StoreError.self) {
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        }
+        #expect(error.kind == .locked)
+        #expect(error.message.contains(path))
+        // The database file deleted under it: new requests must not go into it.
+        try FileManager.default.removeItem(atPath: path)
+        let gone = try #require(throws: StoreError.self) { try first.checkInPlace() }
+        #expect(gone.kind == .unavailable)
+        #expect(gone.message.contains(path))
+        #expect(gone.message.contains("deleted or replaced"))
+        try first.close()
+    }
+
     @Test("a file of garbage is corrupt, naming the file")
     func garbage() throws {
         let folder = try TemporaryFolder()

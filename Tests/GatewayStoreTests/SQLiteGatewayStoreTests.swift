@@ -361,6 +361,11 @@ struct SQLiteGatewayStoreTests {
             try SQLiteGatewayStore.backup(storeAt: folder.file("store.sqlite"), to: offline)
         }
         #expect(refused.kind == .failed)
+        // Never through a symbolic link (a dangling one would create its target).
+        let link = folder.file("link.sqlite")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder.file("victim.sqlite"))
+        #expect(throws: StoreError.self) { try SQLiteGatewayStore.backup(storeAt: folder.file("store.sqlite"), to: link) }
+        #expect(!FileManager.default.fileExists(atPath: folder.file("victim.sqlite")))
         try store.close()
     }
 

@@ -116,7 +116,7 @@ final class MemberStatusController: Sendable {
                 requestID: stored.requestID, plan: stored.plan, batches: batches,
                 elapsedMs: stored.started.duration(to: .now).wholeMilliseconds)
             let continues = await background.settle(
-                stored, result: result, answerBy: begun.deadline.advanced(by: .seconds(Self.finalWriteGraceSeconds)))
+                stored, result: result, answerBy: .now.advanced(by: .seconds(Self.finalWriteGraceSeconds)))
             return answer(
                 result, begun, replayed: false, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline,
                 continuesInBackground: continues, client: client, requestID: requestID, route: route, source: .submitted,
@@ -309,8 +309,8 @@ final class MemberStatusController: Sendable {
     /// `Retry-After` of a request refused because the store cannot be written, in seconds.
     static let storeRetryAfterSeconds = 5
 
-    /// How long after the caller's deadline its answer may wait for the final state to be
-    /// stored, in seconds (the write goes on in the background after that).
+    /// How long the answer may wait for the final state to be stored once it is known, in
+    /// seconds (the write goes on in the background after that; the caller gets the outcome).
     static let finalWriteGraceSeconds = 2
 
     /// Most entries of `errors[]` in a 400 answer.

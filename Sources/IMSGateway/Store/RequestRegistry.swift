@@ -127,6 +127,7 @@ final class RequestRegistry: Sendable {
     private func admit(_ request: StoredRequest, limits: AdmissionLimits, deadline: Date) async -> Admission {
         let admission: StoreAdmission
         do throws(StoreError) {
+            try store.checkInPlace()
             admission = try await store.admit(
                 record(of: request, deadline: deadline), batches: request.current().batches.map(batchRecord(running: true)),
                 attempts: firstAttempts(of: request), limits: limits, events: [RequestEvents.admitted(request)])

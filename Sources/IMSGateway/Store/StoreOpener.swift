@@ -19,7 +19,7 @@ public enum StoreOpener {
     ///   (`incompatible`); each names the file.
     public static func open(url: String, migrate: Bool = true, logger: Logger) throws(StoreError) -> SQLiteGatewayStore {
         guard case .sqlite(let path) = StoreLocation(url: url) else {
-            throw StoreError(.failed, "store.url '\(url)' is not sqlite:PATH")
+            throw StoreError(.failed, "store.url '\(StoreLocation.redacted(url))' is not sqlite:PATH")
         }
         let store = try SQLiteGatewayStore(path: path, gatewayVersion: GatewayVersion.current, logger: logger)
         if migrate {

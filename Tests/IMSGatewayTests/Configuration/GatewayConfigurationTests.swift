@@ -198,6 +198,10 @@ struct GatewayConfigurationTests {
         #expect(Self.message(environment) == "setting store.url: a PostgreSQL store is not supported yet; use sqlite:PATH")
         environment["IMSGW_STORE_URL"] = "sqlite:"
         #expect(Self.message(environment) == "setting store.url: 'sqlite:' is not sqlite:PATH")
+        environment["IMSGW_STORE_URL"] = "sqlite:///"
+        #expect(Self.message(environment) == "setting store.url: 'sqlite:///' is not sqlite:PATH")
+        #expect(StoreLocation.redacted("postgres://gw:s3cret@db:5432/gw") == "postgres://<redacted>@db:5432/gw")
+        #expect(StoreLocation.redacted("sqlite:/var/lib/x.sqlite") == "sqlite:/var/lib/x.sqlite")
         environment["IMSGW_STORE_URL"] = nil
         environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "0"
         #expect(Self.message(environment) == "setting outcomes.ttlSeconds: '0' is not a whole number from 1 to 2592000")
