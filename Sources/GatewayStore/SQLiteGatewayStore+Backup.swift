@@ -1,5 +1,10 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension SQLiteGatewayStore {
     /// Copies the store file at `path` into a new file while another process (serve) holds
@@ -18,19 +23,7 @@ extension SQLiteGatewayStore {
         guard !FileManager.default.fileExists(atPath: destination) else {
             throw StoreError(.failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
         }
-        // The copy holds what the store holds: readable by this user only. Created here, never
-        // through a symbolic link, and never over a file that appeared meanwhile.
-        let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            let code = errno
-            if code == EEXIST {
-                throw StoreError(
-                    .failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
-            }
-            throw StoreError(
-                .unwritable, "the backup file \(destination) cannot be created (errno \(code)); the store \(path) is not copied")
-        }
-        _ = closeFile(fd)
+        try createBackupFile(destination, store: path)
         do {
             var configuration = Configuration()
             configuration.readonly = true
@@ -46,6 +39,25 @@ extension SQLiteGatewayStore {
         }
     }
 
+    /// Creates the empty file a backup is written into. The copy holds what the store holds:
+    /// readable by this user only (0600); never created through a symbolic link, never over a
+    /// file that exists (or appeared meanwhile).
+    /// - Throws: ``StoreError`` `.failed` when `destination` exists, `.unwritable` when it cannot
+    ///   be created; both name it and the store at `store`.
+    static func createBackupFile(_ destination: String, store path: String) throws(StoreError) {
+        let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            if code == EEXIST {
+                throw StoreError(
+                    .failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
+            }
+            throw StoreError(
+                .unwritable, "the backup file \(destination) cannot be created (errno \(code)); the store \(path) is not copied")
+        }
+        closeDescriptor(fd)
+    }
+
     /// A database error without SQL or values: its result code and message.
     private static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError {
@@ -55,11 +67,3 @@ extension SQLiteGatewayStore {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// `close(2)`, under a name that the store's own `close()` does not shadow.
-private func closeFile(_ fd: Int32) -> Int32 { close(fd) }

@@ -142,17 +142,7 @@ public final class SQLiteGatewayStore: GatewayStore {
     ///   alone); `.unwritable` when it cannot be created; another kind when the copy fails
     ///   (the partial copy is removed).
     public func backup(to destination: String) throws(StoreError) {
-        let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 {
-            let code = errno
-            if code == EEXIST {
-                throw StoreError(
-                    .failed, "the backup file \(destination) exists already; the store \(path) is not copied over it")
-            }
-            throw StoreError(
-                .unwritable, "the backup file \(destination) cannot be created (errno \(code)); the store \(path) is not copied")
-        }
-        closeDescriptor(fd)
+        try Self.createBackupFile(destination, store: path)
         do {
             let copy = try DatabaseQueue(path: destination)
             try pool.backup(to: copy)
@@ -453,6 +443,6 @@ public final class SQLiteGatewayStore: GatewayStore {
 }
 
 /// Closes a file descriptor (the C `close`, which the store's own ``SQLiteGatewayStore/close()`` hides).
-private func closeDescriptor(_ fd: Int32) {
+func closeDescriptor(_ fd: Int32) {
     _ = close(fd)
 }
