@@ -52,7 +52,7 @@ public final class StoredRequest: Sendable {
     public init(
         requestID: String, correlationID: String? = nil, clientName: String, route: String? = nil,
         plan: MemberStatusPlan, batches: [BatchResult]? = nil, idempotencyKey: String?,
-        started: ContinuousClock.Instant, createdAt: Date = Date(), backgroundUntil: ContinuousClock.Instant? = nil,
+        started: ContinuousClock.Instant, createdAt: Date = Date(), backgroundUntil: ContinuousClock.Instant,
         weight: Double = 1
     ) {
         self.requestID = requestID
@@ -65,7 +65,7 @@ public final class StoredRequest: Sendable {
         self.idempotencyKey = idempotencyKey
         self.started = started
         self.createdAt = createdAt
-        self.backgroundUntil = backgroundUntil ?? started.advanced(by: .seconds(3600))
+        self.backgroundUntil = backgroundUntil
         self.state = Mutex(State(
             batches: batches ?? plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }))
     }

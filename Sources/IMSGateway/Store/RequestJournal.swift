@@ -12,9 +12,8 @@ struct RequestJournal: BatchJournal {
             requestID: request.requestID, batchIndex: batch.index, attempt: batch.submitAttempts, startedAt: Date())
         let record = registry.batchRecord(running: true)(batch)
         return await registry.retrying("attempt", requestID: request.requestID, until: deadline) {
-            [store = registry.store, request] () async throws(StoreError) in
+            [store = registry.store] () async throws(StoreError) in
             try await store.recordAttempt(attempt, batch: record, events: [])
-            _ = request
         }
     }
 

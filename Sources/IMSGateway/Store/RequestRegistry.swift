@@ -126,11 +126,13 @@ final class RequestRegistry: Sendable {
     /// Stores `request` (its key's turn taken), or finds the earlier request with its key.
     private func admit(_ request: StoredRequest, limits: AdmissionLimits, deadline: Date) async -> Admission {
         let admission: StoreAdmission
+        let batches = request.current().batches
         do throws(StoreError) {
             try store.checkInPlace()
             admission = try await store.admit(
-                record(of: request, deadline: deadline), batches: request.current().batches.map(batchRecord(running: true)),
-                attempts: firstAttempts(of: request), limits: limits, events: [RequestEvents.admitted(request)])
+                record(of: request, deadline: deadline), batches: batches.map(batchRecord(running: true)),
+                attempts: firstAttempts(of: request, batches: batches), limits: limits,
+                events: [RequestEvents.admitted(request)])
         } catch {
             return drop(request, .storeUnavailable(error))
         }
@@ -274,8 +276,8 @@ final class RequestRegistry: Sendable {
     }
 
     /// The attempts stored with the request: attempt 1 of each batch that starts at once.
-    private func firstAttempts(of request: StoredRequest) -> [SubmitAttemptRecord] {
-        request.current().batches.filter { $0.storedAttempts > 0 }.map {
+    private func firstAttempts(of request: StoredRequest, batches: [BatchResult]) -> [SubmitAttemptRecord] {
+        batches.filter { $0.storedAttempts > 0 }.map {
             SubmitAttemptRecord(requestID: request.requestID, batchIndex: $0.index, attempt: 1, startedAt: request.createdAt)
         }
     }

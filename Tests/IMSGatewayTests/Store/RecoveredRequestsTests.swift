@@ -21,9 +21,7 @@ struct RecoveredRequestsTests {
     func sortsAndSchedules() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let store = try SQLiteGatewayStore(
-            path: folder.path("store.sqlite"), gatewayVersion: GatewayVersion.current, logger: Logger(label: "test"))
-        try store.migrate()
+        let store = try StoreOpener.open(url: "sqlite:" + folder.path("store.sqlite"), logger: Logger(label: "test"))
         let now = Date()
         let limits = AdmissionLimits(maxRunning: 100, maxStored: 100)
         // r1: batch 0 pending with a job, batch 1 submitting (attempt 1 sent 1 s ago), batch 2 queued.
@@ -70,9 +68,7 @@ struct RecoveredRequestsTests {
     func reaperKeepsRunning() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let store = try SQLiteGatewayStore(
-            path: folder.path("store.sqlite"), gatewayVersion: GatewayVersion.current, logger: Logger(label: "test"))
-        try store.migrate()
+        let store = try StoreOpener.open(url: "sqlite:" + folder.path("store.sqlite"), logger: Logger(label: "test"))
         let now = Date()
         let limits = AdmissionLimits(maxRunning: 100, maxStored: 100)
         for id in ["old-final", "new-final", "old-running"] {
