@@ -88,30 +88,25 @@ public enum GatewayApplication {
                 connectTimeoutMilliseconds: configuration.upstreamConnectTimeoutMilliseconds,
                 jobQuery: configuration.jobQuery, maxPauseSeconds: configuration.upstreamMaxPauseSeconds),
             http: http, credentials: credentials, logger: logger, metrics: metrics.upstream, limiter: upstreamLimiter)
-        let runner = BatchRunner(
-            client: client,
-            pollers: SharedJobPollers(
-                waiter: JobWaiter(client: client, schedule: configuration.pollSchedule, clock: ContinuousClock()),
-                clock: ContinuousClock()),
-            waiterSchedule: configuration.pollSchedule,
+        let scheduler = JobScheduler(jobs: client, clock: ContinuousClock())
+        let log = RequestLog(logger: logger)
+        let lifecycle = LifecycleContext(
+            jobs: client, scheduler: scheduler,
+            settings: RequestLifecycle.Settings(
+                fanOut: configuration.fanOutPerRequest, maxSubmitAttempts: configuration.maxSubmitAttempts,
+                finalPollMargin: configuration.pollSchedule.finalPollMargin),
+            pollSchedule: configuration.pollSchedule,
             planner: configuration.adaptivePolling ? AdaptivePollPlanner(base: configuration.pollSchedule) : nil,
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
-            readiness: readiness,
-            metrics: metrics,
-            drain: drain,
-            logger: logger)
+            readiness: readiness, drain: drain, metrics: metrics, log: log, logger: logger)
         let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
         // Metrics outermost: they see every answer, errors already turned into problems.
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: RequestIDMiddleware(logger: logger))
         router.add(middleware: CanonicalPathMiddleware())
-        let log = RequestLog(logger: logger)
-        let executor = PlanExecutor(runner: runner, fanOut: configuration.fanOutPerRequest)
         let registry = RequestRegistry(
-            store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), metrics: metrics,
+            store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), context: lifecycle,
             logger: logger, recovered: recovered.resumed)
-        let background = BackgroundWait(
-            executor: executor, registry: registry, drain: drain, metrics: metrics, log: log)
         if case .insecureNoAuth = configuration.clientAuthentication {
             logger.warning(
                 "CLIENT AUTHENTICATION IS OFF (insecure-no-auth): anyone who reaches this port can accept and reject images in every project; use it on a local machine only")
@@ -124,9 +119,7 @@ public enum GatewayApplication {
             configuration: configuration,
             planner: BatchPlanner(
                 maxImagesPerRequest: configuration.maxImagesPerRequest, maxImagesPerJob: configuration.maxImagesPerJob),
-            executor: executor,
             registry: registry,
-            background: background,
             drain: drain,
             metrics: metrics,
             log: log,
@@ -139,7 +132,8 @@ public enum GatewayApplication {
         HealthController(readiness: readiness, upstreamPause: { client.pause }).addRoutes(to: router)
         MetricsController(metrics: metrics, beforeRender: { metrics.upstreamPause(client.pause) }).addRoutes(to: router)
         var services: [any Service] = [
-            RecoveryService(recovered: recovered, registry: registry, background: background, metrics: metrics, logger: logger),
+            SchedulerService(scheduler: scheduler),
+            RecoveryService(recovered: recovered, registry: registry, metrics: metrics, logger: logger),
             OutcomeReaper(
                 store: store, ttl: .seconds(configuration.outcomeTTLSeconds), interval: .seconds(60), batchSize: 500,
                 metrics: metrics, logger: logger),

@@ -21,6 +21,8 @@ struct MemberStatusAnswer {
     var retryAfterSeconds: Int
     /// `Retry-After` of a 429 (nothing submitted): seconds until IMS calls may go again.
     var throttledRetryAfterSeconds: Int = 1
+    /// How long IMS told the gateway to wait, for a 429, when it did.
+    var throttledRetryAfter: Duration?
 
     /// A `GET` of a request still running: 202 with its current state.
     func running() -> Response {
@@ -53,7 +55,7 @@ struct MemberStatusAnswer {
                 requestID: result.requestID)
             return ResponseFactory.json(status: 503, ProblemWithResult(problem: problem, result: result), problem: true, headers: fields)
         case 429:
-            let paused = result.batches.compactMap(\.retryAfter).max().map(Self.wholeSecondsRoundedUp) ?? 0
+            let paused = throttledRetryAfter.map(Self.wholeSecondsRoundedUp) ?? 0
             fields[ResponseFactory.retryAfterHeader] = "\(max(1, throttledRetryAfterSeconds, paused))"
             let reason = result.batches.first(where: { $0.failReason != nil })?.failReason ?? "the deadline came first"
             let problem = ProblemDetails(

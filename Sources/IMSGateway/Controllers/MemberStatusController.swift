@@ -15,9 +15,7 @@ import NIOCore
 final class MemberStatusController: Sendable {
     let configuration: GatewayConfiguration
     let planner: BatchPlanner
-    let executor: PlanExecutor
     let registry: RequestRegistry
-    let background: BackgroundWait
     let drain: DrainController
     let metrics: GatewayMetrics
     let log: RequestLog
@@ -31,9 +29,7 @@ final class MemberStatusController: Sendable {
     init(
         configuration: GatewayConfiguration,
         planner: BatchPlanner,
-        executor: PlanExecutor,
         registry: RequestRegistry,
-        background: BackgroundWait,
         drain: DrainController,
         metrics: GatewayMetrics,
         log: RequestLog,
@@ -41,9 +37,7 @@ final class MemberStatusController: Sendable {
     ) {
         self.configuration = configuration
         self.planner = planner
-        self.executor = executor
         self.registry = registry
-        self.background = background
         self.drain = drain
         self.metrics = metrics
         self.log = log
@@ -100,26 +94,23 @@ final class MemberStatusController: Sendable {
                 503, "store-unavailable", "Store unavailable",
                 "the gateway cannot write its store (\(error)), so it cannot promise that a repeat will not submit again; nothing was sent to IMS",
                 client, requestID, route, retryAfter: Self.storeRetryAfterSeconds)
-        case .repeated(let earlier):
-            let replayed = earlier.finalOutcome != nil
-            let result = await earlier.outcome(waitingUntil: drain.effectiveDeadline(begun.deadline)) ?? earlier.current()
-            return answer(
-                result, begun, replayed: replayed, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline && !earlier.isComplete,
-                continuesInBackground: !earlier.isComplete, client: client, requestID: requestID, route: route,
-                source: .repeated, correlationID: context.correlationID)
-        case .new(let stored), .resumed(let stored):
-            let batches = await executor.execute(
-                stored.plan, from: stored.current().batches, deadline: begun.deadline, correlationID: stored.correlationID,
-                caller: stored.upstreamCaller, journal: RequestJournal(registry: registry, request: stored),
-                reportsPending: false, progress: { stored.record($0) })
-            let result = MemberStatusResult(
-                requestID: stored.requestID, plan: stored.plan, batches: batches,
-                elapsedMs: stored.started.duration(to: .now).wholeMilliseconds)
-            let continues = await background.settle(
-                stored, result: result, answerBy: .now.advanced(by: .seconds(Self.finalWriteGraceSeconds)))
-            return answer(
-                result, begun, replayed: false, cutByDrain: drain.effectiveDeadline(begun.deadline) < begun.deadline,
-                continuesInBackground: continues, client: client, requestID: requestID, route: route, source: .submitted,
+        case .repeated(.ended(_, let result, let state)):
+            let answer = CallerAnswer(
+                result: result, continuesInBackground: false, cutByDrain: false, isFinal: state == .final, retryAfter: nil)
+            return respond(
+                answer, begun, replayed: state == .final, client: client, requestID: requestID, route: route, source: .repeated,
+                correlationID: context.correlationID)
+        case .repeated(.running(let earlier)):
+            let replayed = earlier.isSettled
+            let answer = await earlier.wait(until: begun.deadline)
+            return respond(
+                answer, begun, replayed: replayed, client: client, requestID: requestID, route: route, source: .repeated,
+                correlationID: context.correlationID)
+        case .new(let driver), .resumed(let driver):
+            driver.start(recovered: false)
+            let answer = await driver.wait(until: begun.deadline)
+            return respond(
+                answer, begun, replayed: false, client: client, requestID: requestID, route: route, source: .submitted,
                 correlationID: context.correlationID)
         }
     }
@@ -180,33 +171,35 @@ final class MemberStatusController: Sendable {
             maxSeconds: configuration.maxWaitSeconds)
         let now = Date()
         // The batches that start at once have their first attempt stored with the request.
-        var batches = plan.batches.enumerated().map { BatchResult(index: $0.offset, images: $0.element) }
+        var batches = plan.batches.enumerated().map { LifecycleBatch(index: $0.offset, images: $0.element) }
         for index in batches.indices.prefix(max(1, configuration.fanOutPerRequest)) { batches[index].storedAttempts = 1 }
         let stored = StoredRequest(
             requestID: requestID, correlationID: context.correlationID, clientName: client.name, route: route, plan: plan,
-            batches: batches, idempotencyKey: idempotencyKey, started: started, createdAt: now,
+            idempotencyKey: idempotencyKey, started: started, createdAt: now,
             backgroundUntil: started.advanced(by: .seconds(configuration.maxBackgroundWaitSeconds)), weight: client.weight)
         let limits = AdmissionLimits(
             maxRunning: max(1, client.maxPendingRequests ?? configuration.maxPendingRequestsPerClient),
             maxStored: idempotencyKey == nil ? .max : client.maxStoredRequests ?? configuration.outcomeMaxPerClient)
         let admission = await registry.begin(
-            stored, limits: limits, deadline: now.addingTimeInterval(TimeInterval(wait.seconds)))
+            stored, batches: batches, limits: limits, deadline: now.addingTimeInterval(TimeInterval(wait.seconds)))
         return Begun(admission: admission, wait: wait, deadline: started.advanced(by: .seconds(wait.seconds)))
     }
 
     /// The answer to a request, logged.
     @inline(never)
-    private func answer(
-        _ result: MemberStatusResult, _ begun: Begun, replayed: Bool, cutByDrain: Bool, continuesInBackground: Bool,
-        client: ClientIdentity, requestID: String, route: String, source: RequestLog.Source, correlationID: String
+    private func respond(
+        _ caller: CallerAnswer, _ begun: Begun, replayed: Bool, client: ClientIdentity, requestID: String, route: String,
+        source: RequestLog.Source, correlationID: String
     ) -> Response {
+        let result = caller.result
         var answer = MemberStatusAnswer(
             result: result, route: route, waitedSeconds: begun.wait.seconds, retryAfterSeconds: retryAfterSeconds,
             throttledRetryAfterSeconds: throttledRetryAfterSeconds)
         if begun.wait.requested { answer.headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(begun.wait.seconds)" }
         if replayed { answer.headers[Self.idempotentReplayedHeader] = "true" }
-        answer.cutByDrain = cutByDrain
-        answer.continuesInBackground = continuesInBackground
+        answer.cutByDrain = caller.cutByDrain
+        answer.continuesInBackground = caller.continuesInBackground
+        answer.throttledRetryAfter = caller.retryAfter
         log.answered(
             result, status: result.httpStatus, client: client.name, route: route, source: source, requestID: requestID,
             correlationID: correlationID)
@@ -219,7 +212,7 @@ final class MemberStatusController: Sendable {
         let requestID = context.parameters.get("requestID") ?? ""
         let clientName = context.client?.name ?? "-"
         let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
-        let found: StoredRequest?
+        let found: KnownRequest?
         do {
             found = try await registry.find(client: clientName, memberStatus: memberStatus, requestID: requestID)
         } catch {
@@ -230,7 +223,7 @@ final class MemberStatusController: Sendable {
             problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.storeRetryAfterSeconds)"
             throw problem
         }
-        guard let stored = found else {
+        guard let found else {
             let shown = InputExcerpt.of(requestID)
             throw GatewayProblem(
                 ProblemDetails(
@@ -239,6 +232,7 @@ final class MemberStatusController: Sendable {
                     requestID: context.requestID))
         }
         // The clients file may have taken the project away since.
+        let stored = found.request
         guard context.client?.allows(projectID: stored.plan.projectID) == true else {
             metrics.clientAuthFailure(reason: "project_not_allowed")
             throw GatewayProblem(
@@ -247,10 +241,20 @@ final class MemberStatusController: Sendable {
                     detail: "client \(clientName) may no longer use project \(stored.plan.projectID)",
                     requestID: context.requestID))
         }
+        let result: MemberStatusResult
+        let isComplete: Bool
+        switch found {
+        case .running(let driver):
+            result = driver.current()
+            isComplete = driver.isSettled
+        case .ended(_, let stored, let state):
+            result = stored
+            isComplete = state != .running
+        }
         var answer = MemberStatusAnswer(
-            result: stored.current(), route: route, retryAfterSeconds: retryAfterSeconds,
+            result: result, route: route, retryAfterSeconds: retryAfterSeconds,
             throttledRetryAfterSeconds: throttledRetryAfterSeconds)
-        guard stored.isComplete else {
+        guard isComplete else {
             return answer.running()
         }
         answer.continuesInBackground = false
@@ -308,10 +312,6 @@ final class MemberStatusController: Sendable {
 
     /// `Retry-After` of a request refused because the store cannot be written, in seconds.
     static let storeRetryAfterSeconds = 5
-
-    /// How long the answer may wait for the final state to be stored once it is known, in
-    /// seconds (the write goes on in the background after that; the caller gets the outcome).
-    static let finalWriteGraceSeconds = 2
 
     /// Most entries of `errors[]` in a 400 answer.
     static let maxFieldErrors = 100

@@ -8,13 +8,18 @@ public enum BatchState: String, Sendable, Codable {
     case failed
     /// IMS refused the submit (or it kept failing until the retry cap or the deadline).
     case submitFailed = "submit_failed"
-    /// Never sent: the deadline came first.
+    /// Never accepted by IMS: throttled to the deadline, the store could not be written, or the
+    /// background wait ended first.
     case notSubmitted = "not_submitted"
     /// Submitted; its job had not ended when the deadline came.
     case pending
+    /// Admitted, not yet submitted (IMS has not answered its PUT yet): it is submitted in the
+    /// background after the answer.
+    case queued
 }
 
-/// The result of one batch (one IMS job) in an answer.
+/// The result of one batch (one IMS job) in an answer: a view of a ``LifecycleBatch`` made when
+/// the answer is.
 public struct BatchResult: Sendable, Codable, Equatable {
     /// Position of the batch in the request, from 0.
     public var index: Int
@@ -40,20 +45,6 @@ public struct BatchResult: Sendable, Codable, Equatable {
     public var submitAttempts: Int
     /// Job queries made for this batch.
     public var polls: Int
-    /// When its job was submitted (not part of the answer; for the job-duration metric).
-    public var submittedAt: ContinuousClock.Instant? = nil
-    /// When IMS calls may go again, for a batch not submitted because of throttling (not part
-    /// of the answer; for its `Retry-After`).
-    public var retryAfter: Duration? = nil
-    /// Submit attempts already in the store (not part of the answer): the first attempt of a
-    /// batch is stored with the request itself, so that a one-batch request takes three write
-    /// transactions (docs/ARCHITECTURE.md, "State and recovery").
-    public var storedAttempts = 0
-    /// No submit before this instant (not part of the answer): after a restart, a batch whose
-    /// last attempt got no job id is submitted again only once that attempt is older than
-    /// `upstream.timeoutMs`, when its PUT can no longer be answered.
-    public var submitNotBefore: ContinuousClock.Instant? = nil
-
     /// `error_code` of a batch not sent because the store could not be written.
     public static let storeUnavailableCode = "store_unavailable"
 

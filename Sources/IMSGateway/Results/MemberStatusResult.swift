@@ -8,7 +8,7 @@ public enum RequestOutcome: String, Sendable, Codable {
     case partiallyFailed = "partially_failed"
     /// No batch succeeded; none pending (HTTP 502).
     case failed
-    /// The deadline passed with a batch pending or not submitted (HTTP 504).
+    /// The deadline passed with a batch queued, pending or not submitted (HTTP 504).
     case timedOut = "timed_out"
     /// No batch could be submitted before the deadline: the upstream budget or IMS throttling
     /// (HTTP 429).
@@ -34,11 +34,13 @@ public struct ResultTotals: Sendable, Codable, Equatable {
     public var notSubmitted: Int
     /// Batches submitted whose job had not ended at the deadline.
     public var pending: Int
+    /// Batches not yet submitted at the deadline (submitted in the background).
+    public var queued: Int
     /// IMS calls made for the request: submit attempts plus job queries.
     public var upstreamCalls: Int
 
     enum CodingKeys: String, CodingKey {
-        case images, batches, succeeded, failed, pending
+        case images, batches, succeeded, failed, pending, queued
         case submitFailed = "submit_failed"
         case notSubmitted = "not_submitted"
         case upstreamCalls = "upstream_calls"
@@ -53,6 +55,7 @@ public struct ResultTotals: Sendable, Codable, Equatable {
         submitFailed = count(.submitFailed)
         notSubmitted = count(.notSubmitted)
         pending = count(.pending)
+        queued = count(.queued)
         upstreamCalls = batches.reduce(0) { $0 + $1.submitAttempts + $1.polls }
     }
 }
@@ -100,7 +103,7 @@ public struct MemberStatusResult: Sendable, Codable, Equatable {
 
     static func outcome(of totals: ResultTotals) -> RequestOutcome {
         if totals.notSubmitted == totals.batches { return .notSubmitted }
-        if totals.pending > 0 || totals.notSubmitted > 0 { return .timedOut }
+        if totals.pending > 0 || totals.queued > 0 || totals.notSubmitted > 0 { return .timedOut }
         if totals.succeeded == totals.batches { return .succeeded }
         return totals.succeeded == 0 ? .failed : .partiallyFailed
     }

@@ -18,6 +18,8 @@ public final class DrainController: Sendable {
         var drainWatchers: [Int: CheckedContinuation<Void, Never>] = [:]
         /// Woken when `running` drops to zero.
         var idleWatchers: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// Told the drain deadline when draining starts.
+        var drainHandlers: [@Sendable (ContinuousClock.Instant) -> Void] = []
 
         /// Whether `event` has happened.
         func has(_ event: Event) -> Bool {
@@ -73,16 +75,28 @@ public final class DrainController: Sendable {
     /// - Returns: whether this call started the drain.
     @discardableResult
     public func startDraining(timeout: Duration, now: ContinuousClock.Instant = .now) -> Bool {
-        let watchers = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
+        let started = state.withLock {
+            state -> ([CheckedContinuation<Void, Never>], [@Sendable (ContinuousClock.Instant) -> Void], ContinuousClock.Instant)? in
             guard state.drainDeadline == nil else { return nil }
-            state.drainDeadline = now.advanced(by: timeout)
+            let deadline = now.advanced(by: timeout)
+            state.drainDeadline = deadline
             let watchers = Array(state.drainWatchers.values)
             state.drainWatchers = [:]
-            return watchers
+            return (watchers, state.drainHandlers, deadline)
         }
-        guard let watchers else { return false }
+        guard let (watchers, handlers, deadline) = started else { return false }
         for watcher in watchers { watcher.resume() }
+        for handler in handlers { handler(deadline) }
         return true
+    }
+
+    /// Calls `handler` with the drain deadline when draining starts (at once when it has).
+    public func whenDraining(_ handler: @escaping @Sendable (ContinuousClock.Instant) -> Void) {
+        let deadline = state.withLock { state -> ContinuousClock.Instant? in
+            if state.drainDeadline == nil { state.drainHandlers.append(handler) }
+            return state.drainDeadline
+        }
+        if let deadline { handler(deadline) }
     }
 
     /// The deadline a request whose own deadline is `deadline` works to: the earlier of it and

@@ -2,19 +2,19 @@ import Foundation
 import GatewayStore
 
 /// The requests found `running` in the store at start (docs/ARCHITECTURE.md, "State and
-/// recovery"), sorted: those to resume (made live, their batches ready to go on) and those past
-/// their background deadline, to store as `given_up` with their job ids.
+/// recovery"), sorted: those to resume (their batches ready to go on) and those past their
+/// background deadline, to store as `given_up` with their job ids.
 public struct RecoveredRequests: Sendable {
     /// Requests to resume: jobs with a job id are polled again; batches whose last attempt has
     /// no job id are submitted again once that attempt is older than `upstream.timeoutMs`.
-    let resumed: [StoredRequest]
+    let resumed: [ResumableRequest]
     /// Requests past `wait.maxBackgroundSeconds`.
     let expired: [StoredRequestSnapshot]
 
     /// Nothing to recover (a new store).
     public static let none = RecoveredRequests(resumed: [], expired: [])
 
-    init(resumed: [StoredRequest], expired: [StoredRequestSnapshot]) {
+    init(resumed: [ResumableRequest], expired: [StoredRequestSnapshot]) {
         self.resumed = resumed
         self.expired = expired
     }
@@ -28,7 +28,7 @@ public struct RecoveredRequests: Sendable {
     public static func load(
         from store: any GatewayStore, submitTimeout: Duration, now: Date = Date()
     ) async throws(StoreError) -> RecoveredRequests {
-        var resumed: [StoredRequest] = []
+        var resumed: [ResumableRequest] = []
         var expired: [StoredRequestSnapshot] = []
         for snapshot in try await store.runningRequests() {
             if snapshot.request.backgroundUntil <= now {

@@ -9,23 +9,18 @@ import ServiceLifecycle
 struct RecoveryService: Service {
     let recovered: RecoveredRequests
     let registry: RequestRegistry
-    let background: BackgroundWait
     let metrics: GatewayMetrics
     let logger: Logger
 
     func run() async throws {
         for snapshot in recovered.expired {
-            let request = RequestRegistry.completed(snapshot)
-            let result = request.current()
             let jobs = snapshot.batches.compactMap(\.jobID)
-            await registry.finish(request, result: result, state: .givenUp, answerBy: .now.advanced(by: .seconds(5)))
+            await registry.storeGivenUp(snapshot)
             logger.warning(
                 "request given up at start: past wait.maxBackgroundSeconds",
                 metadata: ["request_id": "\(snapshot.request.id)", "job_ids": "\(jobs.joined(separator: ","))"])
         }
-        for request in recovered.resumed {
-            background.continueInBackground(request, from: request.current().batches)
-        }
+        registry.startRecovered()
         if !recovered.resumed.isEmpty || !recovered.expired.isEmpty {
             metrics.recovered(recovered.resumed.count, as: "resumed")
             metrics.recovered(recovered.expired.count, as: "given_up")

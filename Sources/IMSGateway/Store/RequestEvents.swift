@@ -14,9 +14,9 @@ enum RequestEvents {
     }
 
     /// A batch got its job id.
-    static func submitted(_ batch: BatchResult) -> NewEvent {
+    static func submitted(index: Int, jobID: String, submitAttempts: Int) -> NewEvent {
         NewEvent(kind: "batch", data: json([
-            "index": batch.index, "job_id": batch.jobID ?? "", "state": "pending", "submit_attempts": batch.submitAttempts,
+            "index": index, "job_id": jobID, "state": "pending", "submit_attempts": submitAttempts,
         ]))
     }
 

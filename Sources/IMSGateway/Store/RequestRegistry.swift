@@ -15,14 +15,14 @@ import Synchronization
 final class RequestRegistry: Sendable {
     /// What ``begin(_:limits:)`` found for a request.
     enum Admission: Sendable {
-        /// Stored: the caller runs it.
-        case new(StoredRequest)
-        /// Stored earlier, given up or not submitted, and now running again: the caller runs it
-        /// from where it stood (jobs with a job id polled, batches without one submitted).
-        case resumed(StoredRequest)
+        /// Stored: the caller starts it and waits on it.
+        case new(LifecycleDriver)
+        /// Stored earlier, given up or not submitted, and now running again: the caller starts
+        /// it from where it stood (jobs with a job id polled, batches without one submitted).
+        case resumed(LifecycleDriver)
         /// The same client sent the same key and body before: the caller waits on that request
         /// (running) or gets its outcome (final).
-        case repeated(StoredRequest)
+        case repeated(KnownRequest)
         /// The same client sent the same key with another body (HTTP 422).
         case conflict(requestID: String)
         /// The client has `limit` requests running already (HTTP 429).
@@ -39,8 +39,8 @@ final class RequestRegistry: Sendable {
     }
 
     private struct Live {
-        var byID: [String: StoredRequest] = [:]
-        var byKey: [KeyScope: StoredRequest] = [:]
+        var byID: [String: LifecycleDriver] = [:]
+        var byKey: [KeyScope: LifecycleDriver] = [:]
         /// Keys whose request is being admitted now, with the callers waiting for their turn.
         var admitting: [KeyScope: [CheckedContinuation<Void, Never>]] = [:]
     }
@@ -50,22 +50,52 @@ final class RequestRegistry: Sendable {
     let maxBackgroundWait: Duration
     let metrics: GatewayMetrics
     let logger: Logger
+    /// What the drivers of its requests work with.
+    let context: LifecycleContext
     private let live = Mutex(Live())
+    /// Requests found `running` at start, known at once, started by ``startRecovered()``.
+    private let recovered = Mutex<[LifecycleDriver]>([])
+
+    /// How long an answer may wait for the final state to be stored once it is known (the
+    /// write goes on in the background after that; the caller gets the outcome).
+    static let finalWriteGrace: Duration = .seconds(2)
 
     /// - Parameters:
-    ///   - recovered: requests found `running` in the store at start, already made live
-    ///     (``RecoveryService`` resumes them).
+    ///   - recovered: requests found `running` in the store at start (``RecoveryService``
+    ///     starts them); known at once, so that a repeat that arrives first joins them.
     init(
-        store: any GatewayStore, maxBackgroundWait: Duration, metrics: GatewayMetrics, logger: Logger,
-        recovered: [StoredRequest] = []
+        store: any GatewayStore, maxBackgroundWait: Duration, context: LifecycleContext, logger: Logger,
+        recovered: [ResumableRequest] = []
     ) {
         self.store = store
         self.maxBackgroundWait = maxBackgroundWait
-        self.metrics = metrics
+        self.metrics = context.metrics
         self.logger = logger
+        self.context = context
+        let drivers = recovered.map { LifecycleDriver(request: $0.request, batches: $0.batches, registry: self, context: context) }
         live.withLock { live in
-            for request in recovered { Self.add(request, to: &live) }
+            for driver in drivers { Self.add(driver, to: &live) }
         }
+        self.recovered.withLock { $0 = drivers }
+        context.drain.whenDraining { [weak self] deadline in self?.drainStarted(deadline: deadline) }
+    }
+
+    /// Starts the requests found running at start (each goes on in the background).
+    /// - Returns: how many.
+    @discardableResult
+    func startRecovered() -> Int {
+        let drivers = recovered.withLock { recovered -> [LifecycleDriver] in
+            defer { recovered = [] }
+            return recovered
+        }
+        for driver in drivers { driver.start(recovered: true) }
+        return drivers.count
+    }
+
+    /// Tells every running request that the gateway drains.
+    private func drainStarted(deadline: ContinuousClock.Instant) {
+        let drivers = live.withLock { Array($0.byID.values) }
+        for driver in drivers { driver.drainStarted(deadline: deadline) }
     }
 
     /// Stores `request`, unless its client sent its `Idempotency-Key` before (then that request
@@ -73,12 +103,17 @@ final class RequestRegistry: Sendable {
     /// over a limit. A running request with the same key is joined without reading the store;
     /// callers with the same key take turns at the store, so that a repeat only ever joins a
     /// request that was stored.
-    func begin(_ request: StoredRequest, limits: AdmissionLimits, deadline: Date) async -> Admission {
-        guard let key = request.idempotencyKey else {
+    /// - Parameter batches: the request's batches, the first attempt of those that start at
+    ///   once marked stored (it is stored with the request).
+    func begin(
+        _ request: StoredRequest, batches: [LifecycleBatch], limits: AdmissionLimits, deadline: Date
+    ) async -> Admission {
+        let request = LifecycleDriver(request: request, batches: batches, registry: self, context: context)
+        guard let key = request.request.idempotencyKey else {
             live.withLock { live in Self.add(request, to: &live) }
             return await admit(request, limits: limits, deadline: deadline)
         }
-        let scope = KeyScope(client: request.clientName, key: key)
+        let scope = KeyScope(client: request.request.clientName, key: key)
         while true {
             switch live.withLock({ live -> Turn in
                 if let earlier = live.byKey[scope] { return .join(earlier) }
@@ -87,12 +122,13 @@ final class RequestRegistry: Sendable {
                 return .admit
             }) {
             case .join(let earlier):
-                return earlier.fingerprint == request.fingerprint ? .repeated(earlier) : .conflict(requestID: earlier.requestID)
+                return earlier.request.fingerprint == request.request.fingerprint
+                    ? .repeated(.running(earlier)) : .conflict(requestID: earlier.request.requestID)
             case .wait:
                 await waitForTurn(scope)
             case .admit:
                 // Known by its id at once (GET); by its key only once stored.
-                live.withLock { live in live.byID[request.requestID] = request }
+                live.withLock { live in live.byID[request.request.requestID] = request }
                 let admission = await admit(request, limits: limits, deadline: deadline)
                 let waiters = live.withLock { live -> [CheckedContinuation<Void, Never>] in
                     if case .new(let stored) = admission { Self.add(stored, to: &live) }
@@ -106,7 +142,7 @@ final class RequestRegistry: Sendable {
 
     /// What a caller with a key does next.
     private enum Turn {
-        case join(StoredRequest)
+        case join(LifecycleDriver)
         case wait
         case admit
     }
@@ -124,35 +160,36 @@ final class RequestRegistry: Sendable {
     }
 
     /// Stores `request` (its key's turn taken), or finds the earlier request with its key.
-    private func admit(_ request: StoredRequest, limits: AdmissionLimits, deadline: Date) async -> Admission {
+    private func admit(_ driver: LifecycleDriver, limits: AdmissionLimits, deadline: Date) async -> Admission {
         let admission: StoreAdmission
-        let batches = request.current().batches
+        let request = driver.request
+        let batches = driver.lifecycle.batches
         do throws(StoreError) {
             try store.checkInPlace()
             admission = try await store.admit(
-                record(of: request, deadline: deadline), batches: batches.map(batchRecord(running: true)),
+                record(of: request, deadline: deadline), batches: batches.map { $0.record(date: Self.date) },
                 attempts: firstAttempts(of: request, batches: batches), limits: limits,
                 events: [RequestEvents.admitted(request)])
         } catch {
-            return drop(request, .storeUnavailable(error))
+            return drop(driver, .storeUnavailable(error))
         }
         switch admission {
         case .admitted:
             metrics.storeWrite(operation: "admit")
-            return .new(request)
+            return .new(driver)
         case .tooManyRunning(let limit):
-            return drop(request, .tooManyPending(limit: limit))
+            return drop(driver, .tooManyPending(limit: limit))
         case .tooManyStored(let limit):
-            return drop(request, .tooManyStored(limit: limit))
+            return drop(driver, .tooManyStored(limit: limit))
         case .existing(let snapshot):
-            return await existing(snapshot, for: request, deadline: deadline)
+            return await existing(snapshot, for: driver, deadline: deadline)
         }
     }
 
     /// What a request with a key stored earlier (and not running here) gets: its outcome, or
     /// the request resumed.
-    private func existing(_ snapshot: StoredRequestSnapshot, for request: StoredRequest, deadline: Date) async -> Admission {
-        guard snapshot.request.bodyDigest == request.fingerprint else {
+    private func existing(_ snapshot: StoredRequestSnapshot, for request: LifecycleDriver, deadline: Date) async -> Admission {
+        guard snapshot.request.bodyDigest == request.request.fingerprint else {
             return drop(request, .conflict(requestID: snapshot.request.id))
         }
         if snapshot.request.state == .final {
@@ -160,7 +197,8 @@ final class RequestRegistry: Sendable {
         }
         // Given up, not submitted, or running without a process: this caller runs it again.
         let now = Date()
-        let resumed = Self.live(snapshot, backgroundUntil: now.addingTimeInterval(maxBackgroundWait.seconds))
+        let resumable = Self.live(snapshot, backgroundUntil: now.addingTimeInterval(maxBackgroundWait.seconds))
+        let resumed = LifecycleDriver(request: resumable.request, batches: resumable.batches, registry: self, context: context)
         do throws(StoreError) {
             try await store.update(
                 requestID: snapshot.request.id, batches: [],
@@ -180,7 +218,7 @@ final class RequestRegistry: Sendable {
     }
 
     /// Forgets a request that was not stored, and answers `admission`.
-    private func drop(_ request: StoredRequest, _ admission: Admission) -> Admission {
+    private func drop(_ request: LifecycleDriver, _ admission: Admission) -> Admission {
         live.withLock { live in Self.remove(request, from: &live) }
         return admission
     }
@@ -188,9 +226,10 @@ final class RequestRegistry: Sendable {
     /// The request `requestID` of `client` that set `memberStatus` (accept and reject are
     /// separate resources): the running one in memory, else the one in the store.
     /// - Throws: ``StoreError`` when the store cannot be read.
-    func find(client: String, memberStatus: MemberStatus, requestID: String) async throws(StoreError) -> StoredRequest? {
+    func find(client: String, memberStatus: MemberStatus, requestID: String) async throws(StoreError) -> KnownRequest? {
         if let running = live.withLock({ $0.byID[requestID] }) {
-            return running.clientName == client && running.plan.memberStatus == memberStatus ? running : nil
+            let request = running.request
+            return request.clientName == client && request.plan.memberStatus == memberStatus ? .running(running) : nil
         }
         guard let snapshot = try await store.request(id: requestID), snapshot.request.client == client,
             snapshot.request.memberStatus == memberStatus.rawValue
@@ -198,62 +237,46 @@ final class RequestRegistry: Sendable {
         return Self.completed(snapshot)
     }
 
-    /// Stores where a request ended and wakes the callers waiting on it. The write is retried
-    /// (within `answerBy`, then in the background until it lands): the caller gets the real
-    /// outcome either way, and the request stays known here until the store has it.
-    /// - Parameter state: `final`, `given_up` or `not_submitted`; `running` when the drain cut
-    ///   the wait (the next start resumes it).
-    func finish(_ request: StoredRequest, result: MemberStatusResult, state: RequestState, answerBy: ContinuousClock.Instant) async {
-        let now = Date()
-        let running = state == .running
-        let batches = result.batches.map(batchRecord(running: running))
-        let change = running
-            ? nil : RequestChange(state: state, at: now, elapsedMs: result.elapsedMs, warnings: result.warnings)
-        let events = running ? [] : [RequestEvents.result(result, state: state)]
-        let written = await retrying("final", requestID: request.requestID, until: answerBy) { [store] () async throws(StoreError) in
-            try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)
-        }
-        #if DEBUG
-        if written, state == .final { DebugFaultPoint.afterFinalStored.hit() }
-        #endif
-        request.complete(result, isFinal: state == .final)
-        if written {
-            forget(request)
-            return
-        }
-        Task {
-            _ = await retrying("final", requestID: request.requestID, until: nil) { [store] () async throws(StoreError) in
-                try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)
-            }
-            forget(request)
+    /// Stores a request found at start past its background deadline as `given_up`, with its
+    /// job ids (a repeat polls them again).
+    func storeGivenUp(_ snapshot: StoredRequestSnapshot) async {
+        guard case .ended(_, var result, _) = Self.completed(snapshot) else { return }
+        result.outcome = RequestOutcome.timedOut
+        let change = RequestChange(state: .givenUp, at: Date(), elapsedMs: result.elapsedMs, warnings: result.warnings)
+        let events = [RequestEvents.result(result, state: .givenUp)]
+        _ = await retrying("final", requestID: snapshot.request.id, until: .now.advanced(by: .seconds(5))) {
+            [store] () async throws(StoreError) in
+            try await store.update(requestID: snapshot.request.id, batches: [], change: change, events: events)
         }
     }
 
     /// Forgets a request that is no longer running here (the store has its latest state).
-    private func forget(_ request: StoredRequest) {
+    func forget(_ request: LifecycleDriver) {
         live.withLock { live in Self.remove(request, from: &live) }
     }
 
     /// Runs `write` until it succeeds, or `until` passes (nil: forever), with backoff from 50 ms
     /// to 5 s; every failure is logged and counted.
-    /// - Returns: whether it succeeded.
+    /// - Returns: nil when it succeeded, else the last error.
     func retrying(
         _ operation: String, requestID: String, until: ContinuousClock.Instant?,
         _ write: () async throws(StoreError) -> Void
-    ) async -> Bool {
+    ) async -> StoreError? {
         var delay = Duration.milliseconds(50)
         while true {
+            let failure: StoreError
             do throws(StoreError) {
                 try await write()
                 metrics.storeWrite(operation: operation)
-                return true
+                return nil
             } catch {
+                failure = error
                 metrics.storeWriteFailed(operation: operation)
                 logger.error(
                     "store write failed; retrying",
                     metadata: ["operation": "\(operation)", "request_id": "\(requestID)", "error": "\(error)"])
             }
-            if let until, ContinuousClock.now.advanced(by: delay) >= until { return false }
+            if let until, ContinuousClock.now.advanced(by: delay) >= until { return failure }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(5))
         }
@@ -271,12 +294,8 @@ final class RequestRegistry: Sendable {
             backgroundUntil: Self.date(request.backgroundUntil), state: .running, updatedAt: Date())
     }
 
-    func batchRecord(running: Bool) -> (BatchResult) -> BatchRecord {
-        { $0.record(running: running, wallClockOffset: Self.date) }
-    }
-
     /// The attempts stored with the request: attempt 1 of each batch that starts at once.
-    private func firstAttempts(of request: StoredRequest, batches: [BatchResult]) -> [SubmitAttemptRecord] {
+    private func firstAttempts(of request: StoredRequest, batches: [LifecycleBatch]) -> [SubmitAttemptRecord] {
         batches.filter { $0.storedAttempts > 0 }.map {
             SubmitAttemptRecord(requestID: request.requestID, batchIndex: $0.index, attempt: 1, startedAt: request.createdAt)
         }
@@ -300,35 +319,34 @@ final class RequestRegistry: Sendable {
             warnings: record.warnings + extraWarnings)
     }
 
-    /// A stored request that is not running, complete with its outcome.
-    static func completed(_ snapshot: StoredRequestSnapshot) -> StoredRequest {
+    /// A stored request that is not running here, with its document: its outcome when it
+    /// ended, else where it stood.
+    static func completed(_ snapshot: StoredRequestSnapshot) -> KnownRequest {
         let record = snapshot.request
         let plan = plan(of: record, batches: snapshot.batches)
         let request = StoredRequest(
             requestID: record.id, correlationID: record.correlationID, clientName: record.client, route: record.route,
-            plan: plan, batches: snapshot.batches.map { BatchResult(record: $0, instant: instant) },
-            idempotencyKey: record.idempotencyKey, started: instant(record.createdAt), createdAt: record.createdAt,
+            plan: plan, idempotencyKey: record.idempotencyKey, started: instant(record.createdAt), createdAt: record.createdAt,
             backgroundUntil: instant(record.backgroundUntil), weight: record.weight)
-        if record.state != .running {
-            let elapsed = record.elapsedMs ?? Int((record.updatedAt.timeIntervalSince(record.createdAt) * 1000).rounded())
-            request.complete(
-                MemberStatusResult(requestID: record.id, plan: plan, batches: request.current().batches, elapsedMs: elapsed),
-                isFinal: record.state == .final)
-        }
-        return request
+        let elapsed = record.elapsedMs ?? Int((record.updatedAt.timeIntervalSince(record.createdAt) * 1000).rounded())
+        let batches = snapshot.batches.map { LifecycleBatch(record: $0, instant: instant).result }
+        return .ended(
+            request, MemberStatusResult(requestID: record.id, plan: plan, batches: batches, elapsedMs: elapsed), record.state)
     }
 
-    /// A stored request made live again, to run: batches whose last attempt got no job id are
-    /// submitted again only once that attempt is older than `submitTimeout` (with a warning).
+    /// A stored request made live again, to run: batches without a job id that did not end on
+    /// their own are queued again; one whose last attempt got no job id is submitted again only
+    /// once that attempt is older than `submitTimeout` (with a warning).
     static func live(
         _ snapshot: StoredRequestSnapshot, backgroundUntil: Date, submitTimeout: Duration = .zero
-    ) -> StoredRequest {
+    ) -> ResumableRequest {
         let record = snapshot.request
         var warnings: [String] = []
-        let batches = snapshot.batches.map { batchRecord -> BatchResult in
-            var batch = BatchResult(record: batchRecord, instant: instant)
-            guard batch.jobID == nil, batch.state == .notSubmitted || batch.state == .submitFailed else { return batch }
-            batch.state = .notSubmitted
+        let batches = snapshot.batches.map { batchRecord -> LifecycleBatch in
+            var batch = LifecycleBatch(record: batchRecord, instant: instant)
+            guard batch.jobID == nil, batch.phase == .queued || batch.phase == .notSubmitted || batch.phase == .submitFailed
+            else { return batch }
+            batch.phase = .queued
             if let last = snapshot.attempts.last(where: { $0.batchIndex == batch.index }), last.jobID == nil,
                 batchRecord.state == "submitting"
             {
@@ -340,24 +358,48 @@ final class RequestRegistry: Sendable {
             return batch
         }
         let plan = plan(of: record, batches: snapshot.batches, extraWarnings: warnings)
-        return StoredRequest(
+        let request = StoredRequest(
             requestID: record.id, correlationID: record.correlationID, clientName: record.client, route: record.route,
-            plan: plan, batches: batches, idempotencyKey: record.idempotencyKey, started: instant(record.createdAt),
+            plan: plan, idempotencyKey: record.idempotencyKey, started: instant(record.createdAt),
             createdAt: record.createdAt, backgroundUntil: instant(backgroundUntil), weight: record.weight)
+        return ResumableRequest(request: request, batches: batches)
     }
 
-    private static func add(_ request: StoredRequest, to live: inout Live) {
-        live.byID[request.requestID] = request
-        if let key = request.idempotencyKey { live.byKey[KeyScope(client: request.clientName, key: key)] = request }
+    private static func add(_ driver: LifecycleDriver, to live: inout Live) {
+        let request = driver.request
+        live.byID[request.requestID] = driver
+        if let key = request.idempotencyKey { live.byKey[KeyScope(client: request.clientName, key: key)] = driver }
     }
 
-    private static func remove(_ request: StoredRequest, from live: inout Live) {
-        if live.byID[request.requestID] === request { live.byID[request.requestID] = nil }
+    private static func remove(_ driver: LifecycleDriver, from live: inout Live) {
+        let request = driver.request
+        if live.byID[request.requestID] === driver { live.byID[request.requestID] = nil }
         if let key = request.idempotencyKey {
             let scope = KeyScope(client: request.clientName, key: key)
-            if live.byKey[scope] === request { live.byKey[scope] = nil }
+            if live.byKey[scope] === driver { live.byKey[scope] = nil }
         }
     }
+}
+
+/// A request known to the registry: running here (its driver), or ended (or left by an
+/// earlier process) with its document and stored state.
+enum KnownRequest: Sendable {
+    case running(LifecycleDriver)
+    case ended(StoredRequest, MemberStatusResult, RequestState)
+
+    /// What identifies the request.
+    var request: StoredRequest {
+        switch self {
+        case .running(let driver): return driver.request
+        case .ended(let request, _, _): return request
+        }
+    }
+}
+
+/// A request an earlier process left, ready to run again: what identifies it and its batches.
+struct ResumableRequest: Sendable {
+    let request: StoredRequest
+    let batches: [LifecycleBatch]
 }
 
 extension Duration {

@@ -48,8 +48,8 @@ struct RecoveredRequestsTests {
         #expect(recovered.expired.map(\.request.id) == ["r2"])
         let r1 = try #require(recovered.resumed.first)
         #expect(recovered.resumed.count == 1)
-        let batches = r1.current().batches
-        #expect(batches.map(\.state) == [.pending, .notSubmitted, .notSubmitted])
+        let batches = r1.batches
+        #expect(batches.map(\.phase) == [.pending(jobID: "job-0"), .queued, .queued])
         #expect(batches.map(\.jobID) == ["job-0", nil, nil])
         #expect(batches.map(\.polls) == [2, 0, 0])
         #expect(batches.map(\.storedAttempts) == [1, 1, 0])
@@ -58,9 +58,9 @@ struct RecoveredRequestsTests {
         let resubmitAt = RequestRegistry.date(notBefore)
         #expect(abs(resubmitAt.timeIntervalSince(now.addingTimeInterval(3599))) < 0.5)
         #expect(batches[2].submitNotBefore == nil)
-        #expect(r1.plan.warnings.count == 1)
-        #expect(r1.plan.warnings.first?.hasPrefix("batch 1: submit attempt 1 got no answer") == true)
-        #expect(r1.requestID == "r1")
+        #expect(r1.request.plan.warnings.count == 1)
+        #expect(r1.request.plan.warnings.first?.hasPrefix("batch 1: submit attempt 1 got no answer") == true)
+        #expect(r1.request.requestID == "r1")
         try store.close()
     }
 

@@ -1,4 +1,4 @@
-@testable import IMSClient
+import IMSClient
 
 /// An ``IMSJobs`` with no server: records every call and answers from a script, in order.
 /// Once the script of an operation is used up, the last answer repeats.

@@ -1,0 +1,278 @@
+import Foundation
+import GatewayStore
+import IMSClient
+import Logging
+import Synchronization
+
+/// Runs one request's ``RequestLifecycle`` (docs/ARCHITECTURE.md, "The request lifecycle"):
+/// feeds it events and performs its actions against ``IMSJobs``, the ``GatewayStore`` (through
+/// the ``RequestRegistry``) and the ``JobScheduler``. A waiting caller holds one suspended task
+/// (``wait(until:)``); polls and timers live in the scheduler's queue, and each store write or
+/// IMS call is a short task of its own.
+final class LifecycleDriver: Sendable {
+    /// What identifies the request.
+    let request: StoredRequest
+    private let registry: RequestRegistry
+    private let context: LifecycleContext
+
+    private struct State {
+        var lifecycle: RequestLifecycle
+        var waiters: [CallerID: CheckedContinuation<CallerAnswer, Never>] = [:]
+        var nextCaller = 0
+        var inBackground = false
+    }
+
+    private let state: Mutex<State>
+
+    /// A driver for `request`, its batches as they stand (all queued for a new request).
+    init(request: StoredRequest, batches: [LifecycleBatch], registry: RequestRegistry, context: LifecycleContext) {
+        self.request = request
+        self.registry = registry
+        self.context = context
+        self.state = Mutex(State(lifecycle: RequestLifecycle(
+            requestID: request.requestID, plan: request.plan, settings: context.settings, started: request.started,
+            backgroundUntil: request.backgroundUntil, batches: batches)))
+    }
+
+    /// The lifecycle as it stands (for tests and `GET`).
+    var lifecycle: RequestLifecycle { state.withLock { $0.lifecycle } }
+
+    /// The request's document as it stands now.
+    func current() -> MemberStatusResult {
+        let now = context.now
+        return state.withLock { $0.lifecycle.document(now: now) }
+    }
+
+    /// Whether the request has settled (its end state stored or being stored).
+    var isSettled: Bool { state.withLock { $0.lifecycle.isSettled } }
+
+    /// Starts the request: stored just now (`recovered` false) or loaded from the store.
+    func start(recovered: Bool) {
+        let now = context.now
+        if let drainDeadline = context.drain.drainDeadline {
+            send(.drainStarted(deadline: drainDeadline, now: now))
+        }
+        send(recovered ? .recovered(now: now) : .admitted(now: now))
+    }
+
+    /// Waits, as one more caller, until the request settles or `deadline` passes.
+    /// - Returns: the answer for this caller. When its task is cancelled (the connection
+    ///   closed), it returns at once with the document as it stands.
+    func wait(until deadline: ContinuousClock.Instant) async -> CallerAnswer {
+        let id = state.withLock { state -> CallerID in
+            state.nextCaller += 1
+            return CallerID(value: state.nextCaller)
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<CallerAnswer, Never>) in
+                send(.callerJoined(id, deadline: deadline, now: context.now), waiter: (id, continuation))
+            }
+        } onCancel: {
+            send(.callerLeft(id))
+            let now = context.now
+            let (waiter, document) = state.withLock { state in
+                (state.waiters.removeValue(forKey: id), state.lifecycle.document(now: now))
+            }
+            waiter?.resume(returning: CallerAnswer(
+                result: document, continuesInBackground: true, cutByDrain: false, isFinal: false, retryAfter: nil))
+        }
+    }
+
+    /// The gateway started draining.
+    func drainStarted(deadline: ContinuousClock.Instant) {
+        send(.drainStarted(deadline: deadline, now: context.now))
+    }
+
+    /// Feeds one event and performs the actions it gives, then sets the request's timer.
+    func send(_ event: LifecycleEvent, waiter: (CallerID, CheckedContinuation<CallerAnswer, Never>)? = nil) {
+        let (actions, wake) = state.withLock { state -> ([LifecycleAction], ContinuousClock.Instant?) in
+            if let (id, continuation) = waiter {
+                if Task.isCancelled {
+                    continuation.resume(returning: CallerAnswer(
+                        result: state.lifecycle.document(now: context.now), continuesInBackground: true, cutByDrain: false,
+                        isFinal: false, retryAfter: nil))
+                    return ([], state.lifecycle.nextWake)
+                }
+                state.waiters[id] = continuation
+            }
+            let actions = state.lifecycle.handle(event)
+            return (actions, state.lifecycle.nextWake)
+        }
+        context.scheduler.setTimer(request.requestID, at: wake) { [weak self] now in
+            self?.send(.timeReached(now: now))
+        }
+        for action in actions { perform(action) }
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ action: LifecycleAction) {
+        switch action {
+        case .storeAttempt(let index, let attempt, let deadline):
+            storeAttempt(index, attempt: attempt, deadline: deadline)
+        case .submit(let index, let attempt, let deadline):
+            submit(index, attempt: attempt, deadline: deadline)
+        case .storeJobID(let index, let jobID, let attempt):
+            storeJobID(index, jobID: jobID, attempt: attempt)
+        case .schedulePoll(let index, let jobID, let at, let deadline, let priority):
+            context.scheduler.schedule(
+                JobScheduler.Poll(
+                    projectID: request.plan.projectID, jobID: jobID, deadline: deadline,
+                    correlationID: request.correlationID, priority: priority, caller: request.upstreamCaller),
+                at: at, subscriber: "\(request.requestID)#\(index)",
+                deliver: { [self] outcome, now in send(.jobPolled(batch: index, outcome, now: now)) })
+        case .answer(let id, let answer):
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(returning: answer)
+        case .continueInBackground:
+            state.withLock { $0.inBackground = true }
+            context.metrics.backgroundWaits(+1)
+        case .storeFinal(let end):
+            storeFinal(end)
+        case .storeRunningAndStop:
+            storeRunningAndStop()
+        case .batchEnded(let index):
+            let batch = state.withLock { $0.lifecycle.batches[index] }
+            if let submitted = batch.submittedAt {
+                context.metrics.job(polls: batch.polls, duration: submitted.duration(to: context.now), state: batch.result.state.rawValue)
+            }
+        case .reportUnknownStatus(let index, let word):
+            let jobID = state.withLock { $0.lifecycle.batches[index].jobID } ?? ""
+            context.logger.warning(
+                "job status word not known; the wait goes on",
+                metadata: ["job_id": "\(jobID)", "status": "\(word)", "correlation_id": "\(request.correlationID)"])
+        case .credentialsRefused(let message):
+            context.readiness.unproven(message)
+        case .learnFirstPoll(let images, let delay, let foundFinal):
+            context.planner?.observe(images: images, firstDelay: delay, foundFinal: foundFinal)
+        case .finished:
+            finished()
+        }
+    }
+
+    private func storeAttempt(_ index: Int, attempt: Int, deadline: ContinuousClock.Instant) {
+        let (record, attemptRecord) = state.withLock { state in
+            (state.lifecycle.batches[index].record(date: RequestRegistry.date),
+             SubmitAttemptRecord(requestID: request.requestID, batchIndex: index, attempt: attempt, startedAt: Date()))
+        }
+        Task { [registry] in
+            let failure = await registry.retrying("attempt", requestID: request.requestID, until: deadline) {
+                [store = registry.store] () async throws(StoreError) in
+                try await store.recordAttempt(attemptRecord, batch: record, events: [])
+            }
+            if let failure {
+                send(.storeWriteFailed(.attempt(batch: index, attempt: attempt), failure, now: context.now))
+            } else {
+                send(.submitAttemptStored(batch: index, attempt: attempt, now: context.now))
+            }
+        }
+    }
+
+    private func submit(_ index: Int, attempt: Int, deadline: ContinuousClock.Instant) {
+        let images = state.withLock { $0.lifecycle.batches[index].images }
+        let plan = request.plan
+        let body = BatchUpdateMembersRequest(
+            images: images, projectID: plan.projectID, status: plan.memberStatus, vaultID: plan.vaultID)
+        Task { [context, request] in
+            do throws(IMSClientError) {
+                let jobID = try await context.jobs.submit(
+                    body, deadline: deadline, correlationID: request.correlationID, caller: request.upstreamCaller)
+                let schedule = context.planner?.schedule(forImages: images.count) ?? context.pollSchedule
+                send(.jobIDReceived(batch: index, jobID: jobID, schedule: schedule, now: context.now))
+            } catch {
+                context.logger.warning(
+                    "submit failed",
+                    metadata: ["batch": "\(index)", "attempt": "\(attempt)", "error": "\(error)",
+                               "correlation_id": "\(request.correlationID)"])
+                send(.submitFailed(batch: index, context.classify(error, beforeAttempt: attempt + 1), now: context.now))
+            }
+        }
+    }
+
+    /// Stores a job id: a few quick tries inline, then in the background until the store has
+    /// it (the final write carries it too, and a late job-id write never replaces a newer state).
+    private func storeJobID(_ index: Int, jobID: String, attempt: Int) {
+        let batch = state.withLock { $0.lifecycle.batches[index] }
+        var record = batch.record(date: RequestRegistry.date)
+        if record.jobID == nil {
+            record.jobID = jobID
+            record.state = "pending"
+        }
+        let event = RequestEvents.submitted(index: index, jobID: jobID, submitAttempts: batch.submitAttempts)
+        let write = { [store = registry.store, request] () async throws(StoreError) in
+            try await store.recordJobID(
+                jobID, requestID: request.requestID, batchIndex: index, attempt: attempt, batch: record, events: [event])
+        }
+        Task { [registry, request] in
+            let soon = ContinuousClock.now.advanced(by: .milliseconds(500))
+            if await registry.retrying("job_id", requestID: request.requestID, until: soon, write) == nil {
+                #if DEBUG
+                DebugFaultPoint.afterJobIDStored.hit()
+                #endif
+                return
+            }
+            _ = await registry.retrying("job_id", requestID: request.requestID, until: nil, write)
+        }
+    }
+
+    /// Stores where the request ended, before its callers are answered: retried for up to
+    /// ``RequestRegistry/finalWriteGrace``, then answered anyway and retried in the background
+    /// until it lands (the request stays known here until then).
+    private func storeFinal(_ end: RequestState) {
+        let now = context.now
+        let (batches, result) = state.withLock { state in
+            (state.lifecycle.batches.map { $0.record(date: RequestRegistry.date) }, state.lifecycle.document(now: now))
+        }
+        let change = RequestChange(state: end, at: Date(), elapsedMs: result.elapsedMs, warnings: result.warnings)
+        let events = [RequestEvents.result(result, state: end)]
+        let write = { [store = registry.store, request] () async throws(StoreError) in
+            try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)
+        }
+        Task { [registry, request] in
+            let grace = ContinuousClock.now.advanced(by: RequestRegistry.finalWriteGrace)
+            if let failure = await registry.retrying("final", requestID: request.requestID, until: grace, write) {
+                send(.storeWriteFailed(.final, failure, now: context.now))
+                _ = await registry.retrying("final", requestID: request.requestID, until: nil, write)
+            } else {
+                #if DEBUG
+                if end == .final { DebugFaultPoint.afterFinalStored.hit() }
+                #endif
+                send(.finalStored(now: context.now))
+            }
+            registry.forget(self)
+        }
+    }
+
+    /// The drain cut the request: its batches are stored as they stand (the request stays
+    /// `running`, the next start resumes it) and its polls are dropped.
+    private func storeRunningAndStop() {
+        let batches = state.withLock { $0.lifecycle.batches }
+        for batch in batches {
+            if let jobID = batch.jobID {
+                context.scheduler.unsubscribe("\(request.requestID)#\(batch.index)", projectID: request.plan.projectID, jobID: jobID)
+            }
+        }
+        let records = batches.map { $0.record(date: RequestRegistry.date) }
+        Task { [registry, request] in
+            _ = await registry.retrying("running", requestID: request.requestID, until: .now.advanced(by: .seconds(5))) {
+                [store = registry.store] () async throws(StoreError) in
+                try await store.update(requestID: request.requestID, batches: records, change: nil, events: [])
+            }
+            registry.forget(self)
+        }
+    }
+
+    private func finished() {
+        let (wasBackground, lifecycle) = state.withLock { ($0.inBackground, $0.lifecycle) }
+        context.scheduler.setTimer(request.requestID, at: nil, fire: { _ in })
+        if wasBackground { context.metrics.backgroundWaits(-1) }
+        guard lifecycle.settledState != nil else { return }
+        let result = lifecycle.document(now: context.now)
+        context.metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
+        if wasBackground {
+            context.log.answered(
+                result, status: result.httpStatus, client: request.clientName, route: request.route, source: .background,
+                requestID: request.requestID)
+        }
+    }
+}
