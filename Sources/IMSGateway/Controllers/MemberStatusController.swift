@@ -107,8 +107,7 @@ final class MemberStatusController: Sendable {
                 answer, begun, replayed: replayed, client: client, requestID: requestID, route: route, source: .repeated,
                 correlationID: context.correlationID)
         case .new(let driver), .resumed(let driver):
-            driver.start(recovered: false)
-            let answer = await driver.wait(until: begun.deadline)
+            let answer = await driver.wait(until: begun.deadline, starting: true)
             return respond(
                 answer, begun, replayed: false, client: client, requestID: requestID, route: route, source: .submitted,
                 correlationID: context.correlationID)

@@ -55,10 +55,12 @@ final class LifecycleDriver: Sendable {
         send(recovered ? .recovered(now: now) : .admitted(now: now))
     }
 
-    /// Waits, as one more caller, until the request settles or `deadline` passes.
+    /// Waits, as one more caller, until the request settles or `deadline` passes; with
+    /// `starting`, the caller is the one that starts the request (it joins first, so that the
+    /// first submits are bounded by its deadline).
     /// - Returns: the answer for this caller. When its task is cancelled (the connection
     ///   closed), it returns at once with the document as it stands.
-    func wait(until deadline: ContinuousClock.Instant) async -> CallerAnswer {
+    func wait(until deadline: ContinuousClock.Instant, starting: Bool = false) async -> CallerAnswer {
         let id = state.withLock { state -> CallerID in
             state.nextCaller += 1
             return CallerID(value: state.nextCaller)
@@ -66,6 +68,7 @@ final class LifecycleDriver: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<CallerAnswer, Never>) in
                 send(.callerJoined(id, deadline: deadline, now: context.now), waiter: (id, continuation))
+                if starting { start(recovered: false) }
             }
         } onCancel: {
             send(.callerLeft(id))

@@ -59,6 +59,9 @@ struct RequestLifecycle: Sendable {
     var settledResult: MemberStatusResult?
     /// Whether the request went on in the background (its last caller answered).
     var inBackground = false
+    /// Set while the answers of callers whose deadline passed at this instant wait for a
+    /// submit bounded by that deadline to report (its event answers them).
+    var answersDeferredAt: ContinuousClock.Instant?
 
     /// A request as admitted (`batches` nil: every batch queued) or as loaded from the store.
     init(
@@ -96,7 +99,11 @@ struct RequestLifecycle: Sendable {
         }
         switch stage {
         case .running:
-            for deadline in callers.values { consider(effective(deadline)) }
+            for deadline in callers.values {
+                let due = effective(deadline)
+                if let deferred = answersDeferredAt, due <= deferred { continue }
+                consider(due)
+            }
             consider(drainDeadline)
             consider(backgroundUntil)
             for index in active where batches[index].phase == .queued { consider(batches[index].submitNotBefore) }
@@ -209,12 +216,14 @@ struct RequestLifecycle: Sendable {
     /// deadline is about to report (so that a 429 for a budget that had no room is answered
     /// as such, not as a 504).
     private mutating func answerDueCallers(now: ContinuousClock.Instant, into actions: inout [LifecycleAction]) {
+        answersDeferredAt = nil
         guard stage == .running || isSettled else { return }
         let due = callers.filter { effective($0.value) <= now }
         guard !due.isEmpty else { return }
         if stage == .running,
             batches.contains(where: { if case .submitting = $0.phase, let d = $0.submitDeadline, d <= now { return true }; return false })
         {
+            answersDeferredAt = now
             return
         }
         let goesOn = stage == .running && now < backgroundUntil && (drainDeadline.map { now < $0 } ?? true)
