@@ -24,8 +24,13 @@ extension RequestLifecycle {
             }
         }
         batches[index].plannedPoll = (due, now.duration(to: due), trimmed || at != nil)
+        // The call is made for whoever still waits when it is due: a connected caller (the
+        // budget's `.poll` place, bounded by the caller's deadline) or the background wait.
+        let connected = callers.values.map(effective).filter { due < $0 }
         actions.append(.schedulePoll(
-            batch: index, jobID: jobID, at: due, deadline: workDeadline, priority: callers.isEmpty ? .backgroundPoll : .poll))
+            batch: index, jobID: jobID, at: due,
+            deadline: connected.max().map { min($0, workDeadlineIgnoringCallers) } ?? workDeadlineIgnoringCallers,
+            priority: connected.isEmpty ? .backgroundPoll : .poll))
     }
 
     /// The earliest deadline still more than the final-poll margin away: a connected caller's,

@@ -6,7 +6,7 @@ import Logging
 /// "State and recovery": a store records the oldest gateway version that can work on it).
 public enum GatewayVersion {
     /// `MAJOR.MINOR.PATCH`.
-    public static let current = "0.4.0"
+    public static let current = "0.5.0"
 }
 
 /// Opens the store that `store.url` names.

@@ -23,16 +23,20 @@ actor FakeIMSJobs: IMSJobs {
         var at: ContinuousClock.Instant
     }
 
+    private let now: @Sendable () -> ContinuousClock.Instant
     private var submitAnswers: [Result<String, IMSClientError>]
     private var showJobAnswers: [Result<Job, IMSClientError>]
     private(set) var submits: [SubmitCall] = []
     private(set) var showJobs: [ShowJobCall] = []
 
     /// A fake answering `submit` with `submitAnswers` and `showJob` with `showJobAnswers`.
+    /// - Parameter now: the clock calls are timed on (the test's clock).
     init(
         submitAnswers: [Result<String, IMSClientError>] = [.success("job-1")],
-        showJobAnswers: [Result<Job, IMSClientError>]
+        showJobAnswers: [Result<Job, IMSClientError>],
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
+        self.now = now
         self.submitAnswers = submitAnswers
         self.showJobAnswers = showJobAnswers
     }
@@ -52,7 +56,7 @@ actor FakeIMSJobs: IMSJobs {
     ) async throws(IMSClientError) -> Job {
         showJobs.append(ShowJobCall(
             projectID: projectID, jobID: jobID, deadline: deadline, correlationID: correlationID, priority: priority,
-            caller: caller, at: .now))
+            caller: caller, at: now()))
         let answer = showJobAnswers.count > 1 ? showJobAnswers.removeFirst() : showJobAnswers[0]
         return try answer.get()
     }

@@ -1,0 +1,196 @@
+import Foundation
+import GatewayStore
+import IMSClient
+import Testing
+
+@testable import IMSGateway
+
+/// The whole request flow (registry, driver, lifecycle, scheduler, a real SQLite store) against
+/// a fake `IMSJobs` on a test clock: the exact timeline of submits, polls and answers, with no
+/// server and no sleeping on the request path.
+@Suite("request flow on a fake IMS and a test clock", .serialized)
+struct LifecycleFlowTests {
+    /// Polls 1 s after submit, then every 1 s; the last one 100 ms before a deadline.
+    static let schedule = PollSchedule(
+        initialDelay: .seconds(1), growthFactor: 1, maxDelay: .seconds(1), jitter: 0, finalPollMargin: .milliseconds(100))
+
+    static func job(_ word: String) -> Result<Job, IMSClientError> {
+        .success(Job(status: JobStatus(word), rawStatus: word, jobID: "job-1"))
+    }
+
+    @Test("one batch: submit, RUNNING at 1 s, SUCCESS at 2 s; answered 200 at 2 s with 3 write transactions")
+    func oneBatchSucceeds() async throws {
+        let flow = try LifecycleFlow(
+            jobs: { clock in FakeIMSJobs(showJobAnswers: [Self.job("RUNNING"), Self.job("SUCCESS")], now: { clock.now }) },
+            schedule: Self.schedule)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let writesBefore = flow.store.writeTransactions
+        let driver = try await flow.admit(batches: 1)
+        let caller = Task { await driver.wait(until: t0.advanced(by: .seconds(30)), starting: true) }
+
+        try await flow.pollsQueued(1)
+        let submits = await flow.jobs.submits
+        #expect(submits.count == 1)
+        #expect(submits.first?.deadline == t0.advanced(by: .seconds(30)))
+        #expect(submits.first?.caller == UpstreamCaller(client: "team-a"))
+        #expect(await flow.jobs.showJobs.isEmpty)
+
+        flow.clock.advance(by: .seconds(1))
+        try await flow.eventually("first poll") { await flow.jobs.showJobs.count == 1 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .seconds(1))
+        let answer = await caller.value
+
+        #expect(answer.result.outcome == .succeeded)
+        #expect(answer.result.httpStatus == 200)
+        #expect(answer.isFinal)
+        #expect(answer.result.batches.map(\.jobID) == ["job-1"])
+        #expect(answer.result.batches.map(\.polls) == [2])
+        #expect(answer.result.batches.map(\.submitAttempts) == [1])
+        let polls = await flow.jobs.showJobs
+        #expect(polls.map(\.at) == [t0.advanced(by: .seconds(1)), t0.advanced(by: .seconds(2))])
+        #expect(polls.allSatisfy { $0.priority == .poll && $0.deadline == t0.advanced(by: .seconds(30)) })
+        // Admit, job id, final: the final state is stored before the answer.
+        let stored = try #require(try await flow.store.request(id: driver.request.requestID))
+        #expect(stored.request.state == .final)
+        #expect(stored.batches.map(\.state) == ["succeeded"])
+        #expect(stored.batches.map(\.jobID) == ["job-1"])
+        try await flow.eventually("job id written") { flow.store.writeTransactions - writesBefore == 3 }
+    }
+
+    @Test("the caller's deadline at 2.5 s: 504 with the job pending; the background wait polls at background priority and stores SUCCESS")
+    func deadlineThenBackground() async throws {
+        let flow = try LifecycleFlow(
+            jobs: { clock in
+                FakeIMSJobs(
+                    showJobAnswers: [Self.job("RUNNING"), Self.job("RUNNING"), Self.job("RUNNING"), Self.job("SUCCESS")],
+                    now: { clock.now })
+            },
+            schedule: Self.schedule)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let driver = try await flow.admit(batches: 1)
+        let caller = Task { await driver.wait(until: t0.advanced(by: .milliseconds(2500)), starting: true) }
+
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .seconds(1))  // 1 s: RUNNING
+        try await flow.eventually("poll 1") { await flow.jobs.showJobs.count == 1 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .seconds(1))  // 2 s: RUNNING; the next one is trimmed to 2.4 s
+        try await flow.eventually("poll 2") { await flow.jobs.showJobs.count == 2 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .milliseconds(400))  // 2.4 s: RUNNING, just before the deadline
+        try await flow.eventually("poll 3") { await flow.jobs.showJobs.count == 3 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .milliseconds(100))  // 2.5 s: the caller's deadline
+        let answer = await caller.value
+
+        #expect(answer.result.outcome == .timedOut)
+        #expect(answer.result.httpStatus == 504)
+        #expect(answer.continuesInBackground)
+        #expect(!answer.isFinal)
+        #expect(answer.result.batches.map(\.state) == [.pending])
+        #expect(answer.result.batches.map(\.jobStatus) == ["RUNNING"])
+        #expect(answer.result.batches.map(\.polls) == [3])
+
+        flow.clock.advance(by: .milliseconds(900))  // 3.4 s: SUCCESS, in the background
+        try await flow.eventually("stored final") {
+            (try? await flow.store.request(id: driver.request.requestID))??.request.state == .final
+        }
+        let polls = await flow.jobs.showJobs
+        #expect(polls.map(\.at) == [1000, 2000, 2400, 3400].map { t0.advanced(by: .milliseconds($0)) })
+        #expect(polls.map(\.priority) == [.poll, .poll, .poll, .backgroundPoll])
+        #expect(polls.last?.deadline == t0.advanced(by: .seconds(3600)))
+    }
+
+    @Test("a repeat joining a running request gets the same final outcome; the job is polled by one request only")
+    func repeatJoins() async throws {
+        let flow = try LifecycleFlow(
+            jobs: { clock in FakeIMSJobs(showJobAnswers: [Self.job("RUNNING"), Self.job("SUCCESS")], now: { clock.now }) },
+            schedule: Self.schedule)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let driver = try await flow.admit(batches: 1, key: "k1")
+        let first = Task { await driver.wait(until: t0.advanced(by: .seconds(30)), starting: true) }
+        try await flow.pollsQueued(1)
+        let second = Task { await driver.wait(until: t0.advanced(by: .seconds(60))) }
+        try await flow.eventually("second caller joined") { driver.lifecycle.callers.count == 2 }
+        flow.clock.advance(by: .seconds(1))
+        try await flow.eventually("poll 1") { await flow.jobs.showJobs.count == 1 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .seconds(1))
+        let (a, b) = await (first.value, second.value)
+        #expect(a.result == b.result)
+        #expect(a.result.outcome == .succeeded)
+        #expect(await flow.jobs.submits.count == 1)
+        #expect(await flow.jobs.showJobs.count == 2)
+    }
+
+    @Test("a drain at 1.5 s with 2 s to go: the caller gets 504 at 3.5 s cut by the drain; the request stays running in the store")
+    func drainCutsTheWait() async throws {
+        let flow = try LifecycleFlow(
+            jobs: { clock in FakeIMSJobs(showJobAnswers: [Self.job("RUNNING")], now: { clock.now }) },
+            schedule: Self.schedule)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let driver = try await flow.admit(batches: 1)
+        let caller = Task { await driver.wait(until: t0.advanced(by: .seconds(30)), starting: true) }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .milliseconds(1500))
+        try await flow.eventually("poll 1") { await flow.jobs.showJobs.count == 1 }
+        try await flow.pollsQueued(1)
+        flow.drain.startDraining(timeout: .seconds(2), now: flow.clock.now)
+        try await flow.eventually("drain seen") { driver.lifecycle.drainDeadline == t0.advanced(by: .milliseconds(3500)) }
+        flow.clock.advance(by: .seconds(1))  // 2.5 s: RUNNING; the next poll is trimmed to the drain deadline
+        try await flow.eventually("poll 2") { await flow.jobs.showJobs.count == 2 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .milliseconds(900))  // 3.4 s
+        try await flow.eventually("poll 3") { await flow.jobs.showJobs.count == 3 }
+        flow.clock.advance(by: .milliseconds(100))  // 3.5 s: the drain deadline
+        let answer = await caller.value
+        #expect(answer.cutByDrain)
+        #expect(!answer.continuesInBackground)
+        #expect(answer.result.outcome == .timedOut)
+        #expect(answer.result.batches.map(\.state) == [.pending])
+        let polls = await flow.jobs.showJobs
+        // 1.5 s, 2.5 s, then 3.4 s: the last one just before the drain deadline.
+        #expect(polls.map(\.at) == [1500, 2500, 3400].map { t0.advanced(by: .milliseconds($0)) })
+        try await flow.eventually("stored as running") {
+            let stored = (try? await flow.store.request(id: driver.request.requestID)) ?? nil
+            return stored?.request.state == .running && stored?.batches.first?.jobID == "job-1"
+        }
+        #expect(driver.lifecycle.stage == .stopped)
+    }
+
+    @Test("a 5xx on the first submit: attempt 2 is stored and sent after its backoff; then the job succeeds")
+    func submitRetried() async throws {
+        let serverError = IMSClientError.upstream(UpstreamError(httpStatus: 500, code: "IMS.0001", message: "internal error"))
+        let flow = try LifecycleFlow(
+            jobs: { clock in
+                FakeIMSJobs(
+                    submitAnswers: [.failure(serverError), .success("job-1")], showJobAnswers: [Self.job("SUCCESS")],
+                    now: { clock.now })
+            },
+            schedule: Self.schedule)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let driver = try await flow.admit(batches: 1)
+        let caller = Task { await driver.wait(until: t0.advanced(by: .seconds(30)), starting: true) }
+        try await flow.eventually("first submit failed") {
+            await flow.jobs.submits.count == 1 && driver.lifecycle.batches[0].phase == .queued
+        }
+        // 1 s of backoff with ±50 % jitter.
+        let notBefore = try #require(driver.lifecycle.batches[0].submitNotBefore)
+        #expect(notBefore >= t0.advanced(by: .milliseconds(500)) && notBefore <= t0.advanced(by: .milliseconds(1500)))
+        flow.clock.advance(by: t0.duration(to: notBefore))
+        try await flow.pollsQueued(1)
+        #expect(await flow.jobs.submits.count == 2)
+        let attempts = try #require(try await flow.store.request(id: driver.request.requestID)).attempts
+        #expect(attempts.map(\.attempt) == [1, 2])
+        flow.clock.advance(by: .seconds(1))  // the poll 1 s after the job id
+        let answer = await caller.value
+        #expect(answer.result.outcome == .succeeded)
+        #expect(answer.result.batches.map(\.submitAttempts) == [2])
+    }
+}
