@@ -4,9 +4,8 @@ import Synchronization
 /// draining, its drain deadline, and how many accept/reject requests are still running.
 ///
 /// While draining, new accept/reject requests are refused (``admit(limit:)`` answers `.draining`) and every
-/// running one works to min(its own deadline, drain start + drain timeout): waits that started
-/// before the drain are woken and go on with that earlier deadline
-/// (``withDrainDeadline(_:initial:_:)``), so whatever is still pending then is answered 504.
+/// running one works to min(its own deadline, drain start + drain timeout): running requests are
+/// told the drain deadline (``whenDraining(_:)``), so whatever is still pending then is answered 504.
 /// No I/O: ``DrainService`` starts the drain, the member-status routes admit and finish requests.
 public final class DrainController: Sendable {
     private struct State {
@@ -152,63 +151,6 @@ public final class DrainController: Sendable {
     public func waitUntilDraining() async -> Bool {
         await wait(for: .draining)
         return isDraining
-    }
-
-    /// Runs `body` to the effective deadline of `deadline`; if draining starts while it runs and
-    /// moves that deadline earlier, `body`'s task is cancelled and, once it has returned, `body`
-    /// runs again with the new deadline and what it returned (so a wait goes on where it was).
-    /// - Parameters:
-    ///   - deadline: the request's own deadline.
-    ///   - initial: the value the first run of `body` starts from.
-    ///   - body: gets the deadline to work to and the value of the run before (or `initial`);
-    ///     it must return soon after its task is cancelled.
-    /// - Returns: the value of the last run of `body`.
-    public func withDrainDeadline<Value: Sendable>(
-        _ deadline: ContinuousClock.Instant, initial: Value,
-        _ body: @escaping @Sendable (_ deadline: ContinuousClock.Instant, _ previous: Value) async -> Value
-    ) async -> Value {
-        var value = initial
-        var current = effectiveDeadline(deadline)
-        // The drain deadline is set only once, so a run that starts while draining is the last.
-        while !isDraining && !Task.isCancelled {
-            let run = await runUntilDrainMovesDeadline(current, value, body)
-            value = run.value
-            guard run.interrupted else { return value }
-            current = effectiveDeadline(deadline)
-        }
-        return await body(current, value)
-    }
-
-    private enum RunEvent<Value: Sendable>: Sendable {
-        case finished(Value)
-        case drainStarted(Bool)
-    }
-
-    /// One run of `body` beside a watcher that cancels it when the drain moves `deadline` earlier.
-    private func runUntilDrainMovesDeadline<Value: Sendable>(
-        _ deadline: ContinuousClock.Instant, _ previous: Value,
-        _ body: @escaping @Sendable (ContinuousClock.Instant, Value) async -> Value
-    ) async -> (value: Value, interrupted: Bool) {
-        await withTaskGroup(of: RunEvent<Value>.self) { group in
-            group.addTask { .finished(await body(deadline, previous)) }
-            group.addTask { .drainStarted(await self.waitUntilDraining()) }
-            var value = previous
-            var finished = false
-            var interrupted = false
-            for await event in group {
-                switch event {
-                case .finished(let result):
-                    value = result
-                    finished = true
-                    group.cancelAll()
-                case .drainStarted(let draining):
-                    guard draining, !finished, let drainDeadline, drainDeadline < deadline else { break }
-                    interrupted = true
-                    group.cancelAll()
-                }
-            }
-            return (value, interrupted)
-        }
     }
 
     /// Suspends until `event` has happened or the task is cancelled. Each continuation is

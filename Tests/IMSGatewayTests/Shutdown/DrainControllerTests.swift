@@ -1,5 +1,4 @@
 import IMSGateway
-import Synchronization
 import Testing
 
 /// ``DrainController`` without I/O: admission, the drain deadline, and waits woken by the drain.
@@ -58,75 +57,6 @@ struct DrainControllerTests {
         drain.startDraining(timeout: .seconds(5))
         #expect(await woken.value == true)
         #expect(await drain.waitUntilDraining() == true)
-    }
-
-    /// Deadlines given to each run of a body, and the runs' count.
-    final class Runs: Sendable {
-        let deadlines = Mutex<[ContinuousClock.Instant]>([])
-    }
-
-    @Test("a run cut short by the drain goes on with the drain deadline and its own last value")
-    func interruptedRun() async {
-        let drain = DrainController()
-        let own = ContinuousClock.now.advanced(by: .seconds(300))
-        let runs = Runs()
-        let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
-        let result = Task {
-            await drain.withDrainDeadline(own, initial: 0) { deadline, previous in
-                let count = runs.deadlines.withLock {
-                    $0.append(deadline)
-                    return $0.count
-                }
-                if count == 1 {
-                    startedContinuation.yield()
-                    // Works until cancelled, like a wait sleeping before its next poll.
-                    try? await Task.sleep(for: .seconds(60))
-                    return previous + 10
-                }
-                return previous + 1
-            }
-        }
-        for await _ in started { break }
-        let drainStart = ContinuousClock.now
-        drain.startDraining(timeout: .seconds(2), now: drainStart)
-        #expect(await result.value == 11)
-        #expect(runs.deadlines.withLock { $0 } == [own, drainStart.advanced(by: .seconds(2))])
-    }
-
-    @Test("a run whose own deadline is earlier than the drain deadline is not interrupted")
-    func earlierOwnDeadline() async {
-        let drain = DrainController()
-        let own = ContinuousClock.now.advanced(by: .seconds(1))
-        let runs = Runs()
-        let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
-        let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
-        let result = Task {
-            await drain.withDrainDeadline(own, initial: 0) { deadline, previous in
-                runs.deadlines.withLock { $0.append(deadline) }
-                startedContinuation.yield()
-                for await _ in release { break }
-                return previous + (Task.isCancelled ? 100 : 1)
-            }
-        }
-        for await _ in started { break }
-        drain.startDraining(timeout: .seconds(25))
-        releaseContinuation.yield()
-        #expect(await result.value == 1)
-        #expect(runs.deadlines.withLock { $0 } == [own])
-    }
-
-    @Test("while draining a body runs once, to the drain deadline")
-    func alreadyDraining() async {
-        let drain = DrainController()
-        let start = ContinuousClock.now
-        drain.startDraining(timeout: .seconds(3), now: start)
-        let runs = Runs()
-        let value = await drain.withDrainDeadline(start.advanced(by: .seconds(300)), initial: "a") { deadline, previous in
-            runs.deadlines.withLock { $0.append(deadline) }
-            return previous + "b"
-        }
-        #expect(value == "ab")
-        #expect(runs.deadlines.withLock { $0 } == [start.advanced(by: .seconds(3))])
     }
 
     @Test("admits at most the limit at once; a finished request frees a place")
