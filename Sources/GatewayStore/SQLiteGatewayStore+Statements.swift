@@ -135,7 +135,7 @@ extension SQLiteGatewayStore {
     static func insertRequest(_ db: Database, _ r: RequestRecord) throws {
         let arguments: StatementArguments = [
             r.id, r.client, r.route, r.idempotencyKey, r.bodyDigest, r.memberStatus, r.projectID, r.vaultID,
-            r.correlationID, try jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
+            r.correlationID, jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
             millis(r.backgroundUntil), r.state.rawValue, r.eventCounter, millis(r.updatedAt),
             r.finishedAt.map(millis), r.elapsedMs,
         ]
@@ -145,7 +145,7 @@ extension SQLiteGatewayStore {
     /// Inserts or replaces a batch row of a request.
     static func replaceBatch(_ db: Database, requestID: String, _ b: BatchRecord) throws {
         let arguments: StatementArguments = [
-            requestID, b.index, try jsonArray(b.images), b.state, b.jobID, b.jobStatus, b.polls, b.submitAttempts,
+            requestID, b.index, jsonArray(b.images), b.state, b.jobID, b.jobStatus, b.polls, b.submitAttempts,
             b.errorCode, b.failReason, b.beginTime, b.endTime, b.resultsJSON, b.submittedAt.map(millis),
         ]
         try db.cachedStatement(sql: Statements.replaceBatch).execute(arguments: arguments)

@@ -265,7 +265,7 @@ public final class SQLiteGatewayStore: GatewayStore {
                     arguments: [
                         change.state.rawValue, at, change.state == .running ? nil : at, change.elapsedMs,
                         change.deadline.map(Self.millis), change.backgroundUntil.map(Self.millis),
-                        try change.warnings.map(Self.jsonArray), requestID,
+                        change.warnings.map(Self.jsonArray), requestID,
                     ])
             }
             try Self.appendEvents(db, requestID: requestID, counter: counter, events)
@@ -445,14 +445,15 @@ public final class SQLiteGatewayStore: GatewayStore {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
 
-    /// `strings` as a JSON array.
-    static func jsonArray(_ strings: [String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(strings), as: UTF8.self)
+    /// `strings` as a JSON array (``JSONStringArray``).
+    static func jsonArray(_ strings: [String]) -> String {
+        JSONStringArray.encode(strings)
     }
 
-    /// The strings of a JSON array.
+    /// The strings of a JSON array (``JSONStringArray``).
+    /// - Throws: `DecodingError` when `text` is not a JSON array of strings.
     static func strings(fromJSON text: String) throws -> [String] {
-        try JSONDecoder().decode([String].self, from: Data(text.utf8))
+        try JSONStringArray.decode(text)
     }
 }
 

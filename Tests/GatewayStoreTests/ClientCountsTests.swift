@@ -103,4 +103,61 @@ struct ClientCountsTests {
         #expect(store.writeTransactions == 2)
         try store.close()
     }
+
+    @Test("warnings and images with quotes, backslashes, control characters and any Unicode read back as written")
+    func textRoundTrip() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let store = try Fixture.store(path)
+        let odd = ["", "a\"b", "back\\slash", "tab\tnew\nline\r", "\u{0}\u{1}\u{1F}\u{7F}", "ünïcode ✓ 🇫🇷", "a/b", "]\",["]
+        var request = Fixture.request("r1")
+        request.warnings = odd
+        let batch = BatchRecord(index: 0, images: odd, state: "queued")
+        #expect(
+            try await store.admit(request, batches: [batch], attempts: [], limits: Fixture.limits, events: [])
+                == .admitted)
+        let snapshot = try #require(try await store.request(id: "r1"))
+        #expect(snapshot.request.warnings == odd)
+        #expect(snapshot.batches.first?.images == odd)
+        try await store.update(
+            requestID: "r1", batches: [], change: RequestChange(state: .final, at: Fixture.ms(1_780_000_001_000), warnings: []),
+            events: [])
+        #expect(try await store.request(id: "r1")?.request.warnings == [])
+        try store.close()
+
+        // What the store wrote is JSON any reader takes.
+        let queue = try DatabaseQueue(path: path)
+        let images = try await queue.read { db in try String.fetchOne(db, sql: "SELECT images FROM batches") }
+        #expect(try JSONDecoder().decode([String].self, from: Data(try #require(images).utf8)) == odd)
+        // And rows that JSONEncoder wrote (escaped slashes, \u escapes) read back.
+        let encoded = String(decoding: try JSONEncoder().encode(odd), as: UTF8.self)
+        try await queue.write { db in
+            try db.execute(sql: "UPDATE batches SET images = ?", arguments: [encoded])
+            try db.execute(sql: "UPDATE requests SET warnings = ?", arguments: [" [ \"\\u00e9\\ud83d\\ude00\" , \"x\\/y\" ] "])
+        }
+        try queue.close()
+        let reopened = try Fixture.store(path)
+        let again = try #require(try await reopened.request(id: "r1"))
+        #expect(again.batches.first?.images == odd)
+        #expect(again.request.warnings == ["é😀", "x/y"])
+        try reopened.close()
+    }
+
+    @Test("a column that is not a JSON array of strings is corrupt")
+    func corruptText() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let store = try Fixture.store(path)
+        #expect(try await Fixture.admit(store, Fixture.request("r1")) == .admitted)
+        try store.close()
+        for text in ["", "[", "[\"a\"", "[\"a\",]", "[1]", "{}", "[\"a\"] x", "[\"\\x\"]", "[\"\\ud800\"]", "[\"a\u{1}\"]"] {
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in try db.execute(sql: "UPDATE batches SET images = ?", arguments: [text]) }
+            try queue.close()
+            let reopened = try Fixture.store(path)
+            let error = await #expect(throws: StoreError.self, "\(text)") { _ = try await reopened.request(id: "r1") }
+            #expect(error?.kind == .corrupt, "\(text)")
+            try reopened.close()
+        }
+    }
 }
