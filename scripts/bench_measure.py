@@ -101,11 +101,15 @@ def cpu_figure(label, build, cpu0, cpu1, m0_path, m1_path, load_path):
 # --- callgrind -----------------------------------------------------------------------------
 # The store's code: SQLite (its own library, or sqlite3_* symbols), GRDB and the gateway's
 # GatewayStore module. Swift symbols stay mangled in callgrind's output: a module's name is in
-# them as <length><name> ("4GRDB", "12GatewayStore").
+# them as <length><name> ("4GRDB", "12GatewayStore"). A GatewayStore function's symbol starts
+# with it ("$s12GatewayStore..."; its closures, async parts and specialisations too); anywhere
+# else it only names a GatewayStore type in another module's function (IMSGateway's
+# RequestRegistry.finish(... GatewayStore.RequestState ...), RequestEvents building a NewEvent),
+# which is not the store's code.
 STORE_PARTS = {
     "sqlite": lambda ob, fn: "libsqlite3" in ob or fn.startswith("sqlite3"),
     "grdb": lambda ob, fn: "4GRDB" in fn,
-    "gateway_store": lambda ob, fn: "12GatewayStore" in fn,
+    "gateway_store": lambda ob, fn: fn.startswith(("$s12GatewayStore", "_$s12GatewayStore")),
 }
 
 
@@ -113,6 +117,10 @@ STORE_PARTS = {
 # dispatch_sync, a task resumed by the concurrency runtime): their inclusive cost holds store
 # functions counted already, and other work, so calls to them are left out.
 CALLBACK_RUNNERS = re.compile(r"libdispatch|dispatch_|swift_task|swift_job|swift_continuation|swift_asyncLet")
+# A partial function of an async function outside the store (mangled ...TQ<n>_ or ...TY<n>_):
+# what a store function "calls" when its await returns into its caller, whose inclusive cost is
+# the rest of the caller's work.
+ASYNC_PART = re.compile(r"T[QY]\d+_")
 
 
 def store_part(ob, fn):
@@ -195,7 +203,8 @@ def callgrind(path):
             continue
         for co, cf, ir in out:
             callee_ob = object_of.get(cf, co)
-            if store_part(callee_ob, cf) is None and not CALLBACK_RUNNERS.search(callee_ob + " " + cf):
+            if (store_part(callee_ob, cf) is None and not CALLBACK_RUNNERS.search(callee_ob + " " + cf)
+                    and not ASYNC_PART.search(cf)):
                 parts[part] += ir
     if not total:
         total = sum(self_cost.values())

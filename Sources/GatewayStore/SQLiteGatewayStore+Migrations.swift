@@ -131,6 +131,12 @@ extension SQLiteGatewayStore {
             try db.execute(sql: Migrations.upsertMeta, arguments: ["schema_version", "1"])
             try db.execute(sql: Migrations.upsertMeta, arguments: ["min_gateway_version", "0.4.0"])
         }
+        migrator.registerMigration("2-client-counts") { db in
+            for statement in Migrations.version2 {
+                try db.execute(sql: statement)
+            }
+            try db.execute(sql: Migrations.upsertMeta, arguments: ["schema_version", "2"])
+        }
         return migrator
     }
 
@@ -214,6 +220,53 @@ extension SQLiteGatewayStore {
                 created_at INTEGER NOT NULL,
                 PRIMARY KEY (request_id, id)
             )
+            """,
+        ]
+
+        /// Schema version 2: `client_counts`, each client's stored and running requests, kept
+        /// right by triggers on `requests` in the transaction that changes them, so that an
+        /// admission reads two numbers instead of counting the client's rows (which grew with
+        /// every stored outcome). Filled from the rows already stored. `requests` rows are
+        /// never replaced (`INSERT OR REPLACE` would skip the delete trigger).
+        static let version2 = [
+            """
+            CREATE TABLE client_counts (
+                client TEXT PRIMARY KEY NOT NULL,
+                stored INTEGER NOT NULL,
+                running INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            """
+            INSERT INTO client_counts (client, stored, running)
+            SELECT client, COUNT(*), COALESCE(SUM(state = 'running'), 0) FROM requests GROUP BY client
+            """,
+            """
+            CREATE TRIGGER requests_counted_insert AFTER INSERT ON requests BEGIN
+                INSERT INTO client_counts (client, stored, running) VALUES (NEW.client, 1, NEW.state = 'running')
+                ON CONFLICT (client) DO UPDATE SET stored = stored + 1, running = running + excluded.running;
+            END
+            """,
+            """
+            CREATE TRIGGER requests_counted_delete AFTER DELETE ON requests BEGIN
+                UPDATE client_counts SET stored = stored - 1, running = running - (OLD.state = 'running')
+                WHERE client = OLD.client;
+            END
+            """,
+            """
+            CREATE TRIGGER requests_counted_state AFTER UPDATE OF state ON requests
+            WHEN OLD.state IS NOT NEW.state AND OLD.client IS NEW.client BEGIN
+                UPDATE client_counts SET running = running + (NEW.state = 'running') - (OLD.state = 'running')
+                WHERE client = NEW.client;
+            END
+            """,
+            """
+            CREATE TRIGGER requests_counted_client AFTER UPDATE OF client ON requests
+            WHEN OLD.client IS NOT NEW.client BEGIN
+                UPDATE client_counts SET stored = stored - 1, running = running - (OLD.state = 'running')
+                WHERE client = OLD.client;
+                INSERT INTO client_counts (client, stored, running) VALUES (NEW.client, 1, NEW.state = 'running')
+                ON CONFLICT (client) DO UPDATE SET stored = stored + 1, running = running + excluded.running;
+            END
             """,
         ]
     }

@@ -3,12 +3,18 @@ import GRDB
 
 extension SQLiteGatewayStore {
     /// Every SQL statement of the store, one per name; values are always bound (`?`), never
-    /// interpolated.
+    /// interpolated. Each is run through GRDB's statement cache (`cachedStatement(sql:)`), so
+    /// it is parsed and planned once per connection, not at each use.
     enum Statements {
         /// Connection setup: commits are durable at WAL checkpoints, not each fsync.
         static let synchronousNormal = "PRAGMA synchronous = NORMAL"
         /// Connection setup: `ON DELETE CASCADE` and the references are enforced.
         static let foreignKeysOn = "PRAGMA foreign_keys = ON"
+
+        /// Opens a write transaction, taking the write lock at once (no arguments).
+        static let beginImmediate = "BEGIN IMMEDIATE TRANSACTION"
+        /// Commits the transaction (no arguments).
+        static let commit = "COMMIT TRANSACTION"
 
         /// Whether `store_meta` exists (no arguments).
         static let storeMetaExists =
@@ -25,11 +31,9 @@ extension SQLiteGatewayStore {
         /// Every running request, oldest first (no arguments).
         static let selectRunningRequests =
             "SELECT * FROM requests WHERE state = 'running' ORDER BY created_at, id"
-        /// A client's stored and running requests: client.
-        static let countRequests = """
-            SELECT COUNT(*) AS stored, COALESCE(SUM(state = 'running'), 0) AS running
-            FROM requests WHERE client = ?
-            """
+        /// A client's stored and running requests, as the triggers of schema version 2 keep
+        /// them (no row: none): client.
+        static let selectClientCounts = "SELECT stored, running FROM client_counts WHERE client = ?"
         /// A new request row: every column, in table order.
         static let insertRequest = """
             INSERT INTO requests (
@@ -99,9 +103,10 @@ extension SQLiteGatewayStore {
     /// - Throws: a GRDB error, or ``StoreError`` `.corrupt`-worthy `DecodingError` when the
     ///   version is not a number.
     static func readMeta(_ db: Database) throws -> (schemaVersion: Int?, minimumGatewayVersion: String?) {
-        guard try Int.fetchOne(db, sql: Statements.storeMetaExists) ?? 0 > 0 else { return (nil, nil) }
-        let version = try String.fetchOne(db, sql: Statements.selectMeta, arguments: ["schema_version"])
-        let minimum = try String.fetchOne(db, sql: Statements.selectMeta, arguments: ["min_gateway_version"])
+        guard try Int.fetchOne(db.cachedStatement(sql: Statements.storeMetaExists)) ?? 0 > 0 else { return (nil, nil) }
+        let version = try String.fetchOne(db.cachedStatement(sql: Statements.selectMeta), arguments: ["schema_version"])
+        let minimum = try String.fetchOne(
+            db.cachedStatement(sql: Statements.selectMeta), arguments: ["min_gateway_version"])
         guard let version else { return (nil, minimum) }
         guard let number = Int(version) else {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "schema_version is not a number"))
@@ -111,7 +116,8 @@ extension SQLiteGatewayStore {
 
     /// A request with its batches and attempts, nil when not stored.
     static func snapshot(_ db: Database, id: String) throws -> StoredRequestSnapshot? {
-        guard let row = try Row.fetchOne(db, sql: Statements.selectRequest, arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: Statements.selectRequest), arguments: [id])
+        else { return nil }
         return StoredRequestSnapshot(
             request: try requestRecord(row), batches: try batches(db, requestID: id),
             attempts: try attempts(db, requestID: id))
@@ -119,37 +125,35 @@ extension SQLiteGatewayStore {
 
     /// A client's counts.
     static func counts(_ db: Database, client: String) throws -> ClientRequestCounts {
-        guard let row = try Row.fetchOne(db, sql: Statements.countRequests, arguments: [client]) else {
-            return ClientRequestCounts(stored: 0, running: 0)
-        }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: Statements.selectClientCounts), arguments: [client])
+        else { return ClientRequestCounts(stored: 0, running: 0) }
         return ClientRequestCounts(
-            stored: try row.decode(Int.self, forColumn: "stored"), running: try row.decode(Int.self, forColumn: "running"))
+            stored: try row.decode(Int.self, atIndex: 0), running: try row.decode(Int.self, atIndex: 1))
     }
 
     /// Inserts a request row as given (its event counter included).
     static func insertRequest(_ db: Database, _ r: RequestRecord) throws {
         let arguments: StatementArguments = [
             r.id, r.client, r.route, r.idempotencyKey, r.bodyDigest, r.memberStatus, r.projectID, r.vaultID,
-            r.correlationID, try jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
+            r.correlationID, jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
             millis(r.backgroundUntil), r.state.rawValue, r.eventCounter, millis(r.updatedAt),
             r.finishedAt.map(millis), r.elapsedMs,
         ]
-        try db.execute(sql: Statements.insertRequest, arguments: arguments)
+        try db.cachedStatement(sql: Statements.insertRequest).execute(arguments: arguments)
     }
 
     /// Inserts or replaces a batch row of a request.
     static func replaceBatch(_ db: Database, requestID: String, _ b: BatchRecord) throws {
         let arguments: StatementArguments = [
-            requestID, b.index, try jsonArray(b.images), b.state, b.jobID, b.jobStatus, b.polls, b.submitAttempts,
+            requestID, b.index, jsonArray(b.images), b.state, b.jobID, b.jobStatus, b.polls, b.submitAttempts,
             b.errorCode, b.failReason, b.beginTime, b.endTime, b.resultsJSON, b.submittedAt.map(millis),
         ]
-        try db.execute(sql: Statements.replaceBatch, arguments: arguments)
+        try db.cachedStatement(sql: Statements.replaceBatch).execute(arguments: arguments)
     }
 
     /// Inserts or replaces a submit attempt row.
     static func replaceAttempt(_ db: Database, _ a: SubmitAttemptRecord) throws {
-        try db.execute(
-            sql: Statements.replaceAttempt,
+        try db.cachedStatement(sql: Statements.replaceAttempt).execute(
             arguments: [a.requestID, a.batchIndex, a.attempt, millis(a.startedAt), a.jobID])
     }
 
@@ -157,8 +161,7 @@ extension SQLiteGatewayStore {
     static func insertEvents(_ db: Database, requestID: String, firstID: Int64, _ events: [NewEvent]) throws {
         let now = millis(Date())
         for (offset, event) in events.enumerated() {
-            try db.execute(
-                sql: Statements.insertEvent,
+            try db.cachedStatement(sql: Statements.insertEvent).execute(
                 arguments: [requestID, firstID + Int64(offset), event.kind, event.data, now])
         }
     }
@@ -167,7 +170,8 @@ extension SQLiteGatewayStore {
     static func appendEvents(_ db: Database, requestID: String, counter: Int64, _ events: [NewEvent]) throws {
         guard !events.isEmpty else { return }
         try insertEvents(db, requestID: requestID, firstID: counter + 1, events)
-        try db.execute(sql: Statements.updateEventCounter, arguments: [counter + Int64(events.count), requestID])
+        try db.cachedStatement(sql: Statements.updateEventCounter).execute(
+            arguments: [counter + Int64(events.count), requestID])
     }
 
     /// A `requests` row as a record.
@@ -200,7 +204,7 @@ extension SQLiteGatewayStore {
 
     /// A request's batches, in index order.
     static func batches(_ db: Database, requestID: String) throws -> [BatchRecord] {
-        try Row.fetchAll(db, sql: Statements.selectBatches, arguments: [requestID]).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: Statements.selectBatches), arguments: [requestID]).map { row in
             BatchRecord(
                 index: try row.decode(Int.self, forColumn: "batch_index"),
                 images: try strings(fromJSON: try row.decode(String.self, forColumn: "images")),
@@ -220,7 +224,7 @@ extension SQLiteGatewayStore {
 
     /// A request's submit attempts, by batch then attempt.
     static func attempts(_ db: Database, requestID: String) throws -> [SubmitAttemptRecord] {
-        try Row.fetchAll(db, sql: Statements.selectAttempts, arguments: [requestID]).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: Statements.selectAttempts), arguments: [requestID]).map { row in
             SubmitAttemptRecord(
                 requestID: try row.decode(String.self, forColumn: "request_id"),
                 batchIndex: try row.decode(Int.self, forColumn: "batch_index"),

@@ -19,7 +19,7 @@ import Synchronization
 /// Error messages name the file and never hold request data or SQL parameter values.
 public final class SQLiteGatewayStore: GatewayStore {
     /// The newest schema version this build knows (and migrates to).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// The oldest gateway version that can work on a store at ``schemaVersion``; written to
     /// `store_meta.min_gateway_version` by the migrations.
     public static let minimumGatewayVersion = "0.4.0"
@@ -168,7 +168,7 @@ public final class SQLiteGatewayStore: GatewayStore {
         try await write("admitting a request") { db in
             if let key = request.idempotencyKey,
                 let id = try String.fetchOne(
-                    db, sql: Statements.selectRequestIDByKey, arguments: [request.client, key]),
+                    db.cachedStatement(sql: Statements.selectRequestIDByKey), arguments: [request.client, key]),
                 let snapshot = try Self.snapshot(db, id: id)
             {
                 return .existing(snapshot)
@@ -202,7 +202,8 @@ public final class SQLiteGatewayStore: GatewayStore {
     {
         let path = self.path
         try await write("recording a submit attempt") { db in
-            guard let counter = try Int64.fetchOne(db, sql: Statements.selectEventCounter, arguments: [attempt.requestID])
+            guard let counter = try Int64.fetchOne(
+                db.cachedStatement(sql: Statements.selectEventCounter), arguments: [attempt.requestID])
             else { throw Self.notFound(path: path) }
             try Self.replaceAttempt(db, attempt)
             try Self.replaceBatch(db, requestID: attempt.requestID, batch)
@@ -221,9 +222,11 @@ public final class SQLiteGatewayStore: GatewayStore {
     ) async throws(StoreError) {
         let path = self.path
         try await write("recording a job id") { db in
-            guard let counter = try Int64.fetchOne(db, sql: Statements.selectEventCounter, arguments: [requestID])
+            guard let counter = try Int64.fetchOne(
+                db.cachedStatement(sql: Statements.selectEventCounter), arguments: [requestID])
             else { throw Self.notFound(path: path) }
-            try db.execute(sql: Statements.updateAttemptJobID, arguments: [jobID, requestID, batchIndex, attempt])
+            try db.cachedStatement(sql: Statements.updateAttemptJobID).execute(
+                arguments: [jobID, requestID, batchIndex, attempt])
             if db.changesCount == 0 {
                 let started = batch.submittedAt ?? Date()
                 try Self.replaceAttempt(
@@ -234,7 +237,7 @@ public final class SQLiteGatewayStore: GatewayStore {
             // A write that comes late (retried while the store was unreachable) never replaces a
             // newer state: a later write already carried the job id.
             let stored = try String.fetchOne(
-                db, sql: Statements.selectBatchJobID, arguments: [requestID, batchIndex])
+                db.cachedStatement(sql: Statements.selectBatchJobID), arguments: [requestID, batchIndex])
             guard stored == nil else { return }
             try Self.replaceBatch(db, requestID: requestID, batch)
             try Self.appendEvents(db, requestID: requestID, counter: counter, events)
@@ -250,19 +253,19 @@ public final class SQLiteGatewayStore: GatewayStore {
     ) async throws(StoreError) {
         let path = self.path
         try await write("updating a request") { db in
-            guard let counter = try Int64.fetchOne(db, sql: Statements.selectEventCounter, arguments: [requestID])
+            guard let counter = try Int64.fetchOne(
+                db.cachedStatement(sql: Statements.selectEventCounter), arguments: [requestID])
             else { throw Self.notFound(path: path) }
             for batch in batches {
                 try Self.replaceBatch(db, requestID: requestID, batch)
             }
             if let change {
                 let at = Self.millis(change.at)
-                try db.execute(
-                    sql: Statements.updateRequestState,
+                try db.cachedStatement(sql: Statements.updateRequestState).execute(
                     arguments: [
                         change.state.rawValue, at, change.state == .running ? nil : at, change.elapsedMs,
                         change.deadline.map(Self.millis), change.backgroundUntil.map(Self.millis),
-                        try change.warnings.map(Self.jsonArray), requestID,
+                        change.warnings.map(Self.jsonArray), requestID,
                     ])
             }
             try Self.appendEvents(db, requestID: requestID, counter: counter, events)
@@ -279,7 +282,8 @@ public final class SQLiteGatewayStore: GatewayStore {
     /// - Throws: ``StoreError`` when the read fails.
     public func request(client: String, idempotencyKey: String) async throws(StoreError) -> StoredRequestSnapshot? {
         try await read("reading a request by its key") { db in
-            guard let id = try String.fetchOne(db, sql: Statements.selectRequestIDByKey, arguments: [client, idempotencyKey])
+            guard let id = try String.fetchOne(
+                db.cachedStatement(sql: Statements.selectRequestIDByKey), arguments: [client, idempotencyKey])
             else { return nil }
             return try Self.snapshot(db, id: id)
         }
@@ -289,7 +293,7 @@ public final class SQLiteGatewayStore: GatewayStore {
     /// - Throws: ``StoreError`` when the read fails.
     public func runningRequests() async throws(StoreError) -> [StoredRequestSnapshot] {
         try await read("reading the running requests") { db in
-            let rows = try Row.fetchAll(db, sql: Statements.selectRunningRequests)
+            let rows = try Row.fetchAll(db.cachedStatement(sql: Statements.selectRunningRequests))
             return try rows.map { row in
                 let request = try Self.requestRecord(row)
                 return StoredRequestSnapshot(
@@ -305,7 +309,8 @@ public final class SQLiteGatewayStore: GatewayStore {
     public func events(requestID: String, afterID: Int64, limit: Int) async throws(StoreError) -> [RequestEvent] {
         guard limit > 0 else { return [] }
         return try await read("reading events") { db in
-            try Row.fetchAll(db, sql: Statements.selectEvents, arguments: [requestID, afterID, limit]).map { row in
+            try Row.fetchAll(
+                db.cachedStatement(sql: Statements.selectEvents), arguments: [requestID, afterID, limit]).map { row in
                 RequestEvent(
                     requestID: try row.decode(String.self, forColumn: "request_id"),
                     id: try row.decode(Int64.self, forColumn: "id"),
@@ -324,7 +329,8 @@ public final class SQLiteGatewayStore: GatewayStore {
     public func deleteFinished(finishedBefore: Date, limit: Int) async throws(StoreError) -> Int {
         guard limit > 0 else { return 0 }
         return try await write("deleting finished requests") { db in
-            try db.execute(sql: Statements.deleteFinished, arguments: [Self.millis(finishedBefore), limit])
+            try db.cachedStatement(sql: Statements.deleteFinished).execute(
+                arguments: [Self.millis(finishedBefore), limit])
             return db.changesCount
         }
     }
@@ -344,19 +350,27 @@ public final class SQLiteGatewayStore: GatewayStore {
     ) async throws(StoreError) -> T {
         try checkOpen(operation)
         do {
-            let value = try await pool.writeWithoutTransaction { db -> T in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
-                }
-                guard let result else { throw StoreError(.failed, "the store: a transaction gave no result") }
-                return result
-            }
+            let value = try await pool.writeWithoutTransaction { db -> T in try Self.immediateTransaction(db, body) }
             committedWrites.add(1, ordering: .relaxed)
             return value
         } catch {
             throw Self.storeError(error, file: path, operation: operation)
+        }
+    }
+
+    /// Runs `body` between `BEGIN IMMEDIATE` and `COMMIT`, both prepared once per connection
+    /// (GRDB's `inTransaction` prepares them each time); rolls back when `body` or the commit
+    /// throws, and rethrows that error.
+    private static func immediateTransaction<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        try db.cachedStatement(sql: Statements.beginImmediate).execute()
+        do {
+            let result = try body(db)
+            try db.cachedStatement(sql: Statements.commit).execute()
+            return result
+        } catch {
+            // Nothing to roll back when SQLite ended the transaction itself (GRDB checks).
+            try? db.rollback()
+            throw error
         }
     }
 
@@ -431,14 +445,15 @@ public final class SQLiteGatewayStore: GatewayStore {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
 
-    /// `strings` as a JSON array.
-    static func jsonArray(_ strings: [String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(strings), as: UTF8.self)
+    /// `strings` as a JSON array (``JSONStringArray``).
+    static func jsonArray(_ strings: [String]) -> String {
+        JSONStringArray.encode(strings)
     }
 
-    /// The strings of a JSON array.
+    /// The strings of a JSON array (``JSONStringArray``).
+    /// - Throws: `DecodingError` when `text` is not a JSON array of strings.
     static func strings(fromJSON text: String) throws -> [String] {
-        try JSONDecoder().decode([String].self, from: Data(text.utf8))
+        try JSONStringArray.decode(text)
     }
 }
 

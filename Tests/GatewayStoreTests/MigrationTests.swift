@@ -5,7 +5,7 @@ import Testing
 
 @Suite("SQLite store: opening and migrations")
 struct MigrationTests {
-    @Test("a new file gets schema version 1 and the minimum gateway version; migrating twice is a no-op")
+    @Test("a new file gets schema version 2 and the minimum gateway version; migrating twice is a no-op")
     func newFile() throws {
         let folder = try TemporaryFolder()
         let path = folder.file("store.sqlite")
@@ -14,14 +14,14 @@ struct MigrationTests {
         #expect(throws: StoreError.self) { try store.checkSchema() }
         try store.migrate()
         var versions = try store.storedVersions()
-        #expect(versions.schemaVersion == 1)
+        #expect(versions.schemaVersion == 2)
         #expect(versions.minimumGatewayVersion == "0.4.0")
-        #expect(SQLiteGatewayStore.schemaVersion == 1)
+        #expect(SQLiteGatewayStore.schemaVersion == 2)
         #expect(SQLiteGatewayStore.minimumGatewayVersion == "0.4.0")
         try store.checkSchema()
         try store.migrate()
         versions = try store.storedVersions()
-        #expect(versions.schemaVersion == 1)
+        #expect(versions.schemaVersion == 2)
         #expect(versions.minimumGatewayVersion == "0.4.0")
         try store.close()
 
@@ -29,11 +29,15 @@ struct MigrationTests {
         let migrations = try queue.read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(migrations == ["1-requests"])
+        #expect(migrations == ["1-requests", "2-client-counts"])
         let tables = try queue.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
-        #expect(tables == ["batches", "grdb_migrations", "request_events", "requests", "store_meta", "submit_attempts"])
+        #expect(
+            tables == [
+                "batches", "client_counts", "grdb_migrations", "request_events", "requests", "store_meta",
+                "submit_attempts",
+            ])
         let journal = try queue.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
         try queue.close()
@@ -67,8 +71,8 @@ struct MigrationTests {
         try Fixture.store(path).close()
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
-            try db.execute(sql: "UPDATE store_meta SET value = '2' WHERE key = 'schema_version'")
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('2-future')")
+            try db.execute(sql: "UPDATE store_meta SET value = '3' WHERE key = 'schema_version'")
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('3-future')")
         }
         try queue.close()
         let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
@@ -76,11 +80,48 @@ struct MigrationTests {
             let error = try #require(throws: StoreError.self) { try operation() }
             #expect(error.kind == .incompatible)
             #expect(error.message.contains(path))
-            #expect(error.message.contains("schema version 2"))
-            #expect(error.message.contains("1"))
+            #expect(error.message.contains("schema version 3"))
+            #expect(error.message.contains("2"))
         }
-        #expect(try store.storedVersions().schemaVersion == 2)
+        #expect(try store.storedVersions().schemaVersion == 3)
         try store.close()
+    }
+
+    @Test("migrating a schema 1 store with requests fills client_counts from its rows; the triggers keep them")
+    func fromSchema1() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let store = try Fixture.store(path)
+        for (id, client) in [("a1", "alpha"), ("a2", "alpha"), ("a3", "alpha"), ("b1", "beta")] {
+            #expect(try await Fixture.admit(store, Fixture.request(id, client: client)) == .admitted)
+        }
+        try await store.update(
+            requestID: "a2", batches: [], change: RequestChange(state: .final, at: Fixture.ms(1_780_000_001_000)),
+            events: [])
+        try store.close()
+        // Back to what schema version 1 was: no counts table, no triggers.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            for trigger in ["insert", "delete", "state", "client"] {
+                try db.execute(sql: "DROP TRIGGER requests_counted_\(trigger)")
+            }
+            try db.execute(sql: "DROP TABLE client_counts")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '2-client-counts'")
+            try db.execute(sql: "UPDATE store_meta SET value = '1' WHERE key = 'schema_version'")
+        }
+        try queue.close()
+
+        let old = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let error = try #require(throws: StoreError.self) { try old.checkSchema() }
+        #expect(error.kind == .incompatible)
+        try old.migrate()
+        #expect(try old.storedVersions().schemaVersion == 2)
+        #expect(try await old.counts(client: "alpha") == ClientRequestCounts(stored: 3, running: 2))
+        #expect(try await old.counts(client: "beta") == ClientRequestCounts(stored: 1, running: 1))
+        #expect(try await old.counts(client: "gamma") == ClientRequestCounts(stored: 0, running: 0))
+        #expect(try await Fixture.admit(old, Fixture.request("a4")) == .admitted)
+        #expect(try await old.counts(client: "alpha") == ClientRequestCounts(stored: 4, running: 3))
+        try old.close()
     }
 
     @Test("dotted versions compare by their numbers")

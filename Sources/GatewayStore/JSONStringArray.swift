@@ -1,0 +1,195 @@
+/// The JSON text of a `[String]` (the `warnings` and `images` columns), written and read by
+/// hand: Foundation's `JSONEncoder` and `JSONDecoder` cost more than the rest of a row's write
+/// (BENCHMARKS.md, "Durable requests").
+///
+/// ``encode(_:)`` writes a compact array whose strings escape `"`, `\` and the control
+/// characters below U+0020 (as `\b`, `\t`, `\n`, `\f`, `\r` or `\u00XX`) and keep every other
+/// character as UTF-8, which any JSON reader (`JSONDecoder` of an older gateway too) reads
+/// back. ``decode(_:)`` reads any JSON array of strings: what ``encode(_:)`` writes and what
+/// `JSONEncoder` wrote before (`\/`, `\uXXXX` with surrogate pairs, white space between tokens).
+enum JSONStringArray {
+    /// `strings` as one JSON array.
+    static func encode(_ strings: [String]) -> String {
+        var capacity = 2 + strings.count * 3
+        for string in strings { capacity += string.utf8.count }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "["))
+        for (position, string) in strings.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in string.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(byte)
+                case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+                case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+                case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                case 0..<0x20:
+                    bytes.append(contentsOf: [
+                        UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                        hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)],
+                    ])
+                default:
+                    bytes.append(byte)
+                }
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The strings of the JSON array `text`.
+    /// - Throws: `DecodingError.dataCorrupted` when `text` is not a JSON array of strings.
+    static func decode(_ text: String) throws -> [String] {
+        var text = text
+        return try text.withUTF8 { bytes throws(DecodingError) in
+            var reader = Reader(bytes: bytes)
+            return try reader.array()
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// A cursor over the UTF-8 bytes of one JSON array of strings.
+    private struct Reader {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var position = 0
+
+        init(bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
+        }
+
+        mutating func array() throws(DecodingError) -> [String] {
+            skipSpace()
+            try expect(UInt8(ascii: "["))
+            var strings: [String] = []
+            skipSpace()
+            if peek() == UInt8(ascii: "]") {
+                position += 1
+            } else {
+                while true {
+                    skipSpace()
+                    strings.append(try string())
+                    skipSpace()
+                    guard let next = peek() else { throw Self.corrupt("an unfinished array") }
+                    position += 1
+                    if next == UInt8(ascii: "]") { break }
+                    guard next == UInt8(ascii: ",") else { throw Self.corrupt("a character between strings") }
+                }
+            }
+            skipSpace()
+            guard position == bytes.count else { throw Self.corrupt("text after the array") }
+            return strings
+        }
+
+        /// One string, from its opening quote.
+        private mutating func string() throws(DecodingError) -> String {
+            try expect(UInt8(ascii: "\""))
+            let start = position
+            // The common case: no escape, the bytes are the string.
+            while position < bytes.count {
+                let byte = bytes[position]
+                if byte == UInt8(ascii: "\"") {
+                    let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                    position += 1
+                    return value
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                guard byte >= 0x20 else { throw Self.corrupt("a control character in a string") }
+                position += 1
+            }
+            var value = Array(bytes[start..<position])
+            while position < bytes.count {
+                let byte = bytes[position]
+                position += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    return String(decoding: value, as: UTF8.self)
+                case UInt8(ascii: "\\"):
+                    try escape(into: &value)
+                case 0..<0x20:
+                    throw Self.corrupt("a control character in a string")
+                default:
+                    value.append(byte)
+                }
+            }
+            throw Self.corrupt("an unfinished string")
+        }
+
+        /// One escape, after its backslash, appended to `value` as UTF-8.
+        private mutating func escape(into value: inout [UInt8]) throws(DecodingError) {
+            guard let letter = peek() else { throw Self.corrupt("an unfinished escape") }
+            position += 1
+            switch letter {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): value.append(letter)
+            case UInt8(ascii: "b"): value.append(0x08)
+            case UInt8(ascii: "f"): value.append(0x0C)
+            case UInt8(ascii: "n"): value.append(0x0A)
+            case UInt8(ascii: "r"): value.append(0x0D)
+            case UInt8(ascii: "t"): value.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = UInt32(try hex4())
+                if (0xD800..<0xDC00).contains(scalar) {
+                    // A high surrogate: its low half must follow as another \u escape.
+                    guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                        bytes[position + 1] == UInt8(ascii: "u")
+                    else { throw Self.corrupt("a lone surrogate") }
+                    position += 2
+                    let low = UInt32(try hex4())
+                    guard (0xDC00..<0xE000).contains(low) else { throw Self.corrupt("a lone surrogate") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00..<0xE000).contains(scalar) {
+                    throw Self.corrupt("a lone surrogate")
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw Self.corrupt("an invalid \\u escape") }
+                value.append(contentsOf: UTF8.encode(unicode)!)
+            default:
+                throw Self.corrupt("an unknown escape")
+            }
+        }
+
+        /// Four hex digits of a `\u` escape.
+        private mutating func hex4() throws(DecodingError) -> UInt16 {
+            guard position + 4 <= bytes.count else { throw Self.corrupt("an unfinished \\u escape") }
+            var number: UInt16 = 0
+            for _ in 0..<4 {
+                let byte = bytes[position]
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: throw Self.corrupt("an invalid \\u escape")
+                }
+                number = number << 4 | UInt16(digit)
+                position += 1
+            }
+            return number
+        }
+
+        private func peek() -> UInt8? {
+            position < bytes.count ? bytes[position] : nil
+        }
+
+        private mutating func expect(_ byte: UInt8) throws(DecodingError) {
+            guard peek() == byte else { throw Self.corrupt("a missing \"\(Character(Unicode.Scalar(byte)))\"") }
+            position += 1
+        }
+
+        /// JSON white space: space, tab, line feed, carriage return.
+        private mutating func skipSpace() {
+            while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
+                position += 1
+            }
+        }
+
+        private static func corrupt(_ what: String) -> DecodingError {
+            DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not a JSON array of strings: \(what)"))
+        }
+    }
+}
