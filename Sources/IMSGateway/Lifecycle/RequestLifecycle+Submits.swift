@@ -48,7 +48,9 @@ extension RequestLifecycle {
     ) {
         guard batches.indices.contains(index) else { return }
         batches[index].storedAttempts = max(batches[index].storedAttempts, attempt)
-        guard stage == .running, batches[index].phase == .submitting(attempt: attempt) else { return }
+        // Stored after the background deadline: never sent (the request is given up instead).
+        guard stage == .running, batches[index].phase == .submitting(attempt: attempt), now < backgroundUntil
+        else { return }
         send(index, attempt: attempt, into: &actions)
     }
 
@@ -70,13 +72,16 @@ extension RequestLifecycle {
         batches[index].errorCode = nil
         batches[index].failReason = nil
         batches[index].retryAfter = nil
+        // Past the background deadline the request is given up with this job id (no poll).
+        guard now < backgroundUntil else { return }
         schedulePoll(index, jobID: jobID, at: nil, now: now, into: &actions)
     }
 
     mutating func submitFailed(
         _ index: Int, _ failure: SubmitFailure, now: ContinuousClock.Instant, into actions: inout [LifecycleAction]
     ) {
-        guard batches.indices.contains(index), case .submitting = batches[index].phase else { return }
+        // After a drain stop or a settle the batch stays as stored (the next start resumes it).
+        guard stage == .running, batches.indices.contains(index), case .submitting = batches[index].phase else { return }
         var batch = batches[index]
         batch.submitDeadline = nil
         batch.mayHaveCreatedJob = batch.mayHaveCreatedJob || failure.mayHaveCreatedJob

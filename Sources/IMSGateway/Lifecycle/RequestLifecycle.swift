@@ -105,7 +105,9 @@ struct RequestLifecycle: Sendable {
                 consider(due)
             }
             consider(drainDeadline)
-            consider(backgroundUntil)
+            // A submit out is bounded by the background deadline: its report gives the
+            // request up then (no wake that would find nothing to do).
+            if !hasSubmitInFlight { consider(backgroundUntil) }
             for index in active where batches[index].phase == .queued { consider(batches[index].submitNotBefore) }
         case .settling:
             for deadline in callers.values { consider(effective(deadline)) }
@@ -176,6 +178,7 @@ struct RequestLifecycle: Sendable {
             finishSettling(now: at, into: &actions)
         }
         if let now {
+            if stage == .running, backgroundUntil <= now { giveUp(now: now, into: &actions) }
             settleIfDone(now: now, into: &actions)
             answerDueCallers(now: now, into: &actions)
         }
@@ -279,19 +282,44 @@ struct RequestLifecycle: Sendable {
             return
         }
         if backgroundUntil <= now {
-            for index in batches.indices where batches[index].phase == .queued {
-                batches[index].phase = .notSubmitted
-                if batches[index].failReason == nil {
-                    batches[index].failReason = "the wait ended (wait.maxBackgroundSeconds) before the batch could be submitted"
-                }
-            }
-            settle(now: now, into: &actions, givenUp: true)
+            giveUp(now: now, into: &actions)
             return
         }
         for index in active.sorted() where batches[index].phase == .queued {
             if let notBefore = batches[index].submitNotBefore, notBefore > now { continue }
             startAttempt(index, now: now, into: &actions)
         }
+    }
+
+    /// Whether a batch's PUT is out (sent, not answered yet): its answer may carry a job id.
+    var hasSubmitInFlight: Bool {
+        batches.contains { batch in
+            if case .submitting = batch.phase, batch.submitDeadline != nil { return true }
+            return false
+        }
+    }
+
+    /// The background deadline passed: batches not sent end `not_submitted` and the request
+    /// settles `given_up` (or `not_submitted`), but only once no PUT is out, so that a job id
+    /// IMS gives at the last moment is in the end state (a repeat polls it, never submits again).
+    private mutating func giveUp(now: ContinuousClock.Instant, into actions: inout [LifecycleAction]) {
+        guard stage == .running, !hasSubmitInFlight else { return }
+        for index in batches.indices {
+            switch batches[index].phase {
+            case .queued:
+                break
+            case .submitting(let attempt):
+                // Its attempt is still being stored: it is never sent.
+                batches[index].submitAttempts = attempt - 1
+            default:
+                continue
+            }
+            batches[index].phase = .notSubmitted
+            if batches[index].failReason == nil {
+                batches[index].failReason = "the wait ended (wait.maxBackgroundSeconds) before the batch could be submitted"
+            }
+        }
+        settle(now: now, into: &actions, givenUp: true)
     }
 
     // MARK: - Settling

@@ -88,8 +88,9 @@ struct RequestLifecycleDeadlineTests {
         #expect(l.handle(.timeReached(now: t0.after(10))) == [])
         #expect(l.answersDeferredAt == t0.after(10))
         #expect(l.callers.keys.sorted { $0.value < $1.value } == [F.c1])
-        // No timer spin: the next wake is not the deadline that already came.
-        #expect(l.nextWake == t0.after(3600))
+        // No timer spin: the next wake is not the deadline that already came (nor the
+        // background deadline, which bounds the PUT out too).
+        #expect(l.nextWake == nil)
         let actions = l.handle(.submitFailed(batch: 0, F.throttled(.seconds(5)), now: t0.after(ms: 10_020)))
         let answer = F.settledAnswer(l, isFinal: false, retryAfter: .seconds(5))!
         #expect(actions == [.batchEnded(batch: 0), .storeFinal(.notSubmitted), .answer(F.c1, answer)])
@@ -364,11 +365,14 @@ struct RequestLifecycleDeadlineTests {
 
         var background = F.lifecycle(t0, batches: 1, backgroundSeconds: 60)
         _ = background.start(at: t0, callerDeadline: t0.after(100))
+        // The PUT out is bounded by the background deadline: its report gives the request up.
+        #expect(background.nextWake == t0.after(100))
+        _ = background.jobID(0, "job-0", at: t0.after(1))
         #expect(background.nextWake == t0.after(60))
 
         var alone = F.lifecycle(t0, batches: 1)
         _ = alone.start(at: t0, callerDeadline: nil)
-        #expect(alone.nextWake == t0.after(3600))
+        #expect(alone.nextWake == nil)
         _ = alone.handle(.submitFailed(batch: 0, F.retryable(3), now: t0.after(1)))
         #expect(alone.nextWake == t0.after(4))
 

@@ -99,13 +99,43 @@ struct RequestLifecycleWaitTests {
         var l = F.lifecycle(t0, batches: 2, fanOut: 2)
         _ = l.start(at: t0, callerDeadline: t0.after(30))
         _ = l.handle(.submitFailed(batch: 0, F.refused(authentication: false), now: t0.after(1)))
-        // Batch 1's submit is still out when the background deadline gives the request up.
-        _ = l.handle(.timeReached(now: t0.after(3600)))
+        _ = l.jobID(1, "job-1", at: t0.after(1))
+        _ = l.polled(1, F.job("SUCCESS", id: "job-1"), at: t0.after(2))
         #expect(l.isSettled)
         let settled = l.settledResult
-        #expect(l.jobID(1, "job-1", at: t0.after(3601)) == [.storeJobID(batch: 1, jobID: "job-1", attempt: 1)])
+        // A late answer to batch 0's PUT (its refusal came first): the id is stored, nothing else.
+        #expect(l.jobID(0, "job-late", at: t0.after(3)) == [.storeJobID(batch: 0, jobID: "job-late", attempt: 1)])
         #expect(l.settledResult == settled)
-        #expect(l.document(now: t0.after(3602)) == settled)
+        #expect(l.document(now: t0.after(4)) == settled)
+    }
+
+    @Test("a PUT still out at the background deadline holds the give-up; its job id is in the given_up end state, with no poll")
+    func jobIDAtBackgroundDeadline() {
+        let t0 = ContinuousClock.now
+        var l = F.lifecycle(t0, batches: 2, fanOut: 2)
+        _ = l.start(at: t0, callerDeadline: nil)
+        _ = l.handle(.submitFailed(batch: 0, F.refused(authentication: false), now: t0.after(1)))
+        #expect(l.nextWake == nil)
+        #expect(l.handle(.timeReached(now: t0.after(3600))) == [])
+        #expect(!l.isSettled)
+        #expect(l.jobID(1, "job-1", at: t0.after(3601)) == [
+            .storeJobID(batch: 1, jobID: "job-1", attempt: 1), .storeFinal(.givenUp),
+        ])
+        #expect(l.settledResult?.batches.map(\.state) == [.submitFailed, .pending])
+        #expect(l.settledResult?.batches[1].jobID == "job-1")
+    }
+
+    @Test("an attempt stored after the background deadline is never sent: the batch ends not_submitted")
+    func attemptStoredAfterBackgroundDeadline() {
+        let t0 = ContinuousClock.now
+        var l = F.lifecycle(t0, batches: 1, backgroundSeconds: 60)
+        _ = l.start(at: t0, callerDeadline: nil)
+        #expect(l.handle(.submitFailed(batch: 0, F.retryable(1), now: t0.after(58))) == [])
+        #expect(l.handle(.timeReached(now: t0.after(59))) == [.storeAttempt(batch: 0, attempt: 2, deadline: t0.after(60))])
+        #expect(l.handle(.timeReached(now: t0.after(60))) == [.storeFinal(.notSubmitted)])
+        #expect(l.handle(.submitAttemptStored(batch: 0, attempt: 2, now: t0.after(61))) == [])
+        #expect(l.settledResult?.batches[0].state == .notSubmitted)
+        #expect(l.settledResult?.batches[0].submitAttempts == 1)
     }
 
     // MARK: - Polls

@@ -3,10 +3,9 @@ import GatewayStore
 import IMSClient
 import Testing
 
-/// Suspected bugs of `RequestLifecycle`: each test states the behaviour expected and fails
-/// against the lifecycle as it is (see the commit message for the event sequences).
-@Suite("request lifecycle: suspected bugs")
-struct RequestLifecycleBugTests {
+/// Bugs found in `RequestLifecycle` and fixed: each test is the event sequence that showed one.
+@Suite("request lifecycle: regressions")
+struct RequestLifecycleRegressionTests {
     typealias F = LifecycleFixture
 
     static let slowSchedule = PollSchedule(
