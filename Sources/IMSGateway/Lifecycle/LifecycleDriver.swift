@@ -29,6 +29,14 @@ final class LifecycleDriver: Sendable {
         self.request = request
         self.registry = registry
         self.context = context
+        // A batch loaded with its job id polls on the configured (or learned) schedule.
+        let batches = batches.map { batch in
+            var batch = batch
+            if batch.jobID != nil, batch.schedule == nil {
+                batch.schedule = context.planner?.schedule(forImages: batch.images.count) ?? context.pollSchedule
+            }
+            return batch
+        }
         self.state = Mutex(State(lifecycle: RequestLifecycle(
             requestID: request.requestID, plan: request.plan, settings: context.settings, started: request.started,
             backgroundUntil: request.backgroundUntil, batches: batches)))
@@ -128,8 +136,12 @@ final class LifecycleDriver: Sendable {
             let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.resume(returning: answer)
         case .continueInBackground:
-            state.withLock { $0.inBackground = true }
-            context.metrics.backgroundWaits(+1)
+            // Counted once per request: a repeat that joins and times out again is the same wait.
+            let first = state.withLock { state in
+                defer { state.inBackground = true }
+                return !state.inBackground
+            }
+            if first { context.metrics.backgroundWaits(+1) }
         case .storeFinal(let end):
             storeFinal(end)
         case .storeRunningAndStop:

@@ -2,6 +2,7 @@ import Foundation
 import GatewayStore
 import IMSClient
 import Logging
+import Prometheus
 
 @testable import IMSGateway
 
@@ -18,6 +19,8 @@ final class LifecycleFlow: Sendable {
     let scheduler: JobScheduler
     let drain = DrainController()
     let registry: RequestRegistry
+    let context: LifecycleContext
+    let metrics = GatewayMetrics()
     let folder = TemporaryFolder()
     private let loop: Task<Void, Never>
 
@@ -40,8 +43,9 @@ final class LifecycleFlow: Sendable {
                 fanOut: fanOut, maxSubmitAttempts: maxSubmitAttempts, finalPollMargin: schedule.finalPollMargin),
             pollSchedule: schedule, planner: nil,
             retryPolicy: SubmitRetryPolicy(maxAttempts: maxSubmitAttempts, baseDelay: .seconds(1), maxDelay: .seconds(1)),
-            readiness: ReadinessState(), drain: drain, metrics: GatewayMetrics(), log: RequestLog(logger: Self.logger),
+            readiness: ReadinessState(), drain: drain, metrics: metrics, log: RequestLog(logger: Self.logger),
             logger: Self.logger)
+        self.context = context
         registry = RequestRegistry(store: store, maxBackgroundWait: .seconds(3600), context: context, logger: Self.logger)
         loop = Task { await scheduler.run() }
     }
@@ -90,6 +94,15 @@ final class LifecycleFlow: Sendable {
             let waiting = self.scheduler.pollsWaiting
             return waiting.queued == count && waiting.inFlight == 0
         }
+    }
+
+    /// The value of the `imsgw_background_waits` gauge as `/metrics` renders it.
+    var backgroundWaits: Double? {
+        var bytes: [UInt8] = []
+        metrics.registry.emit(into: &bytes)
+        let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+            .first { $0.hasPrefix("imsgw_background_waits ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
     struct FlowError: Error, CustomStringConvertible {

@@ -127,6 +127,75 @@ struct LifecycleFlowTests {
         #expect(await flow.jobs.showJobs.count == 2)
     }
 
+    @Test("a repeat that joins a background wait and times out too: the background-waits gauge stays 1, then 0 when the job ends")
+    func repeatTimesOutInBackground() async throws {
+        let flow = try LifecycleFlow(
+            jobs: { clock in
+                FakeIMSJobs(showJobAnswers: [Self.job("RUNNING"), Self.job("RUNNING"), Self.job("SUCCESS")], now: { clock.now })
+            },
+            schedule: Self.schedule)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let driver = try await flow.admit(batches: 1, key: "k1")
+        let first = Task { await driver.wait(until: t0.advanced(by: .milliseconds(500)), starting: true) }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .milliseconds(500))  // 0.5 s: the first caller's deadline
+        #expect(await first.value.continuesInBackground)
+        try await flow.eventually("background wait counted") { flow.backgroundWaits == 1 }
+
+        let second = Task { await driver.wait(until: t0.advanced(by: .milliseconds(1500))) }
+        try await flow.eventually("second caller joined") { driver.lifecycle.callers.count == 1 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .seconds(1))  // 1.5 s: the second caller's deadline (a poll on the way)
+        let answer = await second.value
+        #expect(answer.continuesInBackground)
+        #expect(answer.result.httpStatus == 504)
+        try await flow.pollsQueued(1)
+        // Counted once: the same wait went on, not a second one.
+        #expect(flow.backgroundWaits == 1)
+        flow.clock.advance(by: .seconds(2))  // SUCCESS
+        try await flow.eventually("stored final") {
+            (try? await flow.store.request(id: driver.request.requestID))??.request.state == .final
+        }
+        try await flow.eventually("background wait ended") { flow.backgroundWaits == 0 }
+    }
+
+    @Test("a recovered batch with a job id is polled at once, then on the configured schedule, not the default one")
+    func recoveredBatchUsesConfiguredSchedule() async throws {
+        let flow = try LifecycleFlow(
+            jobs: { clock in
+                FakeIMSJobs(showJobAnswers: [Self.job("RUNNING"), Self.job("RUNNING"), Self.job("RUNNING")], now: { clock.now })
+            },
+            schedule: Self.schedule)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let plan = MemberStatusPlan(
+            projectID: LifecycleFlow.projectID, memberStatus: .accepted, vaultID: nil,
+            images: ["00000000-0000-4000-8000-000000000000"], batches: [["00000000-0000-4000-8000-000000000000"]],
+            warnings: [])
+        var batch = LifecycleBatch(index: 0, images: plan.images)
+        batch.phase = .pending(jobID: "job-1")
+        batch.jobID = "job-1"
+        batch.submitAttempts = 1
+        batch.storedAttempts = 1
+        let request = StoredRequest(
+            requestID: "recovered-1", clientName: "team-a", plan: plan, idempotencyKey: nil, started: t0,
+            backgroundUntil: t0.advanced(by: .seconds(3600)))
+        let driver = LifecycleDriver(request: request, batches: [batch], registry: flow.registry, context: flow.context)
+        #expect(driver.lifecycle.batches[0].schedule == Self.schedule)
+        driver.start(recovered: true)
+        try await flow.eventually("poll at once") { await flow.jobs.showJobs.count == 1 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .seconds(1))
+        try await flow.eventually("poll 2") { await flow.jobs.showJobs.count == 2 }
+        try await flow.pollsQueued(1)
+        flow.clock.advance(by: .seconds(1))
+        try await flow.eventually("poll 3") { await flow.jobs.showJobs.count == 3 }
+        // The default schedule (1.5 growth, 10 % jitter) would not land on whole seconds.
+        #expect(await flow.jobs.showJobs.map(\.at) == [0, 1, 2].map { t0.advanced(by: .seconds($0)) })
+        #expect(await flow.jobs.showJobs.allSatisfy { $0.priority == .backgroundPoll })
+    }
+
     @Test("a drain at 1.5 s with 2 s to go: the caller gets 504 at 3.5 s cut by the drain; the request stays running in the store")
     func drainCutsTheWait() async throws {
         let flow = try LifecycleFlow(
