@@ -129,7 +129,8 @@ public enum GatewayApplication {
                 return max(paused, .seconds(Double(upstreamLimiter.waiting.total) / rate))
             }
         ).addRoutes(to: clientRoutes)
-        HealthController(readiness: readiness, upstreamPause: { client.pause }).addRoutes(to: router)
+        HealthController(readiness: readiness, upstreamPause: { client.pause }, store: { registry.health.snapshot() })
+            .addRoutes(to: router)
         MetricsController(metrics: metrics, beforeRender: { metrics.upstreamPause(client.pause) }).addRoutes(to: router)
         var services: [any Service] = [
             SchedulerService(scheduler: scheduler),

@@ -2,22 +2,25 @@ import HTTPTypes
 import Hummingbird
 import IMSClient
 
-/// `GET /healthz` (the process serves requests) and `GET /readyz` (configured, upstream
-/// credentials proven, not draining).
+/// `GET /healthz` (the process serves requests) and `GET /readyz` (configured, store opened and
+/// migrated, upstream credentials proven, not draining).
 ///
-/// A pause of the IMS call budget after an IMS 429 is reported in `/readyz`'s body but keeps it
-/// 200: every replica shares the upstream account, so a pause is no reason to take this one out
-/// of the Service.
+/// A pause of the IMS call budget after an IMS 429, and a store outage after start, are
+/// reported in `/readyz`'s body but keep it 200: every replica shares the upstream account and
+/// the store, so neither is a reason to take this one out of the Service.
 struct HealthController {
     let readiness: ReadinessState
     /// The pause of the IMS call budget in force, if any.
     let upstreamPause: @Sendable () -> UpstreamPause?
+    /// Whether the store answers, as the request path last saw it.
+    let store: @Sendable () -> StoreHealth.Snapshot
 
-    /// The body of a ready `/readyz`: `{"status": "ready", "upstream": {...}}`.
+    /// The body of a ready `/readyz`: `{"status": "ready", "upstream": {...}, "store": {...}}`.
     struct Ready: Encodable {
         /// Always `ready`.
         var status = "ready"
         var upstream: Upstream
+        var store: StoreHealth.Snapshot
     }
 
     /// The state of the IMS call budget: `{"paused": false}`, or while IMS throttles
@@ -49,7 +52,7 @@ struct HealthController {
         router.get("/readyz") { _, _ in
             let snapshot = readiness.snapshot
             if snapshot.isReady {
-                return ResponseFactory.json(status: 200, Ready(upstream: Upstream(upstreamPause())))
+                return ResponseFactory.json(status: 200, Ready(upstream: Upstream(upstreamPause()), store: store()))
             }
             let reason = snapshot.draining ? "draining" : (snapshot.lastProblem ?? "credentials not proven")
             let problem = ProblemDetails(

@@ -92,7 +92,7 @@ final class MemberStatusController: Sendable {
         case .storeUnavailable(let error):
             throw refused(
                 503, "store-unavailable", "Store unavailable",
-                "the gateway cannot write its store (\(error)), so it cannot promise that a repeat will not submit again; nothing was sent to IMS",
+                "the gateway cannot write its store (\(error.kind.rawValue); the log has the details), so it cannot promise that a repeat will not submit again; nothing was sent to IMS",
                 client, requestID, route, retryAfter: Self.storeRetryAfterSeconds)
         case .repeated(.ended(_, let result, let state)):
             let answer = CallerAnswer(
@@ -212,13 +212,14 @@ final class MemberStatusController: Sendable {
         let clientName = context.client?.name ?? "-"
         let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
         let found: KnownRequest?
-        do {
+        do throws(StoreError) {
             found = try await registry.find(client: clientName, memberStatus: memberStatus, requestID: requestID)
         } catch {
             var problem = GatewayProblem(
                 ProblemDetails(
                     slug: "store-unavailable", title: "Store unavailable", status: 503,
-                    detail: "the gateway cannot read its store (\(error)); ask again shortly", requestID: context.requestID))
+                    detail: "the gateway cannot read its store (\(error.kind.rawValue); the log has the details); ask again shortly",
+                    requestID: context.requestID))
             problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.storeRetryAfterSeconds)"
             throw problem
         }

@@ -52,6 +52,8 @@ final class RequestRegistry: Sendable {
     let logger: Logger
     /// What the drivers of its requests work with.
     let context: LifecycleContext
+    /// Whether the store answers, as the request path last saw it (`/readyz`'s body).
+    let health: StoreHealth
     private let live = Mutex(Live())
     /// Requests found `running` at start, known at once, started by ``startRecovered()``.
     private let recovered = Mutex<[LifecycleDriver]>([])
@@ -72,6 +74,7 @@ final class RequestRegistry: Sendable {
         self.metrics = context.metrics
         self.logger = logger
         self.context = context
+        self.health = StoreHealth(logger: logger)
         let drivers = recovered.map { LifecycleDriver(request: $0.request, batches: $0.batches, registry: self, context: context) }
         live.withLock { live in
             for driver in drivers { Self.add(driver, to: &live) }
@@ -171,8 +174,10 @@ final class RequestRegistry: Sendable {
                 attempts: firstAttempts(of: request, batches: batches), limits: limits,
                 events: [RequestEvents.admitted(request)])
         } catch {
+            health.failed(error)
             return drop(driver, .storeUnavailable(error))
         }
+        health.succeeded()
         switch admission {
         case .admitted:
             metrics.storeWrite(operation: "admit")
@@ -207,8 +212,10 @@ final class RequestRegistry: Sendable {
                     backgroundUntil: now.addingTimeInterval(maxBackgroundWait.seconds)),
                 events: [])
         } catch {
+            health.failed(error)
             return drop(request, .storeUnavailable(error))
         }
+        health.succeeded()
         metrics.storeWrite(operation: "resume")
         live.withLock { live in
             Self.remove(request, from: &live)
@@ -231,7 +238,14 @@ final class RequestRegistry: Sendable {
             let request = running.request
             return request.clientName == client && request.plan.memberStatus == memberStatus ? .running(running) : nil
         }
-        guard let snapshot = try await store.request(id: requestID), snapshot.request.client == client,
+        let found: StoredRequestSnapshot?
+        do throws(StoreError) {
+            found = try await store.request(id: requestID)
+        } catch {
+            health.failed(error)
+            throw error
+        }
+        guard let snapshot = found, snapshot.request.client == client,
             snapshot.request.memberStatus == memberStatus.rawValue
         else { return nil }
         return Self.completed(snapshot)
@@ -268,9 +282,11 @@ final class RequestRegistry: Sendable {
             do throws(StoreError) {
                 try await write()
                 metrics.storeWrite(operation: operation)
+                health.succeeded()
                 return nil
             } catch {
                 failure = error
+                health.failed(error)
                 metrics.storeWriteFailed(operation: operation)
                 logger.error(
                     "store write failed; retrying",

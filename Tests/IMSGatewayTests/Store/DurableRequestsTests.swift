@@ -101,17 +101,31 @@ struct DurableRequestsTests {
         }
     }
 
-    @Test("a store that cannot be written refuses new requests with 503 naming it, and nothing reaches IMS")
+    @Test("a store that cannot be written refuses new requests with 503 (its path only in the log), /readyz stays 200 and says so, and nothing reaches IMS")
     func storeUnwritable() async throws {
-        try await withGateway(shared: Self.images) { harness in
+        try await withGateway(shared: Self.images, adjust: { $0.probeProjectID = testProjectID }) { harness in
+            let before = try await ReadinessTests.readyz(harness, until: 200)
+            #expect(before.status == 200)
+            let callsBefore = try await harness.simulatorCallsTotal()
+            #expect((before.json["store"] as? [String: Any])?["reachable"] as? Bool == true)
             try harness.store.close()
             let answer = try await harness.post("/accept-images", json: Self.body, headers: [("Idempotency-Key", "no-store")])
             #expect(answer.status == 503)
             #expect((answer.json["type"] as? String)?.hasSuffix("store-unavailable") == true)
             #expect(answer.header("Retry-After") == "5")
-            #expect((answer.json["detail"] as? String)?.contains(harness.store.path) == true)
-            #expect(try await harness.simulatorCallsTotal() == 0)
-            #expect(try await harness.get("/accept-images/\(UUID().uuidString.lowercased())", key: testClientKey).status == 503)
+            let detail = try #require(answer.json["detail"] as? String)
+            #expect(!detail.contains(harness.store.path))
+            #expect(detail.contains("cannot write its store"))
+            #expect(try await harness.simulatorCallsTotal() == callsBefore)
+            let read = try await harness.get("/accept-images/\(UUID().uuidString.lowercased())", key: testClientKey)
+            #expect(read.status == 503)
+            #expect((read.json["detail"] as? String)?.contains(harness.store.path) == false)
+            let ready = try await harness.get("/readyz")
+            #expect(ready.status == 200)
+            let store = try #require(ready.json["store"] as? [String: Any])
+            #expect(store["reachable"] as? Bool == false)
+            #expect(store["failures"] as? Int == 2)
+            #expect((store["error"] as? String).map { !$0.isEmpty && !$0.contains("/") } == true)
         }
     }
 }
