@@ -136,7 +136,7 @@ public enum GatewayApplication {
             SchedulerService(scheduler: scheduler),
             RecoveryService(recovered: recovered, registry: registry, metrics: metrics, logger: logger),
             OutcomeReaper(
-                store: store, ttl: .seconds(configuration.outcomeTTLSeconds), interval: .seconds(60), batchSize: 500,
+                store: store, ttl: .seconds(configuration.outcomeTTLSeconds), interval: .seconds(configuration.outcomeReapIntervalSeconds), batchSize: 500,
                 metrics: metrics, logger: logger),
         ]
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {

@@ -28,7 +28,7 @@ extension GatewayConfiguration {
     /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
-    /// `clients.defaultBurst`, `outcomes.maxPerClient`, `outcomes.ttlSeconds`, `store.url`,
+    /// `clients.defaultBurst`, `outcomes.maxPerClient`, `outcomes.ttlSeconds`, `outcomes.reapIntervalSeconds`, `store.url`,
     /// `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`, `upstream.maxPauseSeconds`,
     /// `clients.maxPendingRequests`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
@@ -48,7 +48,7 @@ extension GatewayConfiguration {
         "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "poll.adaptive", "upstream.connectTimeoutMs",
         "upstream.timeoutMs", "upstream.rate", "upstream.burst", "upstream.maxPauseSeconds", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
         "clients.defaultRate", "clients.defaultBurst", "clients.maxPendingRequests", "insecureNoAuth", "outcomes.maxPerClient",
-        "outcomes.ttlSeconds", "store.url", "logLevel", "logFormat",
+        "outcomes.ttlSeconds", "outcomes.reapIntervalSeconds", "store.url", "logLevel", "logFormat",
     ]
 
     /// The words of a key, lower-cased: `poll.initialMs` is `poll`, `initial`, `ms`; the
@@ -167,6 +167,8 @@ extension GatewayConfiguration {
             storeURL = url
         }
         outcomeTTLSeconds = try settings.int("outcomes.ttlSeconds", default: outcomeTTLSeconds, range: 1...2_592_000)
+        outcomeReapIntervalSeconds = try settings.int(
+            "outcomes.reapIntervalSeconds", default: outcomeReapIntervalSeconds, range: 1...86_400)
         defaultClientRateLimit = ClientRateLimit(
             rate: try settings.double("clients.defaultRate", default: defaultClientRateLimit.rate, range: 0.001...1_000_000),
             burst: try settings.int("clients.defaultBurst", default: defaultClientRateLimit.burst, range: 1...1_000_000))

@@ -36,6 +36,7 @@ extension GatewayConfiguration {
             ("ims.jobQuery", jobQuery.rawValue), ("tls.caBundle", caBundlePath ?? "<system>"),
             ("drain.timeoutSeconds", "\(drainTimeoutSeconds)"), ("wait.maxBackgroundSeconds", "\(maxBackgroundWaitSeconds)"),
             ("outcomes.maxPerClient", "\(outcomeMaxPerClient)"), ("store.url", storeURL), ("outcomes.ttlSeconds", "\(outcomeTTLSeconds)"),
+            ("outcomes.reapIntervalSeconds", "\(outcomeReapIntervalSeconds)"),
             ("clients.defaultRate", "\(defaultClientRateLimit.rate)"), ("clients.defaultBurst", "\(defaultClientRateLimit.burst)"),
             ("clients.maxPendingRequests", "\(maxPendingRequestsPerClient)"),
         ]

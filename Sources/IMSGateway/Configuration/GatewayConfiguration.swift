@@ -88,6 +88,9 @@ public struct GatewayConfiguration: Sendable {
     public static let defaultStoreURL = "sqlite:ims-gateway.sqlite"
     /// How long an outcome is kept after the request ended, in seconds (default 86,400).
     public var outcomeTTLSeconds: Int = 86_400
+    /// How often the reaper looks for expired outcomes, in seconds (default 60); each pass
+    /// deletes them in batches of 500.
+    public var outcomeReapIntervalSeconds: Int = 60
     /// How long after a request arrived the gateway may still wait for its jobs in the
     /// background once the caller was answered 504, in seconds (`max_background_wait`,
     /// default 3,600).

@@ -181,13 +181,16 @@ struct GatewayConfigurationTests {
         #expect(defaults.maxBackgroundWaitSeconds == 3600)
         #expect(defaults.outcomeMaxPerClient == 10_000)
         #expect(defaults.outcomeTTLSeconds == 86_400)
+        #expect(defaults.outcomeReapIntervalSeconds == 60)
         #expect(defaults.defaultClientRateLimit == ClientRateLimit(rate: 5, burst: 10))
         var environment = Self.base
         environment["IMSGW_WAIT_MAX_BACKGROUND_SECONDS"] = "600"
         environment["IMSGW_OUTCOMES_MAX_PER_CLIENT"] = "50"
         environment["IMSGW_STORE_URL"] = "sqlite:/var/lib/ims-gateway/state.sqlite"
         environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "120"
+        environment["IMSGW_OUTCOMES_REAP_INTERVAL_SECONDS"] = "5"
         let configuration = try Self.load(environment)
+        #expect(configuration.outcomeReapIntervalSeconds == 5)
         #expect(configuration.maxBackgroundWaitSeconds == 600)
         #expect(configuration.outcomeMaxPerClient == 50)
         #expect(configuration.outcomeTTLSeconds == 120)
@@ -205,6 +208,9 @@ struct GatewayConfigurationTests {
         environment["IMSGW_STORE_URL"] = nil
         environment["IMSGW_OUTCOMES_TTL_SECONDS"] = "0"
         #expect(Self.message(environment) == "setting outcomes.ttlSeconds: '0' is not a whole number from 1 to 2592000")
+        environment["IMSGW_OUTCOMES_TTL_SECONDS"] = nil
+        environment["IMSGW_OUTCOMES_REAP_INTERVAL_SECONDS"] = "0"
+        #expect(Self.message(environment) == "setting outcomes.reapIntervalSeconds: '0' is not a whole number from 1 to 86400")
     }
 
     @Test("every key read in every credentials mode is a known key, and maps to its IMSGW_ variable")
