@@ -196,6 +196,39 @@ struct LifecycleFlowTests {
         #expect(await flow.jobs.showJobs.allSatisfy { $0.priority == .backgroundPoll })
     }
 
+    @Test("fan-out 2 over 4 batches: batches 3 and 4 are stored and submitted only when 1 and 2 are final; 200 at 2 s")
+    func fanOut() async throws {
+        let flow = try LifecycleFlow(
+            jobs: { clock in
+                FakeIMSJobs(
+                    submitAnswers: (1...4).map { .success("job-\($0)") }, showJobAnswers: [Self.job("SUCCESS")],
+                    now: { clock.now })
+            },
+            schedule: Self.schedule, fanOut: 2)
+        defer { flow.stop() }
+        let t0 = flow.clock.now
+        let driver = try await flow.admit(batches: 4, fanOut: 2)
+        let caller = Task { await driver.wait(until: t0.advanced(by: .seconds(30)), starting: true) }
+        try await flow.pollsQueued(2)
+        #expect(await flow.jobs.submits.count == 2)
+        flow.clock.advance(by: .seconds(1))
+        // Polls 1 and 2 sent (SUCCESS), then batches 3 and 4 submitted and their polls queued.
+        try await flow.eventually("polls 1 and 2") { await flow.jobs.showJobs.count == 2 }
+        try await flow.eventually("submits 3 and 4") { await flow.jobs.submits.count == 4 }
+        try await flow.pollsQueued(2)
+        #expect(await flow.jobs.submits.map(\.body.images) == driver.request.plan.batches)
+        flow.clock.advance(by: .seconds(1))
+        let answer = await caller.value
+        #expect(answer.result.httpStatus == 200)
+        #expect(answer.result.batches.map(\.jobID) == ["job-1", "job-2", "job-3", "job-4"])
+        let polls = await flow.jobs.showJobs
+        #expect(polls.map(\.jobID) == ["job-1", "job-2", "job-3", "job-4"])
+        #expect(polls.map(\.at) == [1, 1, 2, 2].map { t0.advanced(by: .seconds($0)) })
+        let stored = try #require(try await flow.store.request(id: driver.request.requestID))
+        #expect(stored.request.state == .final)
+        #expect(stored.batches.map(\.jobID) == ["job-1", "job-2", "job-3", "job-4"])
+    }
+
     @Test("a drain at 1.5 s with 2 s to go: the caller gets 504 at 3.5 s cut by the drain; the request stays running in the store")
     func drainCutsTheWait() async throws {
         let flow = try LifecycleFlow(
