@@ -59,6 +59,11 @@ public final class SQLiteGatewayStore: GatewayStore {
         // The database file itself is locked too: deleting the lock file (a stale-lock clean-up)
         // must not let a second process in. SQLite's own locks are POSIX record locks, which a
         // flock does not touch.
+        // A new store file is readable by its owner only (it holds client names, projects and
+        // image ids; SQLite gives its -wal and -shm files the same mode). An existing file
+        // keeps the mode its operator gave it.
+        let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 { closeDescriptor(created) }
         let fileLock: StoreLockFile
         do throws(StoreError) {
             fileLock = try StoreLockFile(lockPath: path, storePath: path)

@@ -43,6 +43,27 @@ struct MigrationTests {
         try queue.close()
     }
 
+    @Test("a new store file and its WAL are readable by their owner only; an existing file keeps its mode")
+    func newFileMode() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("store.sqlite")
+        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        try store.migrate()
+        func mode(_ file: String) throws -> Int {
+            (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int ?? -1) & 0o777
+        }
+        #expect(try mode(path) == 0o600)
+        #expect(try mode(path + "-wal") == 0o600)
+        try store.close()
+
+        let shared = folder.file("shared.sqlite")
+        #expect(FileManager.default.createFile(atPath: shared, contents: nil, attributes: [.posixPermissions: 0o640]))
+        let existing = try SQLiteGatewayStore(path: shared, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        try existing.migrate()
+        #expect(try mode(shared) == 0o640)
+        try existing.close()
+    }
+
     @Test("a store that needs a newer gateway is incompatible, for migrate and checkSchema")
     func minimumGatewayAboveRunning() throws {
         let folder = try TemporaryFolder()

@@ -20,6 +20,9 @@ final class LifecycleDriver: Sendable {
         var waiters: [CallerID: CheckedContinuation<CallerAnswer, Never>] = [:]
         var nextCaller = 0
         var inBackground = false
+        /// Callers answered with the settled document (each gets its audit lines from its
+        /// controller; with none, the driver writes them).
+        var settledAnswers = 0
     }
 
     private let state: Mutex<State>
@@ -133,7 +136,10 @@ final class LifecycleDriver: Sendable {
                 at: at, subscriber: "\(request.requestID)#\(index)",
                 deliver: { [self] outcome, now in send(.jobPolled(batch: index, outcome, now: now)) })
         case .answer(let id, let answer):
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            let waiter = state.withLock { state in
+                if state.lifecycle.isSettled { state.settledAnswers += 1 }
+                return state.waiters.removeValue(forKey: id)
+            }
             waiter?.resume(returning: answer)
         case .continueInBackground:
             // Counted once per request: a repeat that joins and times out again is the same wait.
@@ -278,13 +284,15 @@ final class LifecycleDriver: Sendable {
     }
 
     private func finished() {
-        let (wasBackground, lifecycle) = state.withLock { ($0.inBackground, $0.lifecycle) }
+        let (wasBackground, answered, lifecycle) = state.withLock { ($0.inBackground, $0.settledAnswers, $0.lifecycle) }
         context.scheduler.setTimer(request.requestID, at: nil, fire: { _ in })
         if wasBackground { context.metrics.backgroundWaits(-1) }
         guard lifecycle.settledState != nil else { return }
         let result = lifecycle.document(now: context.now)
         context.metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
-        if wasBackground {
+        // Ended with nobody to answer (a background wait, or a request resumed at start): its
+        // audit lines are written here.
+        if wasBackground || answered == 0 {
             context.log.answered(
                 result, status: result.httpStatus, client: request.clientName, route: request.route, source: .background,
                 requestID: request.requestID)
