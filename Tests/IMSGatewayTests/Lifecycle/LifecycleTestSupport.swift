@@ -22,6 +22,9 @@ enum LifecycleFixture {
     /// 1 s, doubling, capped at 8 s, no jitter: every poll instant is exact.
     static let schedule = PollSchedule(
         initialDelay: .seconds(1), growthFactor: 2, maxDelay: .seconds(8), jitter: 0, finalPollMargin: .milliseconds(100))
+    /// 5 s, doubling, capped at 8 s, no jitter: a first poll far enough out to be trimmed.
+    static let slowSchedule = PollSchedule(
+        initialDelay: .seconds(5), growthFactor: 2, maxDelay: .seconds(8), jitter: 0, finalPollMargin: .milliseconds(100))
     static let storeError = StoreError(.unavailable, "disk I/O error")
 
     static func image(_ n: Int) -> String {

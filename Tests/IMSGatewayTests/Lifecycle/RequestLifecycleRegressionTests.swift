@@ -8,15 +8,13 @@ import Testing
 struct RequestLifecycleRegressionTests {
     typealias F = LifecycleFixture
 
-    static let slowSchedule = PollSchedule(
-        initialDelay: .seconds(5), growthFactor: 2, maxDelay: .seconds(8), jitter: 0, finalPollMargin: .milliseconds(100))
 
     @Test("a poll planned inside the final-poll margin of the only caller's deadline is due after that deadline: it is a background poll bounded by the background deadline")
     func pollAfterLastFinalPollUsesPassedCallerDeadline() {
         let t0 = ContinuousClock.now
         var l = F.lifecycle(t0, batches: 1)
         _ = l.start(at: t0, callerDeadline: t0.after(2))
-        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: Self.slowSchedule, now: t0.after(ms: 500))) == [
+        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: F.slowSchedule, now: t0.after(ms: 500))) == [
             .storeJobID(batch: 0, jobID: "job-0", attempt: 1),
             .schedulePoll(batch: 0, jobID: "job-0", at: t0.after(ms: 1900), deadline: t0.after(2), priority: .poll),
         ])

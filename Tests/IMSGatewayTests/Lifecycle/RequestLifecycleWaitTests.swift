@@ -8,8 +8,6 @@ import Testing
 struct RequestLifecycleWaitTests {
     typealias F = LifecycleFixture
 
-    static let slowSchedule = PollSchedule(
-        initialDelay: .seconds(5), growthFactor: 2, maxDelay: .seconds(8), jitter: 0, finalPollMargin: .milliseconds(100))
 
     /// A request of one batch whose job `job-0` came at t0+1 (first poll planned at t0+2).
     static func pending(_ t0: ContinuousClock.Instant, callerDeadline: Int? = 60) -> RequestLifecycle {
@@ -49,7 +47,7 @@ struct RequestLifecycleWaitTests {
         let t0 = ContinuousClock.now
         var l = F.lifecycle(t0, batches: 1)
         _ = l.start(at: t0, callerDeadline: t0.after(2))
-        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: Self.slowSchedule, now: t0.after(ms: 500))) == [
+        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: F.slowSchedule, now: t0.after(ms: 500))) == [
             .storeJobID(batch: 0, jobID: "job-0", attempt: 1),
             .schedulePoll(batch: 0, jobID: "job-0", at: t0.after(ms: 1900), deadline: t0.after(2), priority: .poll),
         ])
@@ -64,7 +62,7 @@ struct RequestLifecycleWaitTests {
         let t0 = ContinuousClock.now
         var l = F.lifecycle(t0, batches: 1, backgroundSeconds: 60)
         _ = l.start(at: t0, callerDeadline: nil)
-        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: Self.slowSchedule, now: t0.after(58))) == [
+        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: F.slowSchedule, now: t0.after(58))) == [
             .storeJobID(batch: 0, jobID: "job-0", attempt: 1),
             .schedulePoll(batch: 0, jobID: "job-0", at: t0.after(ms: 59_900), deadline: t0.after(60), priority: .backgroundPoll),
         ])
@@ -77,7 +75,7 @@ struct RequestLifecycleWaitTests {
         _ = l.handle(.callerJoined(F.c1, deadline: t0.after(4), now: t0))
         _ = l.handle(.callerJoined(F.c2, deadline: t0.after(40), now: t0))
         _ = l.handle(.admitted(now: t0))
-        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: Self.slowSchedule, now: t0.after(1))) == [
+        #expect(l.handle(.jobIDReceived(batch: 0, jobID: "job-0", schedule: F.slowSchedule, now: t0.after(1))) == [
             .storeJobID(batch: 0, jobID: "job-0", attempt: 1),
             .schedulePoll(batch: 0, jobID: "job-0", at: t0.after(ms: 3900), deadline: t0.after(40), priority: .poll),
         ])
