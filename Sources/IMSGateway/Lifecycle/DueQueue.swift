@@ -29,7 +29,11 @@ struct DueQueue<Key: Sendable>: Sendable {
         guard !heap.isEmpty else { return }
         heap.swapAt(0, heap.count - 1)
         heap.removeLast()
-        var parent = 0
+        siftDown(from: 0)
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1
             let right = left + 1
@@ -39,6 +43,18 @@ struct DueQueue<Key: Sendable>: Sendable {
             guard first != parent else { return }
             heap.swapAt(parent, first)
             parent = first
+        }
+    }
+
+    /// Keeps only the entries `isLive` says are current, in heap order again (O(n)): the
+    /// scheduler calls it when stale entries outnumber live ones, so that keys re-pushed
+    /// often (a request's timer moves on every event) do not pile up until they come due.
+    mutating func compact(keeping isLive: (Key, UInt64) -> Bool) {
+        heap.removeAll { !isLive($0.key, $0.generation) }
+        var parent = heap.count / 2 - 1
+        while parent >= 0 {
+            siftDown(from: parent)
+            parent -= 1
         }
     }
 

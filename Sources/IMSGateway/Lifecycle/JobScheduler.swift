@@ -61,6 +61,13 @@ final class JobScheduler: Sendable {
         /// The loop, while it sleeps: resumed by an entry due before `sleepingUntil`.
         var wake: CheckedContinuation<Void, Never>?
         var sleepingUntil: ContinuousClock.Instant?
+        /// The tasks that sleep on the clock to wake the loop, by id, and the earliest instant
+        /// one of them wakes it. They are not cancelled when the loop is woken earlier (that
+        /// would make and drop one clock timer per wake-up, and a cancelled sleep still holds
+        /// libdispatch's timer until its instant): a new one is made only for an earlier instant.
+        var sleepers: [UInt64: Task<Void, Never>] = [:]
+        var sleeperDue: ContinuousClock.Instant?
+        var nextSleeper: UInt64 = 0
         var pollsSent = 0
     }
 
@@ -106,7 +113,7 @@ final class JobScheduler: Sendable {
             entry.subscribers[subscriber] = deliver
             entry.generation = state.generation
             state.polls[key] = entry
-            state.queue.push(.poll(key), at: entry.due, generation: state.generation)
+            Self.push(.poll(key), at: entry.due, &state)
             return Self.wakeIfEarlier(entry.due, &state)
         }
         wake?.resume()
@@ -133,7 +140,7 @@ final class JobScheduler: Sendable {
             if let timer = state.timers[key], timer.due == due { return nil }
             state.generation += 1
             state.timers[key] = Timer(due: due, fire: fire, generation: state.generation)
-            state.queue.push(.timer(key), at: due, generation: state.generation)
+            Self.push(.timer(key), at: due, &state)
             return Self.wakeIfEarlier(due, &state)
         }
         wake?.resume()
@@ -147,10 +154,15 @@ final class JobScheduler: Sendable {
                 await sleep(until: next)
             }
         } onCancel: {
-            let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                defer { state.wake = nil }
-                return state.wake
+            let (wake, sleepers) = state.withLock { state in
+                defer {
+                    state.wake = nil
+                    state.sleepers = [:]
+                    state.sleeperDue = nil
+                }
+                return (state.wake, state.sleepers.values)
             }
+            for sleeper in sleepers { sleeper.cancel() }
             wake?.resume()
         }
     }
@@ -216,31 +228,48 @@ final class JobScheduler: Sendable {
 
     /// Suspends until `until` (forever when nil) or until an earlier entry is scheduled.
     private func sleep(until: ContinuousClock.Instant?) async {
-        var sleeper: Task<Void, Never>?
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { state -> Bool in
                 if Task.isCancelled { return true }
                 if let due = state.queue.peek()?.1, until.map({ due < $0 }) ?? true { return true }
                 state.wake = continuation
                 state.sleepingUntil = until
-                return false
-            }
-            if resumeNow {
-                continuation.resume()
-                return
-            }
-            if let until {
-                sleeper = Task { [clock] in
+                // A sleeper due at or before `until` wakes the loop in time (an earlier one
+                // wakes it for nothing, and it sleeps again).
+                guard let until, state.sleeperDue.map({ until < $0 }) ?? true else { return false }
+                state.nextSleeper += 1
+                let id = state.nextSleeper
+                state.sleeperDue = until
+                state.sleepers[id] = Task { [clock] in
                     try? await clock.sleep(until: until, tolerance: nil)
                     let wake = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-                        defer { state.wake = nil }
+                        state.sleepers[id] = nil
+                        if state.sleeperDue == until { state.sleeperDue = nil }
+                        defer {
+                            state.wake = nil
+                            state.sleepingUntil = nil
+                        }
                         return state.wake
                     }
                     wake?.resume()
                 }
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Queues `key` at `due` with the current generation, and drops the stale entries once
+    /// they outnumber the live ones (amortized O(1) per push).
+    private static func push(_ key: EntryKey, at due: ContinuousClock.Instant, _ state: inout State) {
+        state.queue.push(key, at: due, generation: state.generation)
+        guard state.queue.count > 2 * (state.polls.count + state.timers.count) + 64 else { return }
+        state.queue.compact { key, generation in
+            switch key {
+            case .poll(let job): return state.polls[job]?.generation == generation
+            case .timer(let name): return state.timers[name]?.generation == generation
             }
         }
-        sleeper?.cancel()
     }
 
     /// The sleeping loop's continuation, taken, when `due` comes before it would wake.

@@ -1,0 +1,68 @@
+/// Writes one compact JSON object by hand, for the data of a request's events (docs/ARCHITECTURE.md,
+/// "State and recovery"): Foundation's `JSONSerialization` cost about 8 % of the gateway's CPU
+/// per request there (BENCHMARKS.md, "Durable requests"). Strings are escaped as
+/// ``JSONStringArray`` escapes them, so any JSON reader reads them back.
+///
+/// Members are written in the order they are added; the caller adds them in the order it wants
+/// stored (the events add theirs sorted by key, as `JSONSerialization` with `.sortedKeys` did).
+///
+/// ```swift
+/// var object = JSONObjectWriter()
+/// object.add("index", 0)
+/// object.add("job_id", "ff8080814dbd65d7014dc2e13e6f1a3c")
+/// object.text   // {"index":0,"job_id":"ff8080814dbd65d7014dc2e13e6f1a3c"}
+/// ```
+public struct JSONObjectWriter: Sendable {
+    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+
+    /// An empty object.
+    public init() {}
+
+    /// Adds `"key":"value"`.
+    public mutating func add(_ key: String, _ value: String) {
+        member(key)
+        JSONStringArray.appendString(value, to: &bytes)
+    }
+
+    /// Adds `"key":value`, a JSON number.
+    public mutating func add(_ key: String, _ value: Int) {
+        member(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// Adds `"key":[...]`, an array of strings.
+    public mutating func add(_ key: String, _ values: [String]) {
+        member(key)
+        bytes.append(UInt8(ascii: "["))
+        for (position, value) in values.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONStringArray.appendString(value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// Adds `"key":[...]`, an array of objects.
+    public mutating func add(_ key: String, _ objects: [JSONObjectWriter]) {
+        member(key)
+        bytes.append(UInt8(ascii: "["))
+        for (position, object) in objects.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: object.bytes)
+            bytes.append(UInt8(ascii: "}"))
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// The object's JSON text.
+    public var text: String {
+        var closed = bytes
+        closed.append(UInt8(ascii: "}"))
+        return String(decoding: closed, as: UTF8.self)
+    }
+
+    private mutating func member(_ key: String) {
+        if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+        JSONStringArray.appendString(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+}
