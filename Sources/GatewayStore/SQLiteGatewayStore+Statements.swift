@@ -15,6 +15,12 @@ extension SQLiteGatewayStore {
         static let beginImmediate = "BEGIN IMMEDIATE TRANSACTION"
         /// Commits the transaction (no arguments).
         static let commit = "COMMIT TRANSACTION"
+        /// Opens the savepoint of one write in a group (no arguments).
+        static let savepoint = "SAVEPOINT gateway_write"
+        /// Keeps what the write did (no arguments).
+        static let releaseSavepoint = "RELEASE SAVEPOINT gateway_write"
+        /// Undoes what the write did, the rest of the group stays (no arguments).
+        static let rollbackToSavepoint = "ROLLBACK TRANSACTION TO SAVEPOINT gateway_write"
 
         /// Whether `store_meta` exists (no arguments).
         static let storeMetaExists =

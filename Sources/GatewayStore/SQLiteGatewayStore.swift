@@ -14,8 +14,9 @@ import Synchronization
 /// with `synchronous=NORMAL`, foreign keys on and a busy timeout, guarded by an exclusive
 /// `flock` on `<path>.lock` so that only one gateway process uses the file.
 ///
-/// Every write is one IMMEDIATE transaction, run through GRDB's async API (no Swift concurrency
-/// thread waits on SQLite). Times are stored as INTEGER milliseconds since the Unix epoch.
+/// Every write is atomic on its own: the writes that wait for the writer connection share one
+/// IMMEDIATE transaction, each in a savepoint (group commit, ``GroupCommitWriter``), run on a
+/// dispatch queue of their own (no Swift concurrency thread waits on SQLite). Times are stored as INTEGER milliseconds since the Unix epoch.
 /// Error messages name the file and never hold request data or SQL parameter values.
 public final class SQLiteGatewayStore: GatewayStore {
     /// The newest schema version this build knows (and migrates to).
@@ -30,6 +31,7 @@ public final class SQLiteGatewayStore: GatewayStore {
     public let gatewayVersion: String
 
     let pool: DatabasePool
+    private let writer: GroupCommitWriter
     private let lock: StoreLockFile
     /// The flock on the database file itself.
     private let fileLock: StoreLockFile
@@ -37,9 +39,17 @@ public final class SQLiteGatewayStore: GatewayStore {
     private let committedWrites = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
 
-    /// How many write transactions this object committed since it was opened (each protocol
-    /// write is one), for tests and benchmarks.
+    /// How many writes this object committed since it was opened (each protocol write is one
+    /// transaction of its own, atomic by itself, though several may share one SQLite commit),
+    /// for tests and benchmarks.
     public var writeTransactions: Int { committedWrites.load(ordering: .relaxed) }
+
+    /// How many SQLite transactions carried those writes (group commit: at most
+    /// ``writeTransactions``), for benchmarks.
+    public var commits: Int { writer.commits }
+
+    /// Whether a group of writes is being committed, and the writes waiting behind it, for tests.
+    var writesWaiting: (committing: Bool, writes: Int) { writer.waiting }
 
     /// Opens (creating if needed) the store at `path`, after taking the lock file
     /// `<path>.lock` (held until ``close()`` or until the object goes). Reads the schema once,
@@ -93,6 +103,7 @@ public final class SQLiteGatewayStore: GatewayStore {
         self.path = path
         self.gatewayVersion = gatewayVersion
         self.pool = pool
+        self.writer = GroupCommitWriter(pool: pool)
         self.lock = lock
         self.fileLock = fileLock
         self.logger = logger
@@ -348,34 +359,19 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     // MARK: - Access
 
-    /// Runs `body` in one IMMEDIATE transaction on the writer connection and counts it in
+    /// Runs `body` in an IMMEDIATE transaction on the writer connection, in a savepoint of its
+    /// own when other writes share that transaction (``GroupCommitWriter``), and counts it in
     /// ``writeTransactions`` once committed; maps every error through ``storeError(_:file:operation:)``.
     private func write<T: Sendable>(
-        _ operation: String, _ body: @Sendable (Database) throws -> T
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(StoreError) -> T {
         try checkOpen(operation)
         do {
-            let value = try await pool.writeWithoutTransaction { db -> T in try Self.immediateTransaction(db, body) }
+            let value = try await writer.write(body)
             committedWrites.add(1, ordering: .relaxed)
             return value
         } catch {
             throw Self.storeError(error, file: path, operation: operation)
-        }
-    }
-
-    /// Runs `body` between `BEGIN IMMEDIATE` and `COMMIT`, both prepared once per connection
-    /// (GRDB's `inTransaction` prepares them each time); rolls back when `body` or the commit
-    /// throws, and rethrows that error.
-    private static func immediateTransaction<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
-        try db.cachedStatement(sql: Statements.beginImmediate).execute()
-        do {
-            let result = try body(db)
-            try db.cachedStatement(sql: Statements.commit).execute()
-            return result
-        } catch {
-            // Nothing to roll back when SQLite ended the transaction itself (GRDB checks).
-            try? db.rollback()
-            throw error
         }
     }
 

@@ -216,17 +216,23 @@ struct LifecycleFlowTests {
         try await flow.eventually("polls 1 and 2") { await flow.jobs.showJobs.count == 2 }
         try await flow.eventually("submits 3 and 4") { await flow.jobs.submits.count == 4 }
         try await flow.pollsQueued(2)
-        #expect(await flow.jobs.submits.map(\.body.images) == driver.request.plan.batches)
+        // Batches 3 and 4 are stored and sent concurrently: either may reach IMS first.
+        let sent = await flow.jobs.submits.map(\.body.images)
+        #expect(Array(sent.prefix(2)) == Array(driver.request.plan.batches.prefix(2)))
+        #expect(Set(sent.suffix(2)) == Set(driver.request.plan.batches.suffix(2)))
         flow.clock.advance(by: .seconds(1))
         let answer = await caller.value
         #expect(answer.result.httpStatus == 200)
-        #expect(answer.result.batches.map(\.jobID) == ["job-1", "job-2", "job-3", "job-4"])
+        let jobIDs = answer.result.batches.map(\.jobID)
+        #expect(Array(jobIDs.prefix(2)) == ["job-1", "job-2"])
+        #expect(Set(jobIDs.suffix(2)) == ["job-3", "job-4"])
         let polls = await flow.jobs.showJobs
-        #expect(polls.map(\.jobID) == ["job-1", "job-2", "job-3", "job-4"])
+        #expect(Array(polls.map(\.jobID).prefix(2)) == ["job-1", "job-2"])
+        #expect(Set(polls.map(\.jobID).suffix(2)) == ["job-3", "job-4"])
         #expect(polls.map(\.at) == [1, 1, 2, 2].map { t0.advanced(by: .seconds($0)) })
         let stored = try #require(try await flow.store.request(id: driver.request.requestID))
         #expect(stored.request.state == .final)
-        #expect(stored.batches.map(\.jobID) == ["job-1", "job-2", "job-3", "job-4"])
+        #expect(stored.batches.map(\.jobID) == jobIDs)
     }
 
     @Test("a drain at 1.5 s with 2 s to go: the caller gets 504 at 3.5 s cut by the drain; the request stays running in the store")
