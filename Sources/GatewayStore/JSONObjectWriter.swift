@@ -24,6 +24,11 @@ public struct JSONObjectWriter: Sendable {
         JSONStringArray.appendString(value, to: &bytes)
     }
 
+    /// Adds `"key":"value"` when `value` is not nil (as `JSONEncoder` leaves out a nil optional).
+    public mutating func addIfPresent(_ key: String, _ value: String?) {
+        if let value { add(key, value) }
+    }
+
     /// Adds `"key":value`, a JSON number.
     public mutating func add(_ key: String, _ value: Int) {
         member(key)
@@ -44,13 +49,19 @@ public struct JSONObjectWriter: Sendable {
     /// Adds `"key":[...]`, an array of objects.
     public mutating func add(_ key: String, _ objects: [JSONObjectWriter]) {
         member(key)
-        bytes.append(UInt8(ascii: "["))
+        bytes.append(contentsOf: Self.array(objects).utf8)
+    }
+
+    /// `objects` as one JSON array.
+    public static func array(_ objects: [JSONObjectWriter]) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
         for (position, object) in objects.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes.append(contentsOf: object.bytes)
             bytes.append(UInt8(ascii: "}"))
         }
         bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The object's JSON text.

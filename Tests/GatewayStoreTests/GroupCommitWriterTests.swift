@@ -29,15 +29,19 @@ struct GroupCommitWriterTests {
     func grouped() async throws {
         let folder = try TemporaryFolder()
         let path = folder.file("store.sqlite")
-        let store = try Fixture.store(path)
+        // A busy timeout far longer than the test: the first write waits for the lock however
+        // slowly the other suites let the next ten tasks run.
+        let store = try SQLiteGatewayStore(path: path, gatewayVersion: Fixture.version, busyTimeoutMs: 600_000, logger: Fixture.logger)
+        try store.migrate()
         let limits = AdmissionLimits(maxRunning: 100, maxStored: 100)
         #expect(try await Fixture.admit(store, Fixture.request("r0"), limits: limits) == .admitted)
         let writesBefore = store.writeTransactions
         let commitsBefore = store.commits
 
         let release = DispatchSemaphore(value: 0)
+        defer { release.signal() }  // never leave the lock held when an expectation throws
         let done = try Self.holdWriteLock(path, release: release)
-        // The first write takes the writer and waits for the lock (busy timeout 5 s)...
+        // The first write takes the writer and waits for the lock...
         let first = Task { try await Fixture.admit(store, Fixture.request("first"), limits: limits) }
         try await eventually { store.writesWaiting == (true, 0) }
         // ...the next ten wait behind it: eight good ones, one that is refused before it writes
@@ -92,9 +96,10 @@ struct GroupCommitWriterTests {
         try store.close()
     }
 
-    /// Waits (real time, at most 10 s) until `condition` holds.
+    /// Waits (real time, at most 60 s: other suites may keep the cooperative threads busy)
+    /// until `condition` holds.
     private func eventually(_ condition: () -> Bool) async throws {
-        let limit = ContinuousClock.now.advanced(by: .seconds(10))
+        let limit = ContinuousClock.now.advanced(by: .seconds(60))
         while !condition() {
             guard ContinuousClock.now < limit else { throw StoreError(.failed, "never happened") }
             try await Task.sleep(for: .milliseconds(2))

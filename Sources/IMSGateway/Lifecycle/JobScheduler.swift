@@ -98,9 +98,18 @@ final class JobScheduler: Sendable {
     /// subscriber gets that poll's answer.
     func schedule(_ poll: Poll, at due: ContinuousClock.Instant, subscriber: String, deliver: @escaping Delivery) {
         let key = JobKey(projectID: poll.projectID, jobID: poll.jobID)
+        let now = clock.now
+        var sendNow = false
         let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.inFlight[key] != nil, state.inFlight[key]?[subscriber] == nil {
                 state.inFlight[key]?[subscriber] = deliver
+                return nil
+            }
+            if due <= now, state.polls[key] == nil, state.inFlight[key] == nil {
+                // Due already and not queued: sent from here, without a turn of the loop.
+                state.inFlight[key] = [subscriber: deliver]
+                state.pollsSent += 1
+                sendNow = true
                 return nil
             }
             state.generation += 1
@@ -117,6 +126,7 @@ final class JobScheduler: Sendable {
             return Self.wakeIfEarlier(entry.due, &state)
         }
         wake?.resume()
+        if sendNow { Task { await self.send(poll, key: key) } }
     }
 
     /// Drops `subscriber` from the queued and in-flight polls of `projectID`/`jobID` (a

@@ -53,12 +53,20 @@ extension LifecycleBatch {
         submittedAt = record.submittedAt.map(instant)
     }
 
-    private static func encode(_ results: [ImageMemberResult]?) -> String? {
-        guard let results, let data = try? JSONEncoder().encode(results) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+    /// The `results` column: `[{"image_id":"...","project_id":"...","status":"success"},...]`,
+    /// nil fields left out (as `JSONEncoder` wrote them, which ``decode(_:)`` reads too).
+    static func encode(_ results: [ImageMemberResult]?) -> String? {
+        guard let results else { return nil }
+        return JSONObjectWriter.array(results.map { result in
+            var object = JSONObjectWriter()
+            object.addIfPresent("image_id", result.imageID)
+            object.addIfPresent("project_id", result.projectID)
+            object.addIfPresent("status", result.status)
+            return object
+        })
     }
 
-    private static func decode(_ json: String) -> [ImageMemberResult]? {
+    static func decode(_ json: String) -> [ImageMemberResult]? {
         try? JSONDecoder().decode([ImageMemberResult].self, from: Data(json.utf8))
     }
 }
