@@ -1,7 +1,9 @@
-/// Writes one compact JSON object by hand, for the data of a request's events (docs/ARCHITECTURE.md,
-/// "State and recovery"): Foundation's `JSONSerialization` cost about 8 % of the gateway's CPU
-/// per request there (BENCHMARKS.md, "Durable requests"). Strings are escaped as
-/// ``JSONStringArray`` escapes them, so any JSON reader reads them back.
+/// Writes one compact JSON object by hand: the data of a request's events (docs/ARCHITECTURE.md,
+/// "State and recovery"), the per-image results column and the gateway's 200 answer.
+/// Foundation's `JSONSerialization` and `JSONEncoder` cost about 8 % and 5 % of the gateway's
+/// CPU per request there (BENCHMARKS.md, "The store's CPU"). Strings are escaped as
+/// ``JSONStringArray`` escapes them (slashes and non-ASCII characters are kept as they are, as
+/// `JSONEncoder` with `.withoutEscapingSlashes` keeps them), so any JSON reader reads them back.
 ///
 /// Members are written in the order they are added; the caller adds them in the order it wants
 /// stored (the events add theirs sorted by key, as `JSONSerialization` with `.sortedKeys` did).
@@ -46,6 +48,13 @@ public struct JSONObjectWriter: Sendable {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// Adds `"key":{...}`, an object.
+    public mutating func add(_ key: String, _ object: JSONObjectWriter) {
+        member(key)
+        bytes.append(contentsOf: object.bytes)
+        bytes.append(UInt8(ascii: "}"))
+    }
+
     /// Adds `"key":[...]`, an array of objects.
     public mutating func add(_ key: String, _ objects: [JSONObjectWriter]) {
         member(key)
@@ -65,10 +74,13 @@ public struct JSONObjectWriter: Sendable {
     }
 
     /// The object's JSON text.
-    public var text: String {
+    public var text: String { String(decoding: utf8, as: UTF8.self) }
+
+    /// The object's JSON text as UTF-8 bytes.
+    public var utf8: [UInt8] {
         var closed = bytes
         closed.append(UInt8(ascii: "}"))
-        return String(decoding: closed, as: UTF8.self)
+        return closed
     }
 
     private mutating func member(_ key: String) {

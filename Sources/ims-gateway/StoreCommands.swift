@@ -36,7 +36,9 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         do {
             let opened = try StoreOpener.open(url: store.resolved, logger: logger)
-            print("store \(StoreLocation.redacted(store.resolved)): schema version \(SQLiteGatewayStore.schemaVersion), gateway \(GatewayVersion.current)")
+            print(
+                "store \(StoreLocation.redacted(store.resolved)): schema version \(SQLiteGatewayStore.schemaVersion), "
+                    + "usable by gateway \(SQLiteGatewayStore.minimumGatewayVersion) and later (this is gateway \(GatewayVersion.current))")
             try opened.close()
         } catch {
             throw CommandFailure.store("\(error)").exit()

@@ -30,7 +30,7 @@ struct MemberStatusAnswer {
         fields[ResponseFactory.retryAfterHeader] = "\(retryAfterSeconds)"
         var running = result
         running.outcome = .running
-        return ResponseFactory.json(status: 202, running, headers: fields)
+        return ResponseFactory.json(status: 202, utf8: running.jsonUTF8, headers: fields)
     }
 
     /// The answer for the result's status.
@@ -38,7 +38,7 @@ struct MemberStatusAnswer {
         var fields = headers
         switch result.httpStatus {
         case 200:
-            return ResponseFactory.json(status: 200, result, headers: fields)
+            return ResponseFactory.json(status: 200, utf8: result.jsonUTF8, headers: fields)
         case 502:
             var detail = "\(result.totals.failed + result.totals.submitFailed) of \(result.totals.batches) batch(es) failed; see batches[]"
             if result.batches.contains(where: { Self.authenticationCodes.contains($0.errorCode ?? "") }) {

@@ -28,11 +28,15 @@ enum ResponseFactory {
     static let preferHeader = HTTPField.Name("Prefer")!
 
     static func json(status: Int, _ value: some Encodable, problem: Bool = false, headers: HTTPFields = [:]) -> Response {
-        let data = encoded(value)
+        json(status: status, utf8: Array(encoded(value)), problem: problem, headers: headers)
+    }
+
+    /// An answer whose body is `utf8`, JSON already written (``MemberStatusResult/jsonUTF8``).
+    static func json(status: Int, utf8: [UInt8], problem: Bool = false, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = problem ? "application/problem+json" : "application/json"
         return Response(
-            status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: utf8)))
     }
 
     /// `value` as the JSON of every answer (sorted keys, slashes unescaped); `{}` when it

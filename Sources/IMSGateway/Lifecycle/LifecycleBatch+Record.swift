@@ -57,13 +57,7 @@ extension LifecycleBatch {
     /// nil fields left out (as `JSONEncoder` wrote them, which ``decode(_:)`` reads too).
     static func encode(_ results: [ImageMemberResult]?) -> String? {
         guard let results else { return nil }
-        return JSONObjectWriter.array(results.map { result in
-            var object = JSONObjectWriter()
-            object.addIfPresent("image_id", result.imageID)
-            object.addIfPresent("project_id", result.projectID)
-            object.addIfPresent("status", result.status)
-            return object
-        })
+        return JSONObjectWriter.array(results.map(\.jsonObject))
     }
 
     static func decode(_ json: String) -> [ImageMemberResult]? {

@@ -20,9 +20,13 @@ final class LifecycleDriver: Sendable {
         var waiters: [CallerID: CheckedContinuation<CallerAnswer, Never>] = [:]
         var nextCaller = 0
         var inBackground = false
-        /// Callers answered with the settled document (each gets its audit lines from its
-        /// controller; with none, the driver writes them).
-        var settledAnswers = 0
+        /// The caller that started the request (``wait(until:starting:)``), none for a request
+        /// resumed at start.
+        var starter: CallerID?
+        /// Whether the starter was answered with the settled document: its controller then
+        /// writes the audit lines. Otherwise (a 504 and a background wait, a request resumed
+        /// at start; repeats that join write none) the driver writes them when it ends.
+        var starterGotSettled = false
     }
 
     private let state: Mutex<State>
@@ -74,7 +78,9 @@ final class LifecycleDriver: Sendable {
     func wait(until deadline: ContinuousClock.Instant, starting: Bool = false) async -> CallerAnswer {
         let id = state.withLock { state -> CallerID in
             state.nextCaller += 1
-            return CallerID(value: state.nextCaller)
+            let id = CallerID(value: state.nextCaller)
+            if starting { state.starter = id }
+            return id
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<CallerAnswer, Never>) in
@@ -137,7 +143,7 @@ final class LifecycleDriver: Sendable {
                 deliver: { [self] outcome, now in send(.jobPolled(batch: index, outcome, now: now)) })
         case .answer(let id, let answer):
             let waiter = state.withLock { state in
-                if state.lifecycle.isSettled { state.settledAnswers += 1 }
+                if state.lifecycle.isSettled, id == state.starter { state.starterGotSettled = true }
                 return state.waiters.removeValue(forKey: id)
             }
             waiter?.resume(returning: answer)
@@ -284,15 +290,17 @@ final class LifecycleDriver: Sendable {
     }
 
     private func finished() {
-        let (wasBackground, answered, lifecycle) = state.withLock { ($0.inBackground, $0.settledAnswers, $0.lifecycle) }
+        let (wasBackground, starterGotSettled, lifecycle) = state.withLock {
+            ($0.inBackground, $0.starterGotSettled, $0.lifecycle)
+        }
         context.scheduler.setTimer(request.requestID, at: nil, fire: { _ in })
         if wasBackground { context.metrics.backgroundWaits(-1) }
         guard lifecycle.settledState != nil else { return }
         let result = lifecycle.document(now: context.now)
         context.metrics.requestEnded(upstreamCalls: result.totals.upstreamCalls)
-        // Ended with nobody to answer (a background wait, or a request resumed at start): its
-        // audit lines are written here.
-        if wasBackground || answered == 0 {
+        // The caller that started it did not get the end (a background wait, a request resumed
+        // at start, whether or not a repeat joined it): its audit lines are written here.
+        if !starterGotSettled {
             context.log.answered(
                 result, status: result.httpStatus, client: request.clientName, route: request.route, source: .background,
                 requestID: request.requestID)

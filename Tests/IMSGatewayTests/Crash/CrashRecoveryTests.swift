@@ -70,6 +70,12 @@ struct CrashRecoveryTests {
         #expect(answer.submitAttempts == [1])
         #expect(answer.batchStates == ["succeeded"])
         #expect(second.process.log.contains("requests of an earlier process recovered"))
+        // The resumed request writes its audit line once, with the job id and the end state,
+        // though the caller that started it is gone (the repeat that joined writes none).
+        let audit = try await Self.auditLines(second.process, requestID: stored.request.id)
+        #expect(audit.count == 1, "audit lines:\n\(audit.joined(separator: "\n"))")
+        #expect(audit.first?.contains("\"job_id\":\"\(jobID)\"") == true, "\(audit)")
+        #expect(audit.first?.contains("\"state\":\"succeeded\"") == true, "\(audit)")
 
         // Never submitted again: the simulator saw one PUT and has one job.
         #expect(try await fixture.calls(Self.submit) == 1)
@@ -267,6 +273,18 @@ struct CrashRecoveryTests {
 
     /// Starts `serve` with `IMSGW_DEBUG_CRASH_AT=point` and waits until it listens; nil (with an
     /// issue recorded) when `serve` refuses the variable at start.
+    /// The `audit` lines `gateway` wrote for `requestID`, once it wrote one (at most 5 s: the
+    /// driver writes them as the request ends, just after the answer).
+    static func auditLines(_ gateway: ChildProcess, requestID: String) async throws -> [String] {
+        let lines = {
+            gateway.log.split(separator: "\n").map(String.init).filter {
+                $0.contains("\"audit\":\"true\"") && $0.contains("\"request_id\":\"\(requestID)\"")
+            }
+        }
+        _ = try await GracefulShutdownTests.poll(within: .seconds(5)) { !lines().isEmpty }
+        return lines()
+    }
+
     static func launchWithCrashPoint(_ point: String, fixture: CrashFixture) async throws -> ChildProcess? {
         let gateway = try fixture.launchGateway(environment: ["IMSGW_DEBUG_CRASH_AT": point])
         let started = try await GracefulShutdownTests.poll(within: .seconds(20), every: .milliseconds(50)) {
