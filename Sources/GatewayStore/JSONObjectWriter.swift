@@ -23,7 +23,7 @@ public struct JSONObjectWriter: Sendable {
     /// Adds `"key":"value"`.
     public mutating func add(_ key: String, _ value: String) {
         member(key)
-        JSONStringArray.appendString(value, to: &bytes)
+        Self.appendString(value, to: &bytes)
     }
 
     /// Adds `"key":"value"` when `value` is not nil (as `JSONEncoder` leaves out a nil optional).
@@ -43,7 +43,7 @@ public struct JSONObjectWriter: Sendable {
         bytes.append(UInt8(ascii: "["))
         for (position, value) in values.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }
-            JSONStringArray.appendString(value, to: &bytes)
+            Self.appendString(value, to: &bytes)
         }
         bytes.append(UInt8(ascii: "]"))
     }
@@ -83,9 +83,45 @@ public struct JSONObjectWriter: Sendable {
         return closed
     }
 
+    /// Appends `string` as one JSON string, quotes included, to `bytes`: `"` and `\` escaped
+    /// with a backslash, the control characters below U+0020 as `\b`, `\t`, `\n`, `\f`, `\r`
+    /// or `\u00XX`, every other character kept as UTF-8. Runs of bytes that need no escape are
+    /// copied at once (most strings have none).
+    public static func appendString(_ string: String, to bytes: inout [UInt8]) {
+        var string = string
+        string.withUTF8 { utf8 in
+            bytes.reserveCapacity(bytes.count + utf8.count + 2)
+            bytes.append(UInt8(ascii: "\""))
+            var runStart = 0
+            for position in 0..<utf8.count {
+                let byte = utf8[position]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<position]))
+                runStart = position + 1
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), byte])
+                case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+                case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+                case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                default:
+                    bytes.append(contentsOf: [
+                        UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                        hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)],
+                    ])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
+            bytes.append(UInt8(ascii: "\""))
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     private mutating func member(_ key: String) {
         if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
-        JSONStringArray.appendString(key, to: &bytes)
+        Self.appendString(key, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
     }
 }

@@ -17,36 +17,10 @@ enum JSONStringArray {
         bytes.append(UInt8(ascii: "["))
         for (position, string) in strings.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }
-            appendString(string, to: &bytes)
+            JSONObjectWriter.appendString(string, to: &bytes)
         }
         bytes.append(UInt8(ascii: "]"))
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Appends `string` as one JSON string (quotes included) to `bytes`, escaped as
-    /// ``encode(_:)`` says.
-    static func appendString(_ string: String, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(byte)
-            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0..<0x20:
-                bytes.append(contentsOf: [
-                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                    hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)],
-                ])
-            default:
-                bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     /// The strings of the JSON array `text`.
@@ -58,8 +32,6 @@ enum JSONStringArray {
             return try reader.array()
         }
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A cursor over the UTF-8 bytes of one JSON array of strings.
     private struct Reader {

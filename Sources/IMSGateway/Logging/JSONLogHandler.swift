@@ -1,4 +1,5 @@
 import Foundation
+import GatewayStore
 import Logging
 import Synchronization
 
@@ -92,42 +93,9 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// A JSON string (RFC 8259 section 7): quote, backslash and control characters escaped,
-    /// everything else as UTF-8.
+    /// everything else as UTF-8 (``JSONObjectWriter/appendString(_:to:)``).
     static func writeString(_ string: String, to line: inout [UInt8]) {
-        line.append(quote)
-        for byte in string.utf8 {
-            switch byte {
-            case quote, backslash:
-                line.append(backslash)
-                line.append(byte)
-            case 0x0A:
-                line.append(backslash)
-                line.append(UInt8(ascii: "n"))
-            case 0x0D:
-                line.append(backslash)
-                line.append(UInt8(ascii: "r"))
-            case 0x09:
-                line.append(backslash)
-                line.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                line.append(backslash)
-                line.append(UInt8(ascii: "u"))
-                line.append(UInt8(ascii: "0"))
-                line.append(UInt8(ascii: "0"))
-                line.append(hexDigit(byte >> 4))
-                line.append(hexDigit(byte & 0x0F))
-            default:
-                line.append(byte)
-            }
-        }
-        line.append(quote)
-    }
-
-    private static let quote = UInt8(ascii: "\"")
-    private static let backslash = UInt8(ascii: "\\")
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+        JSONObjectWriter.appendString(string, to: &line)
     }
 
     /// ISO 8601 UTC with milliseconds, made once: a formatter per line would cost on every log call.
