@@ -105,31 +105,34 @@ final class GroupCommitWriter: Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.cachedStatement(sql: Statements.beginImmediate).execute()
-                let savepoints = group.count > 1
-                for (position, write) in group.enumerated() {
-                    if savepoints { try db.cachedStatement(sql: Statements.savepoint).execute() }
-                    do {
-                        try write.apply(db)
+                do {
+                    let savepoints = group.count > 1
+                    for (position, write) in group.enumerated() {
+                        if savepoints { try db.cachedStatement(sql: Statements.savepoint).execute() }
+                        do {
+                            try write.apply(db)
+                        } catch {
+                            guard savepoints, db.isInsideTransaction else {
+                                // SQLite ended the transaction (or there is only this write): the
+                                // writes before it are lost with it, the ones after go next time.
+                                results = Array(repeating: error, count: results.count + 1)
+                                leftOver = Array(group[(position + 1)...])
+                                try? db.rollback()
+                                return
+                            }
+                            try db.cachedStatement(sql: Statements.rollbackToSavepoint).execute()
+                            try db.cachedStatement(sql: Statements.releaseSavepoint).execute()
+                            results.append(error)
+                            continue
+                        }
                         if savepoints { try db.cachedStatement(sql: Statements.releaseSavepoint).execute() }
                         results.append(nil)
-                    } catch {
-                        guard savepoints, db.isInsideTransaction else {
-                            // SQLite ended the transaction (or there is only this write): the
-                            // writes before it are lost with it, the ones after go next time.
-                            results = Array(repeating: error, count: results.count + 1)
-                            leftOver = Array(group[(position + 1)...])
-                            try? db.rollback()
-                            return
-                        }
-                        try db.cachedStatement(sql: Statements.rollbackToSavepoint).execute()
-                        try db.cachedStatement(sql: Statements.releaseSavepoint).execute()
-                        results.append(error)
                     }
-                }
-                do {
                     try db.cachedStatement(sql: Statements.commit).execute()
                     transactions.add(1, ordering: .relaxed)
                 } catch {
+                    // A savepoint statement or COMMIT failed: the writer connection is never
+                    // left inside a transaction (the next BEGIN would fail).
                     try? db.rollback()
                     throw error
                 }

@@ -11,8 +11,10 @@ import Synchronization
 /// space, whose gain shrinks as 2 / (n + 20) down to `learningRate`, so that the waves of
 /// observations many simultaneous requests bring do not make it swing). So the first poll lands just before the typical end of a job, and later polls
 /// follow in short steps (`stepShare` of the first delay, growing by `stepGrowth`) up to the
-/// base schedule's cap. The job's own `begin_time`/`end_time` are not used: IMS gives them in
-/// no fixed format. Until a class has `minimumObservations`, the base schedule is used.
+/// base schedule's cap, once the first polls find jobs final at least half as often as the
+/// target share (before that, the base growth follows the learned first poll). The job's own
+/// `begin_time`/`end_time` are not used: IMS gives them in no fixed format. Until a class has
+/// `minimumObservations`, the base schedule is used.
 ///
 /// On log-normal job durations (median 3 s, sigma 0.5) this gives about 3 polls per job and
 /// a median of about 0.3 s between a job's end and the poll that sees it (BENCHMARKS.md).
@@ -34,6 +36,9 @@ public final class AdaptivePollPlanner: Sendable {
         /// Natural log of the first delay, in seconds.
         var logFirstDelay: Double
         var observations = 0
+        /// The share of recent first polls that found the job final (a running mean for the
+        /// first 20 observations, then a moving average of the last 20 or so).
+        var finalShare = 0.0
     }
 
     private let classes: Mutex<[Int: Learned]>
@@ -76,6 +81,12 @@ public final class AdaptivePollPlanner: Sendable {
         var schedule = base
         let seconds = Foundation.exp(learned.logFirstDelay)
         schedule.initialDelay = min(Self.duration(seconds: seconds), base.maxDelay)
+        // Short steps only once first polls find jobs final about as often as the target
+        // says: then the job is likely to end soon after the first poll. While they almost never
+        // do, the learned delay is only a lower bound of the jobs' durations (it climbs a few
+        // per cent per observation), and the base schedule's growth follows it instead; short
+        // steps there made 20 to 30 polls of a 30 s job (BENCHMARKS.md, "The store's CPU").
+        guard learned.finalShare >= targetQuantile / 2 else { return schedule }
         schedule.secondDelay = max(.milliseconds(50), Self.duration(seconds: seconds * stepShare))
         schedule.growthFactor = stepGrowth
         return schedule
@@ -99,6 +110,8 @@ public final class AdaptivePollPlanner: Sendable {
             // Between 10 ms and the base cap: a wild run of observations cannot push it away.
             let cap = Double(base.maxDelay.wholeNanoseconds) / 1e9
             learned.logFirstDelay = min(max(learned.logFirstDelay, Foundation.log(0.01)), Foundation.log(max(cap, 0.01)))
+            let shareGain = max(0.05, 1 / Double(learned.observations + 1))
+            learned.finalShare += shareGain * ((foundFinal ? 1 : 0) - learned.finalShare)
             learned.observations += 1
             classes[key] = learned
         }

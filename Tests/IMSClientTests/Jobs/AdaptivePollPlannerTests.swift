@@ -60,3 +60,41 @@ struct AdaptivePollPlannerTests {
         #expect(planner.schedule(forImages: 1).initialDelay == .milliseconds(10))
     }
 }
+
+@Suite("adaptive poll planner: jobs far longer than the first poll")
+struct AdaptivePollPlannerLongJobsTests {
+    static let base = PollSchedule(initialDelay: .seconds(1), growthFactor: 1.5, maxDelay: .seconds(10), jitter: 0)
+
+    /// Polls of a job of `seconds` on `schedule`.
+    static func polls(_ schedule: PollSchedule, jobSeconds: Double) -> Int {
+        var at = 0.0
+        var count = 0
+        repeat {
+            at += Double(schedule.baseDelay(beforePoll: count).wholeNanoseconds) / 1e9
+            count += 1
+        } while at < jobSeconds
+        return count
+    }
+
+    @Test("first polls that never find the job final: the base growth follows the learned first poll, no short steps")
+    func noShortStepsWhileNothingIsFinal() {
+        let planner = AdaptivePollPlanner(base: Self.base)
+        for _ in 0..<10 { planner.observe(images: 1, firstDelay: .seconds(1), foundFinal: false) }
+        let schedule = planner.schedule(forImages: 1)
+        #expect(schedule.initialDelay > .seconds(1))
+        #expect(schedule.secondDelay == nil)
+        #expect(schedule.growthFactor == 1.5)
+        // A 30 s job: at most the base schedule's 7 polls (short steps made 20 to 30).
+        #expect(Self.polls(Self.base, jobSeconds: 30) == 7)
+        #expect(Self.polls(schedule, jobSeconds: 30) <= 7)
+    }
+
+    @Test("once first polls find jobs final about as often as the target, short steps come back")
+    func shortStepsWhenBracketed() {
+        let planner = AdaptivePollPlanner(base: Self.base)
+        for index in 0..<40 { planner.observe(images: 1, firstDelay: .seconds(2), foundFinal: index % 3 == 0) }
+        let schedule = planner.schedule(forImages: 1)
+        #expect(schedule.secondDelay != nil)
+        #expect(schedule.growthFactor == 1.1)
+    }
+}
