@@ -11,7 +11,7 @@ import Synchronization
 /// space, whose gain shrinks as 2 / (n + 20) down to `learningRate`, so that the waves of
 /// observations many simultaneous requests bring do not make it swing). So the first poll lands just before the typical end of a job, and later polls
 /// follow in short steps (`stepShare` of the first delay, growing by `stepGrowth`) up to the
-/// base schedule's cap, once the first polls find jobs final at least half as often as the
+/// base schedule's cap, once the first polls find jobs final at least a quarter as often as the
 /// target share (before that, the base growth follows the learned first poll). The job's own
 /// `begin_time`/`end_time` are not used: IMS gives them in no fixed format. Until a class has
 /// `minimumObservations`, the base schedule is used.
@@ -86,7 +86,7 @@ public final class AdaptivePollPlanner: Sendable {
         // do, the learned delay is only a lower bound of the jobs' durations (it climbs a few
         // per cent per observation), and the base schedule's growth follows it instead; short
         // steps there made 20 to 30 polls of a 30 s job (BENCHMARKS.md, "The store's CPU").
-        guard learned.finalShare >= targetQuantile / 2 else { return schedule }
+        guard learned.finalShare >= targetQuantile / 4 else { return schedule }
         schedule.secondDelay = max(.milliseconds(50), Self.duration(seconds: seconds * stepShare))
         schedule.growthFactor = stepGrowth
         return schedule
