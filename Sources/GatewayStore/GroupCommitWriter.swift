@@ -9,10 +9,9 @@ import Synchronization
 /// committed (or has failed), never before: what a caller was told stored is on disk
 /// (`synchronous=NORMAL`: durable at the next WAL checkpoint, safe against a process crash).
 ///
-/// Why: each commit appends every page it changed to the WAL. Sixteen requests that each
-/// change the same few pages (the requests table, its indexes, the events) write them once per
-/// group instead of once each, which was most of the kernel's share of the gateway's CPU
-/// (BENCHMARKS.md, "Durable requests").
+/// Why: each commit appends every page it changed to the WAL. Requests that write at the same
+/// moment change the same few pages (the requests table, its indexes, the events), which a
+/// group writes once instead of once per write (BENCHMARKS.md, "The store's CPU").
 ///
 /// The writes run on one serial dispatch queue of their own, through GRDB's blocking write
 /// API; no Swift concurrency thread waits on SQLite. A waiting caller whose task is cancelled
