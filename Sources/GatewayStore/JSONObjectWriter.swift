@@ -1,8 +1,8 @@
 /// Writes one compact JSON object by hand: the data of a request's events (docs/ARCHITECTURE.md,
 /// "State and recovery"), the per-image results column and the gateway's 200 answer.
 /// Foundation's `JSONSerialization` and `JSONEncoder` cost about 8 % and 5 % of the gateway's
-/// CPU per request there (BENCHMARKS.md, "The store's CPU"). Strings are escaped as
-/// ``JSONStringArray`` escapes them (slashes and non-ASCII characters are kept as they are, as
+/// CPU per request there (BENCHMARKS.md, "The store's CPU"). Strings are escaped by
+/// ``appendString(_:to:)`` (slashes and non-ASCII characters are kept as they are, as
 /// `JSONEncoder` with `.withoutEscapingSlashes` keeps them), so any JSON reader reads them back.
 ///
 /// Members are written in the order they are added; the caller adds them in the order it wants
@@ -58,19 +58,24 @@ public struct JSONObjectWriter: Sendable {
     /// Adds `"key":[...]`, an array of objects.
     public mutating func add(_ key: String, _ objects: [JSONObjectWriter]) {
         member(key)
-        bytes.append(contentsOf: Self.array(objects).utf8)
+        Self.appendArray(objects, to: &bytes)
     }
 
     /// `objects` as one JSON array.
     public static func array(_ objects: [JSONObjectWriter]) -> String {
-        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        var bytes: [UInt8] = []
+        appendArray(objects, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func appendArray(_ objects: [JSONObjectWriter], to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "["))
         for (position, object) in objects.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes.append(contentsOf: object.bytes)
             bytes.append(UInt8(ascii: "}"))
         }
         bytes.append(UInt8(ascii: "]"))
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The object's JSON text.
