@@ -72,53 +72,20 @@ extension SQLiteGatewayStore {
         }
     }
 
-    /// Whether a gateway at `gatewayVersion` can work on a store at `storedSchemaVersion`
-    /// whose `min_gateway_version` is `minimumGatewayVersion`.
-    /// - Parameter path: the store, named in the error.
-    /// - Throws: ``StoreError`` `.incompatible` (naming the file and both versions) when
-    ///   `storedSchemaVersion` is above ``SQLiteGatewayStore/schemaVersion``, or
-    ///   `minimumGatewayVersion` is above `gatewayVersion` (see ``isVersion(_:olderThan:)``).
+    /// Whether a gateway at `gatewayVersion` can work on this engine's store at
+    /// `storedSchemaVersion` (``StoreSchema/checkCompatible(store:storedSchemaVersion:minimumGatewayVersion:gatewayVersion:)``).
+    /// - Throws: ``StoreError`` `.incompatible`, naming `path` and both versions.
     public static func checkCompatible(
         path: String, storedSchemaVersion: Int, minimumGatewayVersion: String, gatewayVersion: String
     ) throws(StoreError) {
-        if storedSchemaVersion > schemaVersion {
-            throw StoreError(
-                .incompatible,
-                "the store \(path) is at schema version \(storedSchemaVersion), newer than the \(schemaVersion) "
-                    + "this gateway \(gatewayVersion) knows (it needs gateway \(minimumGatewayVersion) or newer); "
-                    + "run a newer gateway or restore a backup")
-        }
-        if isVersion(gatewayVersion, olderThan: minimumGatewayVersion) {
-            throw StoreError(
-                .incompatible,
-                "the store \(path) needs gateway \(minimumGatewayVersion) or newer, this one is \(gatewayVersion) "
-                    + "(schema version \(storedSchemaVersion)); run a newer gateway or restore a backup")
-        }
+        try StoreSchema.checkCompatible(
+            store: path, storedSchemaVersion: storedSchemaVersion, minimumGatewayVersion: minimumGatewayVersion,
+            gatewayVersion: gatewayVersion)
     }
 
-    /// Whether dotted version `version` comes before `other`, comparing the numbers one by
-    /// one (`0.10.0` is after `0.9.1`; a missing number is 0; a suffix after `-` or `+` is
-    /// ignored; each part counts by its leading digits). A version whose first part has no
-    /// digit (a development build such as `dev`) is older than nothing.
+    /// Whether dotted version `version` comes before `other` (``StoreSchema/isVersion(_:olderThan:)``).
     public static func isVersion(_ version: String, olderThan other: String) -> Bool {
-        guard let left = versionNumbers(version) else { return false }
-        guard let right = versionNumbers(other) else { return true }
-        for index in 0..<max(left.count, right.count) {
-            let a = index < left.count ? left[index] : 0
-            let b = index < right.count ? right[index] : 0
-            if a != b { return a < b }
-        }
-        return false
-    }
-
-    /// The numbers of a dotted version, nil when its first part has no leading digit.
-    private static func versionNumbers(_ version: String) -> [Int]? {
-        let core = version.trimmingCharacters(in: .whitespaces).prefix { $0 != "-" && $0 != "+" }
-        let numbers = core.split(separator: ".", omittingEmptySubsequences: false).map { part in
-            Int(part.prefix { $0.isASCII && $0.isNumber }.prefix(9))
-        }
-        guard let first = numbers.first, first != nil else { return nil }
-        return numbers.map { $0 ?? 0 }
+        StoreSchema.isVersion(version, olderThan: other)
     }
 
     /// The numbered migrations, oldest first.

@@ -19,11 +19,11 @@ import Synchronization
 /// dispatch queue of their own (no Swift concurrency thread waits on SQLite). Times are stored as INTEGER milliseconds since the Unix epoch.
 /// Error messages name the file and never hold request data or SQL parameter values.
 public final class SQLiteGatewayStore: GatewayStore {
-    /// The newest schema version this build knows (and migrates to).
-    public static let schemaVersion = 2
+    /// The newest schema version this build knows (and migrates to): ``StoreSchema/version``.
+    public static let schemaVersion = StoreSchema.version
     /// The oldest gateway version that can work on a store at ``schemaVersion``; written to
-    /// `store_meta.min_gateway_version` by the migrations.
-    public static let minimumGatewayVersion = "0.4.0"
+    /// `store_meta.min_gateway_version` by the migrations: ``StoreSchema/minimumGatewayVersion``.
+    public static let minimumGatewayVersion = StoreSchema.minimumGatewayVersion
 
     /// The database file.
     public let path: String

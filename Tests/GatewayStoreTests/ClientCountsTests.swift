@@ -90,20 +90,6 @@ struct ClientCountsTests {
         try queue.close()
     }
 
-    @Test("a failed admission (a duplicate request id) counts nothing: the transaction rolls back")
-    func rollback() async throws {
-        let folder = try TemporaryFolder()
-        let store = try Fixture.store(folder.file("store.sqlite"))
-        #expect(try await Fixture.admit(store, Fixture.request("a1")) == .admitted)
-        await #expect(throws: StoreError.self) { _ = try await Fixture.admit(store, Fixture.request("a1")) }
-        #expect(try await store.counts(client: "alpha") == ClientRequestCounts(stored: 1, running: 1))
-        // The writer is usable after the rollback.
-        #expect(try await Fixture.admit(store, Fixture.request("a2")) == .admitted)
-        #expect(try await store.counts(client: "alpha") == ClientRequestCounts(stored: 2, running: 2))
-        #expect(store.writeTransactions == 2)
-        try store.close()
-    }
-
     @Test("warnings and images with quotes, backslashes, control characters and any Unicode read back as written")
     func textRoundTrip() async throws {
         let folder = try TemporaryFolder()

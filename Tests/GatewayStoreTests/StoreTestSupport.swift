@@ -3,7 +3,7 @@ import GatewayStore
 import Logging
 
 /// A fresh folder under the temporary directory, removed when the object goes.
-final class TemporaryFolder {
+final class TemporaryFolder: Sendable {
     let path: String
 
     init() throws {
@@ -57,7 +57,7 @@ enum Fixture {
 
     /// Admits a simple one-batch request and expects `.admitted`.
     static func admit(
-        _ store: SQLiteGatewayStore, _ request: RequestRecord, limits: AdmissionLimits = limits
+        _ store: any GatewayStore, _ request: RequestRecord, limits: AdmissionLimits = limits
     ) async throws -> Admission {
         try await store.admit(request, batches: [batch(0)], attempts: [], limits: limits, events: events("admitted"))
     }

@@ -1,0 +1,173 @@
+import Foundation
+import GRDB
+import GatewayStore
+import Logging
+import PostgresNIO
+import Testing
+
+/// The engines the store contract runs on: SQLite always; PostgreSQL when
+/// `IMSGW_TEST_POSTGRES_URL` names a server (CI starts one with scripts/postgres-cluster.sh
+/// and sets `IMSGW_TEST_REQUIRE_POSTGRES=1`, so that there a missing server fails instead of
+/// being skipped).
+enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { self == .sqlite ? "SQLite" : "PostgreSQL" }
+
+    /// The engines available to this run.
+    static var available: [StoreEngine] { PostgresTestServer.url == nil ? [.sqlite] : [.sqlite, .postgres] }
+}
+
+/// The PostgreSQL server of the tests, from the environment.
+enum PostgresTestServer {
+    /// `IMSGW_TEST_POSTGRES_URL`: a role that may create databases, e.g.
+    /// `postgres://postgres@127.0.0.1:5432/postgres`.
+    static let url = ProcessInfo.processInfo.environment["IMSGW_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    /// `IMSGW_TEST_REQUIRE_POSTGRES=1`: the PostgreSQL tests must run.
+    static let required = ProcessInfo.processInfo.environment["IMSGW_TEST_REQUIRE_POSTGRES"] == "1"
+
+    /// The server's settings (password from `IMSGW_STORE_PASSWORD`, as the gateway reads it).
+    static func settings(database: String? = nil) throws -> PostgresStoreSettings {
+        var settings = try PostgresStoreSettings(
+            url: try #require(url), environment: ProcessInfo.processInfo.environment)
+        if let database { settings.database = database }
+        return settings
+    }
+
+    /// Creates a new empty database and returns its name.
+    static func createDatabase() async throws -> String {
+        let name = "imsgw_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await admin("CREATE DATABASE \(name)")
+        return name
+    }
+
+    /// Drops a database made by ``createDatabase()``, closing its connections.
+    static func dropDatabase(_ name: String) async throws {
+        try await admin("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    /// Runs one statement on the URL's own database.
+    static func admin(_ sql: String) async throws {
+        try await withConnection(database: nil) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Fixture.logger)
+        }
+    }
+
+    /// Runs `body` on a new connection to `database` (nil: the URL's), closed afterwards.
+    static func withConnection<T: Sendable>(
+        database: String?, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let settings = try settings(database: database)
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(
+                host: settings.host, port: settings.port, username: settings.username, password: settings.password,
+                database: settings.database, tls: .disable),
+            id: 1, logger: Fixture.logger)
+        do {
+            let value = try await body(connection)
+            try await connection.close()
+            return value
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+}
+
+/// A migrated store of one engine on a fresh SQLite file or a fresh PostgreSQL database,
+/// with what the engine-independent tests need to look inside it.
+final class TestStore: Sendable {
+    let engine: StoreEngine
+    let store: any GatewayStore
+    private let folder: TemporaryFolder?
+    private let sqlite: SQLiteGatewayStore?
+    private let postgres: PostgresGatewayStore?
+    private let database: String?
+    private let runTask: Task<Void, any Error>?
+
+    /// Opens and migrates a new store of `engine`.
+    static func open(_ engine: StoreEngine) async throws -> TestStore {
+        switch engine {
+        case .sqlite:
+            let folder = try TemporaryFolder()
+            let store = try Fixture.store(folder.file("store.sqlite"))
+            return TestStore(engine: engine, folder: folder, sqlite: store, postgres: nil, database: nil, runTask: nil)
+        case .postgres:
+            let database = try await PostgresTestServer.createDatabase()
+            let store = try PostgresGatewayStore(
+                settings: try PostgresTestServer.settings(database: database), gatewayVersion: Fixture.version,
+                logger: Fixture.logger)
+            let runTask = Task { try await store.run() }
+            try await store.migrate()
+            return TestStore(
+                engine: engine, folder: nil, sqlite: nil, postgres: store, database: database, runTask: runTask)
+        }
+    }
+
+    private init(
+        engine: StoreEngine, folder: TemporaryFolder?, sqlite: SQLiteGatewayStore?, postgres: PostgresGatewayStore?,
+        database: String?, runTask: Task<Void, any Error>?
+    ) {
+        self.engine = engine
+        self.folder = folder
+        self.sqlite = sqlite
+        self.postgres = postgres
+        self.database = database
+        self.runTask = runTask
+        self.store = (sqlite as (any GatewayStore)?) ?? postgres!
+    }
+
+    /// Write transactions committed so far.
+    var writeTransactions: Int { sqlite?.writeTransactions ?? postgres?.writeTransactions ?? -1 }
+
+    /// The number of rows of `table` (`batches`, `submit_attempts` or `request_events`) whose
+    /// `request_id` is (or, with `equal` false, is not) `requestID`, read around the store.
+    func rows(_ table: String, requestID: String, equal: Bool = true) async throws -> Int {
+        let sql = "SELECT COUNT(*) FROM \(table) WHERE request_id \(equal ? "=" : "<>") "
+        switch engine {
+        case .sqlite:
+            let queue = try DatabaseQueue(path: sqlite!.path)
+            defer { try? queue.close() }
+            return try await queue.read { db in
+                try Int.fetchOne(db, sql: sql + "?", arguments: [requestID]) ?? -1
+            }
+        case .postgres:
+            return try await PostgresTestServer.withConnection(database: database) { connection in
+                let rows = try await connection.query(
+                    PostgresQuery(unsafeSQL: sql + "$1", binds: { var b = PostgresBindings(); b.append(requestID); return b }()),
+                    logger: Fixture.logger
+                ).collect()
+                return Int(try rows.first?.decode(Int64.self) ?? -1)
+            }
+        }
+    }
+
+    /// Closes the store; a PostgreSQL database is dropped.
+    func close() async throws {
+        if let sqlite { try sqlite.close() }
+        if let runTask {
+            runTask.cancel()
+            _ = await runTask.result
+        }
+        if let database { try await PostgresTestServer.dropDatabase(database) }
+    }
+}
+
+@Suite("Store engines")
+struct StoreEngineTests {
+    @Test("PostgreSQL is given to this run, or the run says it is skipped (and CI requires it)")
+    func postgresGiven() {
+        if PostgresTestServer.url == nil {
+            #expect(
+                !PostgresTestServer.required,
+                "IMSGW_TEST_REQUIRE_POSTGRES=1 but IMSGW_TEST_POSTGRES_URL is not set: the PostgreSQL store is untested")
+            if !PostgresTestServer.required {
+                print(
+                    "note: the PostgreSQL store tests are skipped: set IMSGW_TEST_POSTGRES_URL "
+                        + "(scripts/postgres-cluster.sh start DIR prints one)")
+            }
+        }
+        #expect(StoreEngine.available.contains(.sqlite))
+    }
+}
