@@ -25,6 +25,8 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
 
     let client: PostgresClient
     let logger: Logger
+    /// How long a call waits for a pooled connection before it fails `.unavailable`.
+    let leaseTimeout: Duration
     private let committedWrites = Atomic<Int>(0)
 
     /// How many write transactions this object committed since it was made, for tests and
@@ -40,12 +42,14 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     ///   - gatewayVersion: the running gateway's version (dotted numbers, e.g. `0.5.0`).
     ///   - maxConnections: the pool's bound on connections to the server.
     ///   - connectTimeoutMs: how long, in milliseconds, one connection attempt may take.
+    ///   - leaseTimeoutMs: how long, in milliseconds, a call waits for a connection of the pool
+    ///     (all busy, or the server unreachable) before it fails `.unavailable`.
     ///   - logger: where the pool's background events and migrations are logged.
     /// - Throws: ``StoreError`` `.failed` when the TLS settings cannot be used (an unreadable
     ///   `sslrootcert` file).
     public init(
         settings: PostgresStoreSettings, gatewayVersion: String, maxConnections: Int = 16,
-        connectTimeoutMs: Int = 10_000, logger: Logger
+        connectTimeoutMs: Int = 10_000, leaseTimeoutMs: Int = 5_000, logger: Logger
     ) throws(StoreError) {
         var configuration = PostgresClient.Configuration(
             host: settings.host, port: settings.port, username: settings.username, password: settings.password,
@@ -56,6 +60,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         self.settings = settings
         self.gatewayVersion = gatewayVersion
         self.logger = logger
+        self.leaseTimeout = .milliseconds(max(1, leaseTimeoutMs))
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
@@ -303,10 +308,13 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// Runs `body` in one transaction on a pooled connection and, when `counted`, counts it in
     /// ``writeTransactions`` once committed; maps every error through ``storeError(_:operation:)``.
     func write<T: Sendable>(
-        _ operation: String, counted: Bool = true, _ body: (PostgresConnection) async throws -> sending T
+        _ operation: String, counted: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
+        let logger = logger
         do {
-            let value = try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            let value = try await leased { connection in
+                try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
             if counted { committedWrites.add(1, ordering: .relaxed) }
             return value
         } catch {
@@ -316,14 +324,58 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
 
     /// Runs `body` on a pooled connection (each statement its own snapshot); maps every error.
     func read<T: Sendable>(
-        _ operation: String, _ body: (PostgresConnection) async throws -> sending T
+        _ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
         do {
-            return try await client.withConnection { connection in try await body(connection) }
+            return try await leased(body)
         } catch {
             throw storeError(error, operation: operation)
         }
     }
+
+    /// Runs `body` on a connection of the pool, waiting at most ``leaseTimeout`` for one (the
+    /// pool itself waits as long as the server stays unreachable). Once `body` has its
+    /// connection it runs to its end: a transaction is never cut by this bound.
+    /// - Throws: `LeaseTimeout` when no connection came in time, or what `body` throws.
+    private func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = client
+        let leaseTimeout = leaseTimeout
+        let started = LeaseStarted()
+        return try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
+            group.addTask {
+                .value(try await client.withConnection { connection in
+                    started.flag.store(true, ordering: .releasing)
+                    return try await body(connection)
+                })
+            }
+            group.addTask {
+                try await Task.sleep(for: leaseTimeout)
+                if !started.flag.load(ordering: .acquiring) { throw LeaseTimeout() }
+                return .timerPassed
+            }
+            while let outcome = try await group.next() {
+                if case .value(let value) = outcome {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// What a child of ``leased(_:)`` ended with.
+    private enum LeaseOutcome<T: Sendable>: Sendable {
+        case value(T)
+        case timerPassed
+    }
+
+    /// Whether the body of ``leased(_:)`` got its connection, shared by its two children.
+    private final class LeaseStarted: Sendable {
+        let flag = Atomic<Bool>(false)
+    }
+
+    /// No pooled connection within ``leaseTimeout``.
+    struct LeaseTimeout: Error {}
 
     /// The one map from any error of PostgresNIO, the server or this module to a
     /// ``StoreError`` naming the store; only the server's SQLSTATE and its message are kept
@@ -338,6 +390,12 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         }
         if error is CancellationError {
             return StoreError(.unavailable, "the store \(description): \(operation) was cancelled")
+        }
+        if error is LeaseTimeout {
+            return StoreError(
+                .unavailable,
+                "the store \(description) is unavailable (\(operation): no connection within "
+                    + "\(leaseTimeout.components.seconds) s; is the server up and reachable?)")
         }
         guard let error = error as? PSQLError else {
             // The pool's own errors (closed, shut down, a lease timed out) come from an
