@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts `ims-gateway simulator` and `ims-gateway serve` as separate processes on loopback,
 # accepts images with curl, checks the answers, and stops both. Exits non-zero on any mismatch.
+# SMOKE_STORE_URL picks the store (default: an SQLite file in a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +36,7 @@ sim_pid=$!
   --ims-url "http://127.0.0.1:$sim_port" --iam-url "http://127.0.0.1:$sim_port" \
   --iam-domain demo-domain --iam-user demo-user --max-images-per-job 2 \
   --probe-project-id edc89b490d7d4392898e19b2deb34797 --clients-file "$log_dir/clients.yaml" \
-  --poll-initial-ms 300 --store-url "sqlite:$log_dir/store.sqlite" >"$log_dir/gateway.log" 2>&1 &
+  --poll-initial-ms 300 --store-url "${SMOKE_STORE_URL:-sqlite:$log_dir/store.sqlite}" >"$log_dir/gateway.log" 2>&1 &
 gw_pid=$!
 
 fail() { echo "smoke-serve: $*"; echo "--- gateway log"; cat "$log_dir/gateway.log"; echo "--- simulator log"; cat "$log_dir/simulator.log"; exit 1; }

@@ -5,8 +5,9 @@ import Foundation
 /// (libpq's URL form and TLS parameter names; docs/ARCHITECTURE.md, "Replicas").
 ///
 /// The password never comes from the URL (a URL ends up in config files, process lists and
-/// logs): it is read from `IMSGW_STORE_PASSWORD`, or from the file `IMSGW_STORE_PASSWORD_FILE`
-/// names (its trailing newline dropped). ``description`` never shows it.
+/// logs): the gateway reads it from the `store.password` setting (environment only,
+/// `IMSGW_STORE_PASSWORD`) or the file `store.passwordFile` names (``password(environment:)``
+/// for the commands that read no settings). ``description`` never shows it.
 public struct PostgresStoreSettings: Sendable, Equatable, CustomStringConvertible {
     /// How the connection is encrypted, libpq's `sslmode` values.
     public enum TLSMode: String, Sendable, Equatable, CaseIterable {
@@ -57,22 +58,22 @@ public struct PostgresStoreSettings: Sendable, Equatable, CustomStringConvertibl
         url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")
     }
 
-    /// Parses a `postgres://` (or `postgresql://`) URL and takes the password from
-    /// `environment`.
+    /// Parses a `postgres://` (or `postgresql://`) URL.
     /// - Parameters:
     ///   - url: `postgres://USER@HOST[:PORT][/DATABASE][?sslmode=MODE&sslrootcert=FILE]`;
     ///     percent-escapes are decoded in the user and database; an IPv6 host is in brackets.
-    ///   - environment: where `IMSGW_STORE_PASSWORD` and `IMSGW_STORE_PASSWORD_FILE` are read.
-    /// - Throws: ``StoreError`` `.failed` naming what is wrong (never the password): not a
+    ///   - password: the role's password, nil for none.
+    /// - Throws: ``StoreError`` `.failed` naming what is wrong (never a password): not a
     ///   PostgreSQL URL, no user or host, a bad port, a password in the URL, an unknown query
-    ///   parameter or `sslmode`, both password variables set, an unreadable password file.
-    public init(url: String, environment: [String: String]) throws(StoreError) {
+    ///   parameter or `sslmode`.
+    public init(url: String, password: String?) throws(StoreError) {
         guard Self.isPostgresURL(url), let components = URLComponents(string: url) else {
             throw Self.invalid("is not postgres://USER@HOST:PORT/DATABASE")
         }
         if components.password != nil {
             throw Self.invalid(
-                "holds a password; give it in IMSGW_STORE_PASSWORD or IMSGW_STORE_PASSWORD_FILE instead")
+                "holds a password; give it as the store.password setting (IMSGW_STORE_PASSWORD) or in the file "
+                    + "store.passwordFile names instead")
         }
         guard let user = components.user?.removingPercentEncoding, !user.isEmpty else {
             throw Self.invalid("names no user (postgres://USER@HOST/DATABASE)")
@@ -107,30 +108,25 @@ public struct PostgresStoreSettings: Sendable, Equatable, CustomStringConvertibl
         }
         self.init(
             host: host, port: port, username: user, database: database,
-            password: try Self.password(environment: environment), tlsMode: tlsMode,
+            password: password, tlsMode: tlsMode,
             rootCertificatePath: rootCertificatePath)
     }
 
-    /// The password from `IMSGW_STORE_PASSWORD` or the file `IMSGW_STORE_PASSWORD_FILE` names.
-    /// - Throws: ``StoreError`` `.failed` when both are set or the file cannot be read.
-    static func password(environment: [String: String]) throws(StoreError) -> String? {
-        let direct = environment["IMSGW_STORE_PASSWORD"]
-        let file = environment["IMSGW_STORE_PASSWORD_FILE"]
-        switch (direct, file) {
-        case (let direct?, nil):
-            return direct
-        case (nil, let file?):
-            guard let data = FileManager.default.contents(atPath: file), var text = String(data: data, encoding: .utf8)
-            else {
+    /// The password as the gateway's settings give it, read straight from `environment`:
+    /// the text of the file `IMSGW_STORE_PASSWORD_FILE` names (a file wins over the variable;
+    /// surrounding white space dropped), else `IMSGW_STORE_PASSWORD`, else nil. For the
+    /// commands that read no other setting.
+    /// - Throws: ``StoreError`` `.failed` when the file cannot be read or is empty.
+    public static func password(environment: [String: String]) throws(StoreError) -> String? {
+        if let file = environment["IMSGW_STORE_PASSWORD_FILE"] {
+            guard let data = FileManager.default.contents(atPath: file) else {
                 throw StoreError(.failed, "IMSGW_STORE_PASSWORD_FILE: cannot read the file \(file)")
             }
-            while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { throw StoreError(.failed, "IMSGW_STORE_PASSWORD_FILE: the file \(file) is empty") }
             return text
-        case (nil, nil):
-            return nil
-        case (.some, .some):
-            throw StoreError(.failed, "IMSGW_STORE_PASSWORD and IMSGW_STORE_PASSWORD_FILE are both set; set one")
         }
+        return environment["IMSGW_STORE_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The store as logs and errors name it: `postgres://USER@HOST:PORT/DATABASE`, no password.

@@ -8,11 +8,11 @@ import Yams
 /// variables, then the optional YAML or JSON configuration file, then the defaults in code.
 enum ConfigSources {
     /// Flags that would put a secret on the command line (and into `ps` and shell history).
-    static let refusedFlags = ["--iam-password", "--aksk-secret-key"]
+    static let refusedFlags = ["--iam-password", "--aksk-secret-key", "--store-password"]
 
     /// Settings that must not come from the configuration file (it is often in a ConfigMap or
     /// under version control).
-    static let secretKeys = ["iam.password", "aksk.secretKey"]
+    static let secretKeys = ["iam.password", "aksk.secretKey", "store.password"]
 
     /// - Parameters:
     ///   - flags: declared options already parsed, by config key (strings).
@@ -31,7 +31,7 @@ enum ConfigSources {
             let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
             if refusedFlags.contains(name) {
                 throw ConfigurationError(
-                    "\(name) is not accepted: secrets come from the environment (IMSGW_IAM_PASSWORD, IMSGW_AKSK_SECRET_KEY) or from files (IMSGW_IAM_PASSWORD_FILE, IMSGW_AKSK_SECRET_KEY_FILE)")
+                    "\(name) is not accepted: secrets come from the environment (IMSGW_IAM_PASSWORD, IMSGW_AKSK_SECRET_KEY, IMSGW_STORE_PASSWORD) or from files (IMSGW_IAM_PASSWORD_FILE, IMSGW_AKSK_SECRET_KEY_FILE, IMSGW_STORE_PASSWORD_FILE)")
             }
         }
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -40,7 +40,7 @@ enum ConfigSources {
         }
         let environmentProvider = EnvironmentVariablesProvider(
             environmentVariables: environment,
-            secretsSpecifier: .specific(["IMSGW_IAM_PASSWORD", "IMSGW_AKSK_SECRET_KEY"]))
+            secretsSpecifier: .specific(["IMSGW_IAM_PASSWORD", "IMSGW_AKSK_SECRET_KEY", "IMSGW_STORE_PASSWORD"]))
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: values),
             CommandLineArgumentsProvider(arguments: ["ims-gateway"] + forwarded),

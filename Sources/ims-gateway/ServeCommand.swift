@@ -74,29 +74,34 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         // The store first: a second process on the same file, a corrupt or unwritable file, or
-        // one migrated by a newer gateway stops the start with one line naming it.
-        let store: SQLiteGatewayStore
-        let recovered: RecoveredRequests
+        // a bad PostgreSQL URL stops the start with one line naming it.
+        let opened: OpenedStore
         do {
-            store = try StoreOpener.open(url: configuration.storeURL, logger: logger)
-            recovered = try await RecoveredRequests.load(
-                from: store, submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))
+            opened = try StoreOpener.prepare(
+                url: configuration.storeURL, password: configuration.storePassword, logger: logger)
         } catch {
             throw CommandFailure.store("\(error)").exit()
         }
         let http = try CurlHTTPClient(configuration: .init(
             maxConnections: configuration.maxUpstreamTransfers, caBundlePath: configuration.caBundlePath))
-        let services = GatewayApplication.services(
-            configuration: configuration, http: http, store: store, recovered: recovered, logger: logger
-        ) { port in
-            logger.info("ims-gateway listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
-        }
-        // SIGTERM / SIGINT: drain, stop the HTTP server, then (below) the curl client, last.
+        // A PostgreSQL store's pool runs first, so it stops last; the gateway migrates the store
+        // and resumes what it holds before it listens.
+        let gateway = GatewayService(opened: opened, configuration: configuration, http: http, logger: logger)
+        let services: [any Service] = (opened.service.map { [$0] } ?? []) + [gateway]
+        // SIGTERM / SIGINT: drain, stop the HTTP server, then the store's pool, then (below)
+        // the curl client, last.
         let group = ServiceGroup(configuration: .init(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch let error as StoreError {
+            http.shutdown()
+            opened.close()
+            throw CommandFailure.store("\(error)").exit()
+        }
         http.shutdown()
-        try? store.close()
+        opened.close()
         logger.notice("ims-gateway stopped")
     }
 }
@@ -132,6 +137,33 @@ extension Logging {
             return handler
         }
         return Logger(label: "ims-gateway")
+    }
+}
+
+/// The gateway as one service of `serve`'s group: migrates the store, loads what an earlier
+/// process left running in it, then runs the gateway's own services (drain, HTTP server) in
+/// a group of their own, which the outer group's graceful shutdown reaches.
+struct GatewayService: Service {
+    let opened: OpenedStore
+    let configuration: GatewayConfiguration
+    let http: CurlHTTPClient
+    let logger: Logger
+
+    /// - Throws: ``StoreError`` when the store cannot be migrated or read (the store's one
+    ///   line, exit 74), or what the gateway's services throw.
+    func run() async throws {
+        try await opened.migrate()
+        let recovered = try await RecoveredRequests.load(
+            from: opened.store, submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))
+        let services = GatewayApplication.services(
+            configuration: configuration, http: http, store: opened.store, recovered: recovered, logger: logger
+        ) { port in
+            logger.info(
+                "ims-gateway listening",
+                metadata: ["host": "\(configuration.host)", "port": "\(port)", "store": "\(opened.name)"])
+        }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        try await group.run()
     }
 }
 

@@ -3,15 +3,27 @@ import Foundation
 import GatewayStore
 import IMSGateway
 import Logging
+import ServiceLifecycle
 
 /// The store a store command works on: `--store-url`, else `IMSGW_STORE_URL`, else the
-/// default `sqlite:ims-gateway.sqlite` (serve's own rule, without the other settings).
+/// default `sqlite:ims-gateway.sqlite` (serve's own rule, without the other settings); a
+/// PostgreSQL store's password from `IMSGW_STORE_PASSWORD_FILE` or `IMSGW_STORE_PASSWORD`.
 struct StoreURLOption: ParsableArguments {
-    @Option(name: .customLong("store-url"), help: "The store, sqlite:PATH (default: IMSGW_STORE_URL, else sqlite:ims-gateway.sqlite).")
+    @Option(
+        name: .customLong("store-url"),
+        help: "The store, sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (default: IMSGW_STORE_URL, else sqlite:ims-gateway.sqlite).")
     var storeURL: String?
 
     var resolved: String {
         storeURL ?? ProcessInfo.processInfo.environment["IMSGW_STORE_URL"] ?? GatewayConfiguration.defaultStoreURL
+    }
+
+    /// The store, opened (SQLite) or with its pool made (PostgreSQL), not migrated.
+    /// - Throws: ``StoreError`` for a bad URL, an unreadable password file or a store that
+    ///   cannot be opened.
+    func prepare(logger: Logger) throws(StoreError) -> OpenedStore {
+        let password = try PostgresStoreSettings.password(environment: ProcessInfo.processInfo.environment)
+        return try StoreOpener.prepare(url: resolved, password: password, logger: logger)
     }
 }
 
@@ -31,16 +43,23 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "ims-gateway")
-        guard StoreLocation(url: store.resolved) != nil else {
-            throw CommandFailure.configuration("store.url '\(StoreLocation.redacted(store.resolved))' is not sqlite:PATH").exit()
-        }
+        let opened: OpenedStore
         do {
-            let opened = try StoreOpener.open(url: store.resolved, logger: logger)
-            print(
-                "store \(StoreLocation.redacted(store.resolved)): schema version \(SQLiteGatewayStore.schemaVersion), "
-                    + "usable by gateway \(SQLiteGatewayStore.minimumGatewayVersion) and later (this is gateway \(GatewayVersion.current))")
-            try opened.close()
+            opened = try store.prepare(logger: logger)
         } catch {
+            throw CommandFailure.store("\(error)").exit()
+        }
+        // A PostgreSQL store's pool runs while the migration does.
+        let pool = opened.service.map { service in Task { try await service.run() } }
+        defer { pool?.cancel() }
+        do {
+            try await opened.migrate()
+            print(
+                "store \(opened.name): schema version \(StoreSchema.version), "
+                    + "usable by gateway \(StoreSchema.minimumGatewayVersion) and later (this is gateway \(GatewayVersion.current))")
+            opened.close()
+        } catch {
+            opened.close()
             throw CommandFailure.store("\(error)").exit()
         }
     }
@@ -61,8 +80,16 @@ struct BackupCommand: AsyncParsableCommand {
     @Argument(help: "Where to write the copy (a new file).") var file: String
 
     func run() async throws {
-        guard case .sqlite(let path) = StoreLocation(url: store.resolved) else {
-            throw CommandFailure.configuration("store.url '\(StoreLocation.redacted(store.resolved))' is not sqlite:PATH").exit()
+        let location: StoreLocation
+        do {
+            location = try StoreLocation.parse(store.resolved)
+        } catch {
+            throw CommandFailure.configuration("\(error)").exit()
+        }
+        guard case .sqlite(let path) = location else {
+            throw CommandFailure.configuration(
+                "store.url \(StoreLocation.redacted(store.resolved)) is a PostgreSQL store: back it up with "
+                    + "pg_dump (or the database service's own backups); ims-gateway backup copies an SQLite file").exit()
         }
         do {
             try SQLiteGatewayStore.backup(storeAt: path, to: file)

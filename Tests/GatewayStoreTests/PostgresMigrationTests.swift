@@ -21,7 +21,7 @@ private func setMeta(_ database: String, _ key: String, _ value: String) async t
     }
 }
 
-@Suite("PostgreSQL store: migrations", .enabled(if: PostgresTestServer.url != nil, "IMSGW_TEST_POSTGRES_URL is not set"))
+@Suite("PostgreSQL store: migrations", .enabled(if: PostgresTestServer.url != nil, "POSTGRES_TEST_URL is not set"))
 struct PostgresMigrationTests {
     @Test("replicas migrating a new database at once migrate it once; migrating again is a no-op")
     func concurrentMigrations() async throws {

@@ -6,8 +6,8 @@ import PostgresNIO
 import Testing
 
 /// The engines the store contract runs on: SQLite always; PostgreSQL when
-/// `IMSGW_TEST_POSTGRES_URL` names a server (CI starts one with scripts/postgres-cluster.sh
-/// and sets `IMSGW_TEST_REQUIRE_POSTGRES=1`, so that there a missing server fails instead of
+/// `POSTGRES_TEST_URL` names a server (CI starts one with scripts/postgres-cluster.sh
+/// and sets `POSTGRES_TEST_REQUIRED=1`, so that there a missing server fails instead of
 /// being skipped).
 enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
@@ -21,16 +21,16 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
 /// The PostgreSQL server of the tests, from the environment.
 enum PostgresTestServer {
-    /// `IMSGW_TEST_POSTGRES_URL`: a role that may create databases, e.g.
+    /// `POSTGRES_TEST_URL`: a role that may create databases, e.g.
     /// `postgres://postgres@127.0.0.1:5432/postgres`.
-    static let url = ProcessInfo.processInfo.environment["IMSGW_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    /// `IMSGW_TEST_REQUIRE_POSTGRES=1`: the PostgreSQL tests must run.
-    static let required = ProcessInfo.processInfo.environment["IMSGW_TEST_REQUIRE_POSTGRES"] == "1"
+    static let url = ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    /// `POSTGRES_TEST_REQUIRED=1`: the PostgreSQL tests must run.
+    static let required = ProcessInfo.processInfo.environment["POSTGRES_TEST_REQUIRED"] == "1"
 
     /// The server's settings (password from `IMSGW_STORE_PASSWORD`, as the gateway reads it).
     static func settings(database: String? = nil) throws -> PostgresStoreSettings {
         var settings = try PostgresStoreSettings(
-            url: try #require(url), environment: ProcessInfo.processInfo.environment)
+            url: try #require(url), password: try PostgresStoreSettings.password(environment: ProcessInfo.processInfo.environment))
         if let database { settings.database = database }
         return settings
     }
@@ -161,10 +161,10 @@ struct StoreEngineTests {
         if PostgresTestServer.url == nil {
             #expect(
                 !PostgresTestServer.required,
-                "IMSGW_TEST_REQUIRE_POSTGRES=1 but IMSGW_TEST_POSTGRES_URL is not set: the PostgreSQL store is untested")
+                "POSTGRES_TEST_REQUIRED=1 but POSTGRES_TEST_URL is not set: the PostgreSQL store is untested")
             if !PostgresTestServer.required {
                 print(
-                    "note: the PostgreSQL store tests are skipped: set IMSGW_TEST_POSTGRES_URL "
+                    "note: the PostgreSQL store tests are skipped: set POSTGRES_TEST_URL "
                         + "(scripts/postgres-cluster.sh start DIR prints one)")
             }
         }

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import IMSClient
+import GatewayStore
 
 /// A setting that stops start-up: names the setting, never shows a secret value.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
@@ -29,7 +30,7 @@ extension GatewayConfiguration {
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
     /// `clients.defaultBurst`, `outcomes.maxPerClient`, `outcomes.ttlSeconds`, `outcomes.reapIntervalSeconds`, `store.url`,
-    /// `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`, `upstream.maxPauseSeconds`,
+    /// `store.password` (secret), `store.passwordFile`, `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`, `upstream.maxPauseSeconds`,
     /// `clients.maxPendingRequests`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
@@ -48,7 +49,8 @@ extension GatewayConfiguration {
         "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "poll.adaptive", "upstream.connectTimeoutMs",
         "upstream.timeoutMs", "upstream.rate", "upstream.burst", "upstream.maxPauseSeconds", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
         "clients.defaultRate", "clients.defaultBurst", "clients.maxPendingRequests", "insecureNoAuth", "outcomes.maxPerClient",
-        "outcomes.ttlSeconds", "outcomes.reapIntervalSeconds", "store.url", "logLevel", "logFormat",
+        "outcomes.ttlSeconds", "outcomes.reapIntervalSeconds", "store.url", "store.password", "store.passwordFile",
+        "logLevel", "logFormat",
     ]
 
     /// The words of a key, lower-cased: `poll.initialMs` is `poll`, `initial`, `ms`; the
@@ -158,13 +160,15 @@ extension GatewayConfiguration {
         outcomeMaxPerClient = try settings.int(
             "outcomes.maxPerClient", default: outcomeMaxPerClient, range: 1...10_000_000)
         if let url = settings.string("store.url") {
-            guard StoreLocation(url: url) != nil else {
-                throw ConfigurationError(
-                    url.hasPrefix("postgres")
-                        ? "setting store.url: a PostgreSQL store is not supported yet; use sqlite:PATH"
-                        : "setting store.url: '\(InputExcerpt.of(url))' is not sqlite:PATH")
+            do {
+                _ = try StoreLocation.parse(url)
+            } catch {
+                throw ConfigurationError("setting \(error.message)")
             }
             storeURL = url
+        }
+        if PostgresStoreSettings.isPostgresURL(storeURL) {
+            storePassword = try settings.optionalSecret("store.password", fileKey: "store.passwordFile")
         }
         outcomeTTLSeconds = try settings.int("outcomes.ttlSeconds", default: outcomeTTLSeconds, range: 1...2_592_000)
         outcomeReapIntervalSeconds = try settings.int(
@@ -250,6 +254,13 @@ final class SettingsReader {
             throw ConfigurationError("setting \(key): '\(text)' is not a number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+
+    /// ``secret(_:fileKey:)``, or nil when neither setting is given.
+    func optionalSecret(_ key: String, fileKey: String) throws(ConfigurationError) -> String? {
+        usedKeys.insert(key)
+        guard string(fileKey) != nil || reader.string(forKey: ConfigKey(key), isSecret: true) != nil else { return nil }
+        return try secret(key, fileKey: fileKey)
     }
 
     /// A secret from the setting itself (environment only) or from the file the `fileKey`

@@ -82,8 +82,12 @@ public struct GatewayConfiguration: Sendable {
     /// traffic evicts another's stored outcomes.
     public var outcomeMaxPerClient: Int = 10_000
     /// Where requests are stored: `sqlite:PATH` (default `sqlite:ims-gateway.sqlite`, relative
-    /// to the working directory) (docs/ARCHITECTURE.md, "State and recovery").
+    /// to the working directory) or `postgres://USER@HOST:PORT/DATABASE?sslmode=...`
+    /// (docs/ARCHITECTURE.md, "State and recovery" and "Replicas").
     public var storeURL: String = Self.defaultStoreURL
+    /// The PostgreSQL role's password (`store.password`, from the environment only, or the
+    /// file `store.passwordFile` names); nil for none or an SQLite store. Never printed.
+    public var storePassword: String?
     /// `store.url` when none is given.
     public static let defaultStoreURL = "sqlite:ims-gateway.sqlite"
     /// How long an outcome is kept after the request ended, in seconds (default 86,400).

@@ -196,13 +196,27 @@ struct GatewayConfigurationTests {
         #expect(configuration.outcomeTTLSeconds == 120)
         #expect(configuration.storeURL == "sqlite:/var/lib/ims-gateway/state.sqlite")
         #expect(defaults.storeURL == "sqlite:ims-gateway.sqlite")
-        environment["IMSGW_STORE_URL"] = "postgres://gw@db/gw"
-        // The URL is not echoed: a PostgreSQL URL may hold a password.
-        #expect(Self.message(environment) == "setting store.url: a PostgreSQL store is not supported yet; use sqlite:PATH")
+        environment["IMSGW_STORE_URL"] = "postgres://gw@db/gw?sslmode=verify-full"
+        environment["IMSGW_STORE_PASSWORD"] = "pg-s3cret"
+        let postgres = try Self.load(environment)
+        #expect(postgres.storeURL == "postgres://gw@db/gw?sslmode=verify-full")
+        #expect(postgres.storePassword == "pg-s3cret")
+        #expect(postgres.effectiveSettings().contains { $0 == ("store.password", "<redacted>") })
+        #expect(!postgres.effectiveSettings().contains { $0.1.contains("pg-s3cret") })
+        environment["IMSGW_STORE_PASSWORD"] = nil
+        // A password in the URL is refused, and not echoed.
+        environment["IMSGW_STORE_URL"] = "postgres://gw:pg-s3cret@db/gw"
+        let inURL = try #require(Self.message(environment))
+        #expect(inURL.hasPrefix("setting store.url: the PostgreSQL URL holds a password"))
+        #expect(!inURL.contains("pg-s3cret"))
         environment["IMSGW_STORE_URL"] = "sqlite:"
-        #expect(Self.message(environment) == "setting store.url: 'sqlite:' is not sqlite:PATH")
+        #expect(Self.message(environment) == "setting store.url: 'sqlite:' names no file (sqlite:PATH)")
         environment["IMSGW_STORE_URL"] = "sqlite:///"
-        #expect(Self.message(environment) == "setting store.url: 'sqlite:///' is not sqlite:PATH")
+        #expect(Self.message(environment) == "setting store.url: 'sqlite:///' names no file (sqlite:PATH)")
+        environment["IMSGW_STORE_URL"] = "mysql://gw@db/gw"
+        #expect(
+            Self.message(environment)
+                == "setting store.url: 'mysql://<redacted>@db/gw' is neither sqlite:PATH nor postgres://USER@HOST:PORT/DATABASE")
         #expect(StoreLocation.redacted("postgres://gw:s3cret@db:5432/gw") == "postgres://<redacted>@db:5432/gw")
         #expect(StoreLocation.redacted("sqlite:/var/lib/x.sqlite") == "sqlite:/var/lib/x.sqlite")
         environment["IMSGW_STORE_URL"] = nil
