@@ -61,11 +61,12 @@ final class JobScheduler: Sendable {
         /// The loop, while it sleeps: resumed by an entry due before `sleepingUntil`.
         var wake: CheckedContinuation<Void, Never>?
         var sleepingUntil: ContinuousClock.Instant?
-        /// The tasks that sleep on the clock to wake the loop, by id, and the earliest instant
-        /// one of them wakes it. They are not cancelled when the loop is woken earlier (that
-        /// would make and drop one clock timer per wake-up, and a cancelled sleep still holds
-        /// libdispatch's timer until its instant): a new one is made only for an earlier instant.
-        var sleepers: [UInt64: Task<Void, Never>] = [:]
+        /// The tasks that sleep on the clock to wake the loop, by id, with their instants, and
+        /// the earliest of those instants. They are not cancelled when the loop is woken earlier
+        /// (that would make and drop one clock timer per wake-up, and a cancelled sleep still
+        /// holds libdispatch's timer until its instant): a new one is made only for an instant
+        /// earlier than every one waiting, so at most one waits per distinct later instant.
+        var sleepers: [UInt64: (task: Task<Void, Never>, due: ContinuousClock.Instant)] = [:]
         var sleeperDue: ContinuousClock.Instant?
         var nextSleeper: UInt64 = 0
         var pollsSent = 0
@@ -170,7 +171,7 @@ final class JobScheduler: Sendable {
                     state.sleepers = [:]
                     state.sleeperDue = nil
                 }
-                return (state.wake, state.sleepers.values)
+                return (state.wake, state.sleepers.values.map(\.task))
             }
             for sleeper in sleepers { sleeper.cancel() }
             wake?.resume()
@@ -250,11 +251,12 @@ final class JobScheduler: Sendable {
                 state.nextSleeper += 1
                 let id = state.nextSleeper
                 state.sleeperDue = until
-                state.sleepers[id] = Task { [clock] in
+                let task = Task { [clock] in
                     try? await clock.sleep(until: until, tolerance: nil)
                     let wake = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
                         state.sleepers[id] = nil
-                        if state.sleeperDue == until { state.sleeperDue = nil }
+                        // The sleepers still waiting (for later instants) keep theirs.
+                        state.sleeperDue = state.sleepers.values.map(\.due).min()
                         defer {
                             state.wake = nil
                             state.sleepingUntil = nil
@@ -263,6 +265,7 @@ final class JobScheduler: Sendable {
                     }
                     wake?.resume()
                 }
+                state.sleepers[id] = (task, until)
                 return false
             }
             if resumeNow { continuation.resume() }

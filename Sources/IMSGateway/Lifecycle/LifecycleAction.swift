@@ -50,4 +50,9 @@ struct CallerAnswer: Sendable, Equatable {
     var isFinal: Bool
     /// For a 429: when IMS calls may go again, if known.
     var retryAfter: Duration?
+    /// Whether the document is the request's settled end (final, not submitted or given up),
+    /// as the lifecycle decided when it made this answer: the driver's audit lines follow it,
+    /// not the request's state when the answer is delivered (which a poll may have settled
+    /// in between).
+    var isEnd = false
 }

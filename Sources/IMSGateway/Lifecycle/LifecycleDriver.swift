@@ -143,7 +143,7 @@ final class LifecycleDriver: Sendable {
                 deliver: { [self] outcome, now in send(.jobPolled(batch: index, outcome, now: now)) })
         case .answer(let id, let answer):
             let waiter = state.withLock { state in
-                if state.lifecycle.isSettled, id == state.starter { state.starterGotSettled = true }
+                if answer.isEnd, id == state.starter { state.starterGotSettled = true }
                 return state.waiters.removeValue(forKey: id)
             }
             waiter?.resume(returning: answer)

@@ -206,7 +206,9 @@ struct RequestLifecycle: Sendable {
     ) {
         switch stage {
         case .done(let state):
-            actions.append(.answer(id, answer(now: now, isFinal: state == .final)))
+            var end = answer(now: now, isFinal: state == .final)
+            end.isEnd = true
+            actions.append(.answer(id, end))
         case .stopped:
             actions.append(.answer(id, answer(now: now, isFinal: false, cutByDrain: true)))
         case .idle, .running, .settling:
@@ -236,7 +238,7 @@ struct RequestLifecycle: Sendable {
             if let settledResult {
                 actions.append(.answer(id, CallerAnswer(
                     result: settledResult, continuesInBackground: false, cutByDrain: false,
-                    isFinal: settledState == .final, retryAfter: throttledRetryAfter)))
+                    isFinal: settledState == .final, retryAfter: throttledRetryAfter, isEnd: true)))
             } else {
                 actions.append(.answer(id, answer(now: now, isFinal: false, cutByDrain: cut, continues: goesOn)))
             }
@@ -354,7 +356,7 @@ struct RequestLifecycle: Sendable {
         for id in callers.keys.sorted(by: { $0.value < $1.value }) {
             actions.append(.answer(id, CallerAnswer(
                 result: settledResult, continuesInBackground: false, cutByDrain: false, isFinal: state == .final,
-                retryAfter: throttledRetryAfter)))
+                retryAfter: throttledRetryAfter, isEnd: true)))
         }
         callers = [:]
         actions.append(.finished)

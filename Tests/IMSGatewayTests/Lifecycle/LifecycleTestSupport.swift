@@ -102,7 +102,9 @@ enum LifecycleFixture {
     /// The answer of a settled request as `finishSettling` gives it.
     static func settledAnswer(_ lifecycle: RequestLifecycle, isFinal: Bool, retryAfter: Duration? = nil) -> CallerAnswer? {
         lifecycle.settledResult.map {
-            CallerAnswer(result: $0, continuesInBackground: false, cutByDrain: false, isFinal: isFinal, retryAfter: retryAfter)
+            CallerAnswer(
+                result: $0, continuesInBackground: false, cutByDrain: false, isFinal: isFinal, retryAfter: retryAfter,
+                isEnd: true)
         }
     }
 }
