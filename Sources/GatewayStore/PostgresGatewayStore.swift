@@ -28,6 +28,8 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// How long a call waits for a pooled connection before it fails `.unavailable`.
     let leaseTimeout: Duration
     private let committedWrites = Atomic<Int>(0)
+    /// The connection that holds ``claimSoleUse()``'s lock, while it is held.
+    private let soleUse = Mutex<PostgresConnection?>(nil)
 
     /// How many write transactions this object committed since it was made, for tests and
     /// benchmarks.
@@ -72,6 +74,49 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
 
     /// Nothing to check: a PostgreSQL database has no file to be deleted under the gateway.
     public func checkInPlace() throws(StoreError) {}
+
+    /// Makes this process the only gateway on the database until ``releaseSoleUse()`` or the
+    /// process ends: a session advisory lock (``soleUseLockKey``) held on a connection of its
+    /// own, outside the pool. Until requests are leased to replicas (issue #14), two gateways
+    /// on one database would both resume each other's running requests; the second one
+    /// refuses to start instead, as on an SQLite file.
+    /// - Throws: ``StoreError`` `.locked` naming the store when another process holds the
+    ///   lock; `.unavailable` when the server cannot be reached.
+    public func claimSoleUse() async throws(StoreError) {
+        let logger = logger
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: .init(
+                    host: settings.host, port: settings.port, username: settings.username,
+                    password: settings.password, database: settings.database, tls: try Self.connectionTLS(settings)),
+                id: 0, logger: logger)
+            let locked = try await connection.query(
+                "SELECT pg_try_advisory_lock(\(Self.soleUseLockKey))", logger: logger
+            ).collect().first?.decode(Bool.self) ?? false
+            guard locked else {
+                try? await connection.close()
+                throw StoreError(
+                    .locked,
+                    "the store \(description) is in use by another gateway process; run one gateway per database "
+                        + "(replicas sharing one need leases, not built yet)")
+            }
+            soleUse.withLock { $0 = connection }
+        } catch {
+            throw storeError(error, operation: "taking the store for this process")
+        }
+    }
+
+    /// Gives up what ``claimSoleUse()`` took (closing its connection ends the lock).
+    public func releaseSoleUse() async {
+        let connection = soleUse.withLock { held in
+            defer { held = nil }
+            return held
+        }
+        try? await connection?.close()
+    }
+
+    /// The key of the session advisory lock of ``claimSoleUse()``. ASCII "IMSGWONE".
+    static let soleUseLockKey: Int64 = 0x494D_5347_574F_4E45
 
     // MARK: - GatewayStore
 
@@ -457,16 +502,33 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// The pool's TLS settings for `settings.tlsMode`.
     /// - Throws: ``StoreError`` `.failed` when `sslrootcert` cannot be read.
     static func tls(_ settings: PostgresStoreSettings) throws(StoreError) -> PostgresClient.Configuration.TLS {
+        guard let tls = try tlsConfiguration(settings) else { return .disable }
+        return settings.tlsMode == .prefer ? .prefer(tls) : .require(tls)
+    }
+
+    /// ``tls(_:)`` for a single `PostgresConnection`.
+    /// - Throws: ``StoreError`` `.failed` when `sslrootcert` cannot be read or the TLS
+    ///   settings cannot be used.
+    static func connectionTLS(_ settings: PostgresStoreSettings) throws(StoreError) -> PostgresConnection.Configuration.TLS {
+        guard let tls = try tlsConfiguration(settings) else { return .disable }
+        do {
+            let context = try NIOSSLContext(configuration: tls)
+            return settings.tlsMode == .prefer ? .prefer(context) : .require(context)
+        } catch {
+            throw StoreError(.failed, "store.url: the TLS settings cannot be used (\(type(of: error)))")
+        }
+    }
+
+    /// The TLS client configuration of libpq's `sslmode` (certificate checks as its
+    /// `verify-ca` and `verify-full`; none for `prefer` and `require`), nil for `disable`.
+    /// - Throws: ``StoreError`` `.failed` when `sslrootcert` cannot be read.
+    private static func tlsConfiguration(_ settings: PostgresStoreSettings) throws(StoreError) -> TLSConfiguration? {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch settings.tlsMode {
-        case .disable:
-            return .disable
-        case .prefer, .require:
-            tls.certificateVerification = .none
-        case .verifyCA:
-            tls.certificateVerification = .noHostnameVerification
-        case .verifyFull:
-            tls.certificateVerification = .fullVerification
+        case .disable: return nil
+        case .prefer, .require: tls.certificateVerification = .none
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
         }
         if let path = settings.rootCertificatePath {
             guard FileManager.default.isReadableFile(atPath: path) else {
@@ -474,7 +536,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
             }
             tls.trustRoots = .file(path)
         }
-        return settings.tlsMode == .prefer ? .prefer(tls) : .require(tls)
+        return tls
     }
 
     // MARK: - Conversions

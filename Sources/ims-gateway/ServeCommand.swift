@@ -97,11 +97,11 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.run()
         } catch let error as StoreError {
             http.shutdown()
-            opened.close()
+            await opened.close()
             throw CommandFailure.store("\(error)").exit()
         }
         http.shutdown()
-        opened.close()
+        await opened.close()
         logger.notice("ims-gateway stopped")
     }
 }
@@ -152,6 +152,7 @@ struct GatewayService: Service {
     /// - Throws: ``StoreError`` when the store cannot be migrated or read (the store's one
     ///   line, exit 74), or what the gateway's services throw.
     func run() async throws {
+        try await opened.claimSoleUse()
         try await opened.migrate()
         let recovered = try await RecoveredRequests.load(
             from: opened.store, submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))

@@ -57,9 +57,9 @@ struct MigrateCommand: AsyncParsableCommand {
             print(
                 "store \(opened.name): schema version \(StoreSchema.version), "
                     + "usable by gateway \(StoreSchema.minimumGatewayVersion) and later (this is gateway \(GatewayVersion.current))")
-            opened.close()
+            await opened.close()
         } catch {
-            opened.close()
+            await opened.close()
             throw CommandFailure.store("\(error)").exit()
         }
     }

@@ -21,7 +21,7 @@ private func setMeta(_ database: String, _ key: String, _ value: String) async t
     }
 }
 
-@Suite("PostgreSQL store: migrations", .enabled(if: PostgresTestServer.url != nil, "POSTGRES_TEST_URL is not set"))
+@Suite("PostgreSQL store: migrations and sole use", .enabled(if: PostgresTestServer.url != nil, "POSTGRES_TEST_URL is not set"))
 struct PostgresMigrationTests {
     @Test("replicas migrating a new database at once migrate it once; migrating again is a no-op")
     func concurrentMigrations() async throws {
@@ -100,5 +100,22 @@ struct PostgresMigrationTests {
         #expect(error.kind == .unavailable, "\(error.message)")
         #expect(error.message.contains(settings.description))
         #expect(!error.message.contains("hunter2"))
+    }
+
+    @Test("one gateway process per database: a second claim is refused, naming the store, until the first lets go")
+    func soleUse() async throws {
+        let database = try await PostgresTestServer.createDatabase()
+        try await withStore(database: database) { first in
+            try await first.claimSoleUse()
+            try await withStore(database: database) { second in
+                let error = try await #require(throws: StoreError.self) { try await second.claimSoleUse() }
+                #expect(error.kind == .locked)
+                #expect(error.message.contains(second.description))
+                await first.releaseSoleUse()
+                try await second.claimSoleUse()
+                await second.releaseSoleUse()
+            }
+        }
+        try await PostgresTestServer.dropDatabase(database)
     }
 }

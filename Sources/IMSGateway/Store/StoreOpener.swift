@@ -93,6 +93,14 @@ public enum OpenedStore: Sendable {
         }
     }
 
+    /// Makes this process the only gateway on a PostgreSQL store until ``close()``
+    /// (``PostgresGatewayStore/claimSoleUse()``); an SQLite store took its file lock when it
+    /// was opened.
+    /// - Throws: ``StoreError`` `.locked` when another gateway uses the database.
+    public func claimSoleUse() async throws(StoreError) {
+        if case .postgres(let store) = self { try await store.claimSoleUse() }
+    }
+
     /// Checks the schema without changing it.
     /// - Throws: ``StoreError`` `.incompatible` when not migrated to this gateway's schema.
     public func checkSchema() async throws(StoreError) {
@@ -102,9 +110,12 @@ public enum OpenedStore: Sendable {
         }
     }
 
-    /// Closes an SQLite store (checkpoint, then the lock is released); a PostgreSQL pool ends
-    /// with its service.
-    public func close() {
-        if case .sqlite(let store) = self { try? store.close() }
+    /// Closes an SQLite store (checkpoint, then the lock is released); gives up a PostgreSQL
+    /// store's sole use (its pool ends with its service).
+    public func close() async {
+        switch self {
+        case .sqlite(let store): try? store.close()
+        case .postgres(let store): await store.releaseSoleUse()
+        }
     }
 }
