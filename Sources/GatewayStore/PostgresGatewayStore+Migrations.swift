@@ -18,7 +18,8 @@ extension PostgresGatewayStore {
         let logger = logger
         let from: Int? = try await write("migrating", counted: false) { connection in
             try await connection.query(
-                "SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
+                "SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger
+            ).collect()
             let stored = try await Self.readMeta(connection, logger: logger)
             if let version = stored.schemaVersion {
                 try StoreSchema.checkCompatible(

@@ -63,8 +63,8 @@ extension PostgresGatewayStore {
         try await connection.query(
             """
             INSERT INTO requests (\(unescaped: requestColumns)) VALUES (
-                \(r.id), \(r.client), \(r.route), \(r.idempotencyKey), \(r.bodyDigest), \(r.memberStatus),
-                \(r.projectID), \(r.vaultID), \(r.correlationID), \(warnings), \(r.weight), \(millis(r.createdAt)),
+                \(text(r.id)), \(text(r.client)), \(text(r.route)), \(text(r.idempotencyKey)), \(text(r.bodyDigest)),
+                \(text(r.memberStatus)), \(text(r.projectID)), \(text(r.vaultID)), \(text(r.correlationID)), \(warnings), \(r.weight), \(millis(r.createdAt)),
                 \(millis(r.deadline)), \(millis(r.backgroundUntil)), \(r.state.rawValue), \(r.eventCounter),
                 \(millis(r.updatedAt)), \(r.finishedAt.map(millis)), \(elapsed))
             """, logger: logger)
@@ -81,8 +81,9 @@ extension PostgresGatewayStore {
                 request_id, batch_index, images, state, job_id, job_status, polls, submit_attempts,
                 error_code, fail_reason, begin_time, end_time, results_json, submitted_at
             ) VALUES (
-                \(requestID), \(b.index), \(images), \(b.state), \(b.jobID), \(b.jobStatus), \(b.polls),
-                \(b.submitAttempts), \(b.errorCode), \(b.failReason), \(b.beginTime), \(b.endTime), \(b.resultsJSON),
+                \(requestID), \(b.index), \(images), \(text(b.state)), \(text(b.jobID)), \(text(b.jobStatus)),
+                \(b.polls), \(b.submitAttempts), \(text(b.errorCode)), \(text(b.failReason)), \(text(b.beginTime)),
+                \(text(b.endTime)), \(text(b.resultsJSON)),
                 \(b.submittedAt.map(millis)))
             ON CONFLICT (request_id, batch_index) DO UPDATE SET
                 images = excluded.images, state = excluded.state, job_id = excluded.job_id,
@@ -98,7 +99,7 @@ extension PostgresGatewayStore {
         try await connection.query(
             """
             INSERT INTO submit_attempts (request_id, batch_index, attempt, started_at, job_id)
-            VALUES (\(a.requestID), \(a.batchIndex), \(a.attempt), \(millis(a.startedAt)), \(a.jobID))
+            VALUES (\(a.requestID), \(a.batchIndex), \(a.attempt), \(millis(a.startedAt)), \(text(a.jobID)))
             ON CONFLICT (request_id, batch_index, attempt) DO UPDATE SET
                 started_at = excluded.started_at, job_id = excluded.job_id
             """, logger: logger)
@@ -113,7 +114,7 @@ extension PostgresGatewayStore {
             try await connection.query(
                 """
                 INSERT INTO request_events (request_id, id, kind, data, created_at)
-                VALUES (\(requestID), \(firstID + Int64(offset)), \(event.kind), \(event.data), \(now))
+                VALUES (\(requestID), \(firstID + Int64(offset)), \(text(event.kind)), \(text(event.data)), \(now))
                 """, logger: logger)
         }
     }

@@ -17,7 +17,7 @@ import Synchronization
 /// row, so that event ids from its counter never collide. Times are BIGINT milliseconds since
 /// the Unix epoch, as in SQLite. Errors name the store as ``PostgresStoreSettings/description``
 /// (no password) and never hold SQL, bound values or request data.
-public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConvertible {
+public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConvertible, StoreColumnValues {
     /// The server, database and role.
     public let settings: PostgresStoreSettings
     /// The running gateway's version, compared with `store_meta.min_gateway_version`.
@@ -28,6 +28,9 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// How long a call waits for a pooled connection before it fails `.unavailable`.
     let leaseTimeout: Duration
     private let committedWrites = Atomic<Int>(0)
+    /// Whether ``run()`` started the pool: calls made before wait for it (within their
+    /// ``leaseTimeout``) instead of queueing on a pool that warns it is not running.
+    private let poolRunning = Atomic<Bool>(false)
     /// The connection that holds ``claimSoleUse()``'s lock, while it is held.
     private let soleUse = Mutex<PostgresConnection?>(nil)
 
@@ -69,6 +72,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// Runs the connection pool until the task is cancelled or a graceful shutdown of the
     /// service group reaches it (ServiceLifecycle `Service`).
     public func run() async throws {
+        poolRunning.store(true, ordering: .releasing)
         await client.run()
     }
 
@@ -134,7 +138,8 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         return try await write("admitting a request") { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(Self.admissionLockClass), hashtext(\(request.client)))",
-                logger: logger)
+                logger: logger
+            ).collect()
             if let key = request.idempotencyKey,
                 let id = try await Self.requestID(connection, client: request.client, key: key, logger: logger),
                 let snapshot = try await Self.snapshot(connection, id: id, logger: logger)
@@ -198,7 +203,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
             try await connection.query(
                 """
                 INSERT INTO submit_attempts (request_id, batch_index, attempt, started_at, job_id)
-                VALUES (\(requestID), \(batchIndex), \(attempt), \(started), \(jobID))
+                VALUES (\(requestID), \(batchIndex), \(attempt), \(started), \(Self.text(jobID)))
                 ON CONFLICT (request_id, batch_index, attempt) DO UPDATE SET job_id = excluded.job_id
                 """, logger: logger)
             // A write that comes late (retried while the store was unreachable) never replaces a
@@ -275,7 +280,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         let logger = logger
         return try await read("reading the running requests") { connection in
             let rows = try await connection.query(
-                "SELECT \(unescaped: Self.requestColumns) FROM requests WHERE state = 'running' ORDER BY created_at, id",
+                "SELECT \(unescaped: Self.requestColumns) FROM requests WHERE state = 'running' ORDER BY created_at, id COLLATE \"C\"",
                 logger: logger
             ).collect()
             var snapshots: [StoredRequestSnapshot] = []
@@ -315,7 +320,9 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// Deletes, in one transaction, at most `limit` requests not `running` whose `finished_at`
     /// is before `finishedBefore`, oldest first; their batches, attempts and events go with
     /// them (cascade). Rows another transaction holds are skipped (`SKIP LOCKED`): replicas
-    /// reaping at once never wait on each other.
+    /// reaping at once never wait on each other. The `client_counts` rows the deletion
+    /// changes are locked first, in client order, so that two reapers whose requests span
+    /// the same clients never deadlock on them.
     /// - Returns: how many requests were deleted.
     /// - Throws: ``StoreError`` when the write fails.
     public func deleteFinished(finishedBefore: Date, limit: Int) async throws(StoreError) -> Int {
@@ -323,15 +330,27 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         let logger = logger
         let cut = Self.millis(finishedBefore)
         return try await write("deleting finished requests") { connection in
+            var ids: [String] = []
+            var clients = Set<String>()
             let rows = try await connection.query(
                 """
-                DELETE FROM requests WHERE id IN (
-                    SELECT id FROM requests WHERE state <> 'running' AND finished_at < \(cut)
-                    ORDER BY finished_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
-                ) RETURNING id
+                SELECT id, client FROM requests WHERE state <> 'running' AND finished_at < \(cut)
+                ORDER BY finished_at, id COLLATE "C" LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                """, logger: logger)
+            for try await (id, client) in rows.decode((String, String).self) {
+                ids.append(id)
+                clients.insert(client)
+            }
+            guard !ids.isEmpty else { return 0 }
+            _ = try await connection.query(
+                """
+                SELECT 1 FROM client_counts WHERE client = ANY(\(Array(clients)))
+                ORDER BY client COLLATE "C" FOR UPDATE
                 """, logger: logger
             ).collect()
-            return rows.count
+            return try await connection.query(
+                "DELETE FROM requests WHERE id = ANY(\(ids)) RETURNING id", logger: logger
+            ).collect().count
         }
     }
 
@@ -367,12 +386,21 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         }
     }
 
-    /// Runs `body` on a pooled connection (each statement its own snapshot); maps every error.
+    /// Runs `body` in one `REPEATABLE READ READ ONLY` transaction on a pooled connection, so
+    /// that its statements (a request, then its batches, then its attempts) read one snapshot
+    /// even while another replica writes; maps every error.
     func read<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
+        let logger = logger
         do {
-            return try await leased(body)
+            return try await leased { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    try await connection.query(
+                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                    return try await body(connection)
+                }
+            }
         } catch {
             throw storeError(error, operation: operation)
         }
@@ -380,22 +408,30 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
 
     /// Runs `body` on a connection of the pool, waiting at most ``leaseTimeout`` for one (the
     /// pool itself waits as long as the server stays unreachable). Once `body` has its
-    /// connection it runs to its end: a transaction is never cut by this bound.
+    /// connection it runs to its end: a transaction is never cut by this bound. The two
+    /// children race on one atomic state: `body` starts only when it moves the state from
+    /// waiting to started, the timer fails the call only when it moves it from waiting to
+    /// timed out, so a call that failed with `LeaseTimeout` never ran `body` (and never wrote).
     /// - Throws: `LeaseTimeout` when no connection came in time, or what `body` throws.
     private func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = client
         let leaseTimeout = leaseTimeout
-        let started = LeaseStarted()
+        let race = LeaseRace()
         return try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
             group.addTask {
-                .value(try await client.withConnection { connection in
-                    started.flag.store(true, ordering: .releasing)
+                while !self.poolRunning.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(2)) }
+                return .value(try await client.withConnection { connection in
+                    guard race.claim(LeaseRace.started) else { throw LeaseTimeout() }
                     return try await body(connection)
                 })
             }
             group.addTask {
-                try await Task.sleep(for: leaseTimeout)
-                if !started.flag.load(ordering: .acquiring) { throw LeaseTimeout() }
+                do {
+                    try await Task.sleep(for: leaseTimeout)
+                } catch {
+                    return .timerPassed
+                }
+                if race.claim(LeaseRace.timedOut) { throw LeaseTimeout() }
                 return .timerPassed
             }
             while let outcome = try await group.next() {
@@ -414,9 +450,17 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         case timerPassed
     }
 
-    /// Whether the body of ``leased(_:)`` got its connection, shared by its two children.
-    private final class LeaseStarted: Sendable {
-        let flag = Atomic<Bool>(false)
+    /// The one state the two children of ``leased(_:)`` race on: waiting (0), then started
+    /// or timed out, whichever comes first, for good.
+    private final class LeaseRace: Sendable {
+        static let started: UInt8 = 1
+        static let timedOut: UInt8 = 2
+        private let state = Atomic<UInt8>(0)
+
+        /// Moves the state from waiting to `outcome`; false when the other child won.
+        func claim(_ outcome: UInt8) -> Bool {
+            state.compareExchange(expected: 0, desired: outcome, ordering: .acquiringAndReleasing).exchanged
+        }
     }
 
     /// No pooled connection within ``leaseTimeout``.
@@ -537,17 +581,5 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
             tls.trustRoots = .file(path)
         }
         return tls
-    }
-
-    // MARK: - Conversions
-
-    /// `date` as whole milliseconds since the Unix epoch (rounded to the nearest).
-    static func millis(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded())
-    }
-
-    /// The date `milliseconds` after the Unix epoch.
-    static func date(_ milliseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
 }

@@ -75,7 +75,7 @@ public struct PostgresStoreSettings: Sendable, Equatable, CustomStringConvertibl
                 "holds a password; give it as the store.password setting (IMSGW_STORE_PASSWORD) or in the file "
                     + "store.passwordFile names instead")
         }
-        guard let user = components.user?.removingPercentEncoding, !user.isEmpty else {
+        guard let user = components.user, !user.isEmpty else {
             throw Self.invalid("names no user (postgres://USER@HOST/DATABASE)")
         }
         guard var host = components.host, !host.isEmpty else {

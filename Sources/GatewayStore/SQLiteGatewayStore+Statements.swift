@@ -140,8 +140,8 @@ extension SQLiteGatewayStore {
     /// Inserts a request row as given (its event counter included).
     static func insertRequest(_ db: Database, _ r: RequestRecord) throws {
         let arguments: StatementArguments = [
-            r.id, r.client, r.route, r.idempotencyKey, r.bodyDigest, r.memberStatus, r.projectID, r.vaultID,
-            r.correlationID, jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
+            text(r.id), text(r.client), text(r.route), text(r.idempotencyKey), text(r.bodyDigest),
+            text(r.memberStatus), text(r.projectID), text(r.vaultID), text(r.correlationID), jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
             millis(r.backgroundUntil), r.state.rawValue, r.eventCounter, millis(r.updatedAt),
             r.finishedAt.map(millis), r.elapsedMs,
         ]
@@ -151,8 +151,9 @@ extension SQLiteGatewayStore {
     /// Inserts or replaces a batch row of a request.
     static func replaceBatch(_ db: Database, requestID: String, _ b: BatchRecord) throws {
         let arguments: StatementArguments = [
-            requestID, b.index, jsonArray(b.images), b.state, b.jobID, b.jobStatus, b.polls, b.submitAttempts,
-            b.errorCode, b.failReason, b.beginTime, b.endTime, b.resultsJSON, b.submittedAt.map(millis),
+            requestID, b.index, jsonArray(b.images), text(b.state), text(b.jobID), text(b.jobStatus), b.polls,
+            b.submitAttempts, text(b.errorCode), text(b.failReason), text(b.beginTime), text(b.endTime),
+            text(b.resultsJSON), b.submittedAt.map(millis),
         ]
         try db.cachedStatement(sql: Statements.replaceBatch).execute(arguments: arguments)
     }
@@ -160,7 +161,7 @@ extension SQLiteGatewayStore {
     /// Inserts or replaces a submit attempt row.
     static func replaceAttempt(_ db: Database, _ a: SubmitAttemptRecord) throws {
         try db.cachedStatement(sql: Statements.replaceAttempt).execute(
-            arguments: [a.requestID, a.batchIndex, a.attempt, millis(a.startedAt), a.jobID])
+            arguments: [a.requestID, a.batchIndex, a.attempt, millis(a.startedAt), text(a.jobID)])
     }
 
     /// Inserts `events` with ids `firstID`, `firstID + 1`, ..., stamped now.
@@ -168,7 +169,7 @@ extension SQLiteGatewayStore {
         let now = millis(Date())
         for (offset, event) in events.enumerated() {
             try db.cachedStatement(sql: Statements.insertEvent).execute(
-                arguments: [requestID, firstID + Int64(offset), event.kind, event.data, now])
+                arguments: [requestID, firstID + Int64(offset), text(event.kind), text(event.data), now])
         }
     }
 

@@ -18,7 +18,7 @@ import Synchronization
 /// IMMEDIATE transaction, each in a savepoint (group commit, ``GroupCommitWriter``), run on a
 /// dispatch queue of their own (no Swift concurrency thread waits on SQLite). Times are stored as INTEGER milliseconds since the Unix epoch.
 /// Error messages name the file and never hold request data or SQL parameter values.
-public final class SQLiteGatewayStore: GatewayStore {
+public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
     /// The newest schema version this build knows (and migrates to): ``StoreSchema/version``.
     public static let schemaVersion = StoreSchema.version
     /// The oldest gateway version that can work on a store at ``schemaVersion``; written to
@@ -242,7 +242,7 @@ public final class SQLiteGatewayStore: GatewayStore {
                 db.cachedStatement(sql: Statements.selectEventCounter), arguments: [requestID])
             else { throw Self.notFound(path: path) }
             try db.cachedStatement(sql: Statements.updateAttemptJobID).execute(
-                arguments: [jobID, requestID, batchIndex, attempt])
+                arguments: [Self.text(jobID), requestID, batchIndex, attempt])
             if db.changesCount == 0 {
                 let started = batch.submittedAt ?? Date()
                 try Self.replaceAttempt(
@@ -435,16 +435,6 @@ public final class SQLiteGatewayStore: GatewayStore {
     }
 
     // MARK: - Conversions
-
-    /// `date` as whole milliseconds since the Unix epoch (rounded to the nearest).
-    static func millis(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded())
-    }
-
-    /// The date `milliseconds` after the Unix epoch.
-    static func date(_ milliseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
 
     /// `strings` as a JSON array (``JSONStringArray``).
     static func jsonArray(_ strings: [String]) -> String {

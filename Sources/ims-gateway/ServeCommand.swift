@@ -93,15 +93,17 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        let failure: (any Error)?
         do {
             try await group.run()
-        } catch let error as StoreError {
-            http.shutdown()
-            await opened.close()
-            throw CommandFailure.store("\(error)").exit()
+            failure = nil
+        } catch {
+            failure = error
         }
         http.shutdown()
         await opened.close()
+        if let error = failure as? StoreError { throw CommandFailure.store("\(error)").exit() }
+        if let failure { throw failure }
         logger.notice("ims-gateway stopped")
     }
 }

@@ -49,19 +49,23 @@ struct MigrateCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.store("\(error)").exit()
         }
-        // A PostgreSQL store's pool runs while the migration does.
+        // A PostgreSQL store's pool runs while the migration does, and is closed (its task
+        // awaited) before the command exits.
         let pool = opened.service.map { service in Task { try await service.run() } }
-        defer { pool?.cancel() }
+        let failure: StoreError?
         do {
             try await opened.migrate()
-            print(
-                "store \(opened.name): schema version \(StoreSchema.version), "
-                    + "usable by gateway \(StoreSchema.minimumGatewayVersion) and later (this is gateway \(GatewayVersion.current))")
-            await opened.close()
+            failure = nil
         } catch {
-            await opened.close()
-            throw CommandFailure.store("\(error)").exit()
+            failure = error
         }
+        await opened.close()
+        pool?.cancel()
+        _ = await pool?.result
+        if let failure { throw CommandFailure.store("\(failure)").exit() }
+        print(
+            "store \(opened.name): schema version \(StoreSchema.version), "
+                + "usable by gateway \(StoreSchema.minimumGatewayVersion) and later (this is gateway \(GatewayVersion.current))")
     }
 }
 

@@ -328,4 +328,24 @@ struct GatewayStoreContractTests {
         #expect(try await store.events(requestID: "r1", afterID: 0, limit: 5).map(\.data) == events.map(\.data))
         try await tested.close()
     }
+
+    @Test("a NUL in upstream text (a job's fail_reason) is stored as U+FFFD, the rest kept", arguments: StoreEngine.available)
+    func nulInText(engine: StoreEngine) async throws {
+        let tested = try await TestStore.open(engine)
+        let store = tested.store
+        #expect(try await Fixture.admit(store, Fixture.request("r1")) == .admitted)
+        var batch = BatchRecord(index: 0, images: ["img-1"], state: "failed")
+        batch.jobID = "job\u{0}1"
+        batch.failReason = "disk\u{0}full"
+        batch.errorCode = "IMS.\u{0}"
+        try await store.update(
+            requestID: "r1", batches: [batch], change: nil, events: [NewEvent(kind: "batch\u{0}", data: "{}")])
+        let stored = try #require(try await store.request(id: "r1")).batches[0]
+        let nul = "\u{FFFD}"
+        #expect(stored.failReason == "disk\(nul)full")
+        #expect(stored.jobID == "job\(nul)1")
+        #expect(stored.errorCode == "IMS.\(nul)")
+        #expect(try await store.events(requestID: "r1", afterID: 0, limit: 5).map(\.kind).last == "batch\(nul)")
+        try await tested.close()
+    }
 }

@@ -18,6 +18,12 @@ struct PostgresStoreSettingsTests {
         #expect(!settings.description.contains("s3cr3t"))
     }
 
+    @Test("percent-escapes in the user are decoded once: %2525 is the two characters %25")
+    func decodedOnce() throws {
+        let settings = try PostgresStoreSettings(url: "postgres://a%2525b@db/x", password: nil)
+        #expect(settings.username == "a%25b")
+    }
+
     @Test("defaults: port 5432, the database named as the user, sslmode prefer, no password")
     func defaults() throws {
         let settings = try PostgresStoreSettings(url: "postgresql://gateway@10.0.0.5", password: nil)
