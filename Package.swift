@@ -162,10 +162,22 @@ let package = Package(
             dependencies: ["IMSSimulator", "IMSClient", "CurlHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // What the store's and the gateway's tests share to reach the test PostgreSQL server.
+        .target(
+            name: "PostgresTestSupport",
+            dependencies: [
+                "GatewayStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PostgresTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "GatewayStoreTests",
             dependencies: [
                 "GatewayStore",
+                "PostgresTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -177,6 +189,7 @@ let package = Package(
             dependencies: [
                 "IMSGateway",
                 "GatewayStore",
+                "PostgresTestSupport",
                 .product(name: "Configuration", package: "swift-configuration"),
                 "IMSSimulator",
                 "IMSClient",

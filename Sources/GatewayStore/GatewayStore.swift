@@ -82,4 +82,29 @@ public protocol GatewayStore: Sendable {
     /// Requests of `client` stored now: all of them, and those in state `running`.
     /// - Throws: ``StoreError`` when the read fails.
     func counts(client: String) async throws(StoreError) -> ClientRequestCounts
+
+    // MARK: - Leases (docs/ARCHITECTURE.md, "Replicas")
+
+    /// Whether several gateway processes (replicas) share the store, each running the
+    /// requests it holds a lease on (PostgreSQL); false when one process holds the whole
+    /// store (SQLite, by its lock file), where nothing is leased.
+    var isShared: Bool { get }
+
+    /// Renews the leases of the running requests this replica owns.
+    /// - Returns: the ids still leased to this replica (SQLite: every running request).
+    /// - Throws: ``StoreError`` when the write fails.
+    func renewLeases() async throws(StoreError) -> Set<String>
+
+    /// Takes over at most `limit` running requests that no live replica holds (their lease
+    /// expired, or was released), oldest first, each to exactly one replica. SQLite: every
+    /// running request (one process holds the file, so whatever runs there was left by an
+    /// earlier process); the gateway asks for them once, at start.
+    /// - Throws: ``StoreError`` when the write fails.
+    func claimExpiredLeases(limit: Int) async throws(StoreError) -> [StoredRequestSnapshot]
+
+    /// Ends this replica's leases now (it stops), so that another replica takes its requests
+    /// over at once. SQLite: nothing to release.
+    /// - Returns: how many were released.
+    /// - Throws: ``StoreError`` when the write fails.
+    func releaseLeases() async throws(StoreError) -> Int
 }

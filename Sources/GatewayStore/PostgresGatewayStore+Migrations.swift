@@ -38,11 +38,12 @@ extension PostgresGatewayStore {
                     ON CONFLICT (key) DO UPDATE SET value = excluded.value
                     """, logger: logger)
             }
-            if stored.minimumGatewayVersion == nil {
+            // Steps applied: the store now needs this build's oldest compatible gateway.
+            if stored.minimumGatewayVersion == nil || current < StoreSchema.version {
                 try await connection.query(
                     """
                     INSERT INTO store_meta (key, value) VALUES ('min_gateway_version', \(StoreSchema.minimumGatewayVersion))
-                    ON CONFLICT (key) DO NOTHING
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
                     """, logger: logger)
             }
             return stored.schemaVersion
@@ -134,7 +135,7 @@ extension PostgresGatewayStore {
 /// milliseconds since the Unix epoch, as in SQLite.
 enum PostgresMigrations {
     /// Step n (from 1) brings the schema to version n.
-    static let steps: [[String]] = [version1, version2]
+    static let steps: [[String]] = [version1, version2, version3]
 
     /// Schema version 1: every table and index.
     static let version1 = [
@@ -248,6 +249,28 @@ enum PostgresMigrations {
         """
         CREATE TRIGGER requests_counted AFTER INSERT OR DELETE OR UPDATE OF state, client ON requests
         FOR EACH ROW EXECUTE FUNCTION gateway_count_requests()
+        """,
+    ]
+
+    /// Schema version 3: leases (docs/ARCHITECTURE.md, "Replicas"): each running request's
+    /// `owner` (a replica id) and `lease_until` (milliseconds of the database's clock; 0 for
+    /// rows of earlier versions, which the first replica to claim takes over). The count
+    /// trigger now fires only when a row's state or client really changes, so that writes
+    /// that rewrite the same state (and lease renewals) never touch `client_counts`.
+    static let version3 = [
+        "ALTER TABLE requests ADD COLUMN owner TEXT",
+        "ALTER TABLE requests ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
+        "CREATE INDEX requests_running_lease ON requests (lease_until) WHERE state = 'running'",
+        "CREATE INDEX requests_running_owner ON requests (owner) WHERE state = 'running'",
+        "DROP TRIGGER requests_counted ON requests",
+        """
+        CREATE TRIGGER requests_counted AFTER INSERT OR DELETE ON requests
+        FOR EACH ROW EXECUTE FUNCTION gateway_count_requests()
+        """,
+        """
+        CREATE TRIGGER requests_recounted AFTER UPDATE OF state, client ON requests
+        FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.client IS DISTINCT FROM NEW.client)
+        EXECUTE FUNCTION gateway_count_requests()
         """,
     ]
 }

@@ -46,31 +46,58 @@ extension PostgresGatewayStore {
         return ClientRequestCounts(stored: Int(stored), running: Int(running))
     }
 
+    /// The database's clock now, in milliseconds since the Unix epoch: leases are measured
+    /// on it, so that replicas whose clocks differ agree on when a lease expires.
+    static let databaseNowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
     /// The request's event counter, its row locked until the transaction ends (so that two
     /// writers never take the same event ids); nil when the request is not stored.
-    static func lockEventCounter(_ connection: PostgresConnection, requestID: String, logger: Logger) async throws
-        -> Int64?
-    {
-        try await connection.query(
-            "SELECT event_counter FROM requests WHERE id = \(requestID) FOR UPDATE", logger: logger
-        ).collect().first?.decode(Int64.self)
+    /// - Parameter owner: when given, the request must be this replica's (its last owner:
+    ///   running under its lease, or ended here).
+    /// - Throws: ``StoreError`` `.leaseLost` when `owner` is given and another replica owns
+    ///   the request now (it took it over, and may have ended it).
+    static func lockEventCounter(
+        _ connection: PostgresConnection, requestID: String, owner: String?, logger: Logger
+    ) async throws -> Int64? {
+        guard
+            let row = try await connection.query(
+                "SELECT event_counter, owner FROM requests WHERE id = \(requestID) FOR UPDATE", logger: logger
+            ).collect().first
+        else { return nil }
+        let (counter, stored) = try row.decode((Int64, String?).self)
+        if let owner, stored != owner {
+            throw leaseLost(requestID: requestID, owner: stored)
+        }
+        return counter
     }
 
-    /// Inserts a request row as given (its event counter included).
-    static func insertRequest(_ connection: PostgresConnection, _ r: RequestRecord, logger: Logger) async throws {
+    /// The error of a write this replica may no longer make.
+    static func leaseLost(requestID: String, owner: String?) -> StoreError {
+        StoreError(
+            .leaseLost,
+            "request \(requestID) is no longer leased to this replica (now \(owner.map { "replica " + $0 } ?? "unowned"))")
+    }
+
+    /// Inserts a request row as given (its event counter included), leased to `owner` for
+    /// `leaseMs` from the database's clock.
+    static func insertRequest(
+        _ connection: PostgresConnection, _ r: RequestRecord, owner: String, leaseMs: Int64, logger: Logger
+    ) async throws {
         let warnings = JSONStringArray.encode(r.warnings)
         let elapsed = r.elapsedMs.map(Int64.init)
         try await connection.query(
             """
-            INSERT INTO requests (\(unescaped: requestColumns)) VALUES (
+            INSERT INTO requests (\(unescaped: requestColumns), owner, lease_until) VALUES (
                 \(text(r.id)), \(text(r.client)), \(text(r.route)), \(text(r.idempotencyKey)), \(text(r.bodyDigest)),
-                \(text(r.memberStatus)), \(text(r.projectID)), \(text(r.vaultID)), \(text(r.correlationID)), \(warnings), \(r.weight), \(millis(r.createdAt)),
-                \(millis(r.deadline)), \(millis(r.backgroundUntil)), \(r.state.rawValue), \(r.eventCounter),
-                \(millis(r.updatedAt)), \(r.finishedAt.map(millis)), \(elapsed))
+                \(text(r.memberStatus)), \(text(r.projectID)), \(text(r.vaultID)), \(text(r.correlationID)), \(warnings),
+                \(r.weight), \(millis(r.createdAt)), \(millis(r.deadline)), \(millis(r.backgroundUntil)), \(r.state.rawValue),
+                \(r.eventCounter), \(millis(r.updatedAt)), \(r.finishedAt.map(millis)), \(elapsed), \(owner),
+                \(unescaped: databaseNowMs) + \(leaseMs))
             """, logger: logger)
     }
 
-    /// Inserts or replaces a batch row of a request.
+    /// Inserts or replaces a batch row of a request; a job id stored earlier is kept when the
+    /// new row has none (a replica that lost the lease stored it: the job is never forgotten).
     static func upsertBatch(
         _ connection: PostgresConnection, requestID: String, _ b: BatchRecord, logger: Logger
     ) async throws {
@@ -86,7 +113,7 @@ extension PostgresGatewayStore {
                 \(text(b.endTime)), \(text(b.resultsJSON)),
                 \(b.submittedAt.map(millis)))
             ON CONFLICT (request_id, batch_index) DO UPDATE SET
-                images = excluded.images, state = excluded.state, job_id = excluded.job_id,
+                images = excluded.images, state = excluded.state, job_id = COALESCE(excluded.job_id, batches.job_id),
                 job_status = excluded.job_status, polls = excluded.polls, submit_attempts = excluded.submit_attempts,
                 error_code = excluded.error_code, fail_reason = excluded.fail_reason,
                 begin_time = excluded.begin_time, end_time = excluded.end_time,

@@ -22,6 +22,10 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     public let settings: PostgresStoreSettings
     /// The running gateway's version, compared with `store_meta.min_gateway_version`.
     public let gatewayVersion: String
+    /// This replica's id (made at start): the owner of the requests it admits or takes over.
+    public let replicaID: String
+    /// How long a lease lasts from its last renewal, in milliseconds of the database's clock.
+    public let leaseMs: Int64
 
     let client: PostgresClient
     let logger: Logger
@@ -31,8 +35,6 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// Whether ``run()`` started the pool: calls made before wait for it (within their
     /// ``leaseTimeout``) instead of queueing on a pool that warns it is not running.
     private let poolRunning = Atomic<Bool>(false)
-    /// The connection that holds ``claimSoleUse()``'s lock, while it is held.
-    private let soleUse = Mutex<PostgresConnection?>(nil)
 
     /// How many write transactions this object committed since it was made, for tests and
     /// benchmarks.
@@ -45,6 +47,9 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// - Parameters:
     ///   - settings: the server, role, password and TLS mode.
     ///   - gatewayVersion: the running gateway's version (dotted numbers, e.g. `0.5.0`).
+    ///   - replicaID: this replica's id, unique among the replicas (a new one at each start).
+    ///   - leaseMs: how long, in milliseconds, a lease lasts after it is taken or renewed
+    ///     (`store.leaseSeconds`); a replica that stops renewing loses its requests after it.
     ///   - maxConnections: the pool's bound on connections to the server.
     ///   - connectTimeoutMs: how long, in milliseconds, one connection attempt may take.
     ///   - leaseTimeoutMs: how long, in milliseconds, a call waits for a connection of the pool
@@ -53,7 +58,8 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// - Throws: ``StoreError`` `.failed` when the TLS settings cannot be used (an unreadable
     ///   `sslrootcert` file).
     public init(
-        settings: PostgresStoreSettings, gatewayVersion: String, maxConnections: Int = 16,
+        settings: PostgresStoreSettings, gatewayVersion: String, replicaID: String, leaseMs: Int = 30_000,
+        maxConnections: Int = 16,
         connectTimeoutMs: Int = 10_000, leaseTimeoutMs: Int = 5_000, logger: Logger
     ) throws(StoreError) {
         var configuration = PostgresClient.Configuration(
@@ -64,6 +70,8 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         configuration.options.additionalStartupParameters = [("application_name", "ims-gateway")]
         self.settings = settings
         self.gatewayVersion = gatewayVersion
+        self.replicaID = replicaID
+        self.leaseMs = Int64(max(1, leaseMs))
         self.logger = logger
         self.leaseTimeout = .milliseconds(max(1, leaseTimeoutMs))
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -79,49 +87,6 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// Nothing to check: a PostgreSQL database has no file to be deleted under the gateway.
     public func checkInPlace() throws(StoreError) {}
 
-    /// Makes this process the only gateway on the database until ``releaseSoleUse()`` or the
-    /// process ends: a session advisory lock (``soleUseLockKey``) held on a connection of its
-    /// own, outside the pool. Until requests are leased to replicas (issue #14), two gateways
-    /// on one database would both resume each other's running requests; the second one
-    /// refuses to start instead, as on an SQLite file.
-    /// - Throws: ``StoreError`` `.locked` naming the store when another process holds the
-    ///   lock; `.unavailable` when the server cannot be reached.
-    public func claimSoleUse() async throws(StoreError) {
-        let logger = logger
-        do {
-            let connection = try await PostgresConnection.connect(
-                configuration: .init(
-                    host: settings.host, port: settings.port, username: settings.username,
-                    password: settings.password, database: settings.database, tls: try Self.connectionTLS(settings)),
-                id: 0, logger: logger)
-            let locked = try await connection.query(
-                "SELECT pg_try_advisory_lock(\(Self.soleUseLockKey))", logger: logger
-            ).collect().first?.decode(Bool.self) ?? false
-            guard locked else {
-                try? await connection.close()
-                throw StoreError(
-                    .locked,
-                    "the store \(description) is in use by another gateway process; run one gateway per database "
-                        + "(replicas sharing one need leases, not built yet)")
-            }
-            soleUse.withLock { $0 = connection }
-        } catch {
-            throw storeError(error, operation: "taking the store for this process")
-        }
-    }
-
-    /// Gives up what ``claimSoleUse()`` took (closing its connection ends the lock).
-    public func releaseSoleUse() async {
-        let connection = soleUse.withLock { held in
-            defer { held = nil }
-            return held
-        }
-        try? await connection?.close()
-    }
-
-    /// The key of the session advisory lock of ``claimSoleUse()``. ASCII "IMSGWONE".
-    static let soleUseLockKey: Int64 = 0x494D_5347_574F_4E45
-
     // MARK: - GatewayStore
 
     /// Admits a request in one transaction, after the client's advisory lock: the stored one
@@ -135,6 +100,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         events: [NewEvent]
     ) async throws(StoreError) -> Admission {
         let logger = logger
+        let (owner, leaseMs) = (replicaID, leaseMs)
         return try await write("admitting a request") { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(Self.admissionLockClass), hashtext(\(request.client)))",
@@ -155,7 +121,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
             }
             var stored = request
             stored.eventCounter = Int64(events.count)
-            try await Self.insertRequest(connection, stored, logger: logger)
+            try await Self.insertRequest(connection, stored, owner: owner, leaseMs: leaseMs, logger: logger)
             for batch in batches {
                 try await Self.upsertBatch(connection, requestID: request.id, batch, logger: logger)
             }
@@ -167,16 +133,20 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         }
     }
 
-    /// Stores a submit attempt, replaces its batch row and appends `events`, in one transaction.
-    /// - Throws: ``StoreError`` `.notFound` when the request is not stored; another kind when
-    ///   the write fails.
+    /// Stores a submit attempt, replaces its batch row and appends `events`, in one transaction,
+    /// while the request is running and leased to this replica.
+    /// - Throws: ``StoreError`` `.notFound` when the request is not stored; `.leaseLost` when
+    ///   it is no longer this replica's; another kind when the write fails.
     public func recordAttempt(_ attempt: SubmitAttemptRecord, batch: BatchRecord, events: [NewEvent])
         async throws(StoreError)
     {
         let logger = logger
         let store = description
+        let owner = replicaID
         try await write("recording a submit attempt") { connection in
-            guard let counter = try await Self.lockEventCounter(connection, requestID: attempt.requestID, logger: logger)
+            guard
+                let counter = try await Self.lockEventCounter(
+                    connection, requestID: attempt.requestID, owner: owner, logger: logger)
             else { throw Self.notFound(store) }
             try await Self.upsertAttempt(connection, attempt, logger: logger)
             try await Self.upsertBatch(connection, requestID: attempt.requestID, batch, logger: logger)
@@ -187,8 +157,9 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
 
     /// Sets the job id of a submit attempt (storing the attempt, started at the batch's
     /// `submittedAt` or now, when it is missing), replaces the batch row and appends `events`,
-    /// in one transaction, whatever the request's state. When the batch row has a job id
-    /// already (a later write carried it), only the attempt is updated.
+    /// in one transaction, whatever the request's state and whichever replica holds its lease
+    /// (a submitted job is never forgotten). When the batch row has a job id already (a later
+    /// write carried it), only the attempt is updated.
     /// - Throws: ``StoreError`` `.notFound` when the request is not stored; another kind when
     ///   the write fails.
     public func recordJobID(
@@ -197,7 +168,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         let logger = logger
         let store = description
         try await write("recording a job id") { connection in
-            guard let counter = try await Self.lockEventCounter(connection, requestID: requestID, logger: logger)
+            guard let counter = try await Self.lockEventCounter(connection, requestID: requestID, owner: nil, logger: logger)
             else { throw Self.notFound(store) }
             let started = Self.millis(batch.submittedAt ?? Date())
             try await connection.query(
@@ -220,17 +191,33 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
 
     /// Replaces the given batch rows, applies `change` to the request row (state, `updated_at`,
     /// `finished_at`, and `elapsed_ms`/deadlines when given) and appends `events`, in one
-    /// transaction.
-    /// - Throws: ``StoreError`` `.notFound` when the request is not stored; another kind when
-    ///   the write fails.
+    /// transaction. The request must be running and leased to this replica; a change to
+    /// `running` (a repeat resuming a request that gave up, or whose replica is gone) takes the
+    /// lease instead, unless another live replica holds it.
+    /// - Throws: ``StoreError`` `.notFound` when the request is not stored; `.leaseLost` when
+    ///   another replica holds it (or it ended there); another kind when the write fails.
     public func update(
         requestID: String, batches: [BatchRecord], change: RequestChange?, events: [NewEvent]
     ) async throws(StoreError) {
         let logger = logger
         let store = description
+        let (owner, leaseMs) = (replicaID, leaseMs)
+        let resumes = change?.state == .running
         try await write("updating a request") { connection in
-            guard let counter = try await Self.lockEventCounter(connection, requestID: requestID, logger: logger)
-            else { throw Self.notFound(store) }
+            // A change to running resumes the request here: it takes the lease, unless a live
+            // replica holds it. Any other write needs the lease.
+            let counter: Int64
+            if resumes {
+                guard let taken = try await Self.takeLease(
+                    connection, requestID: requestID, owner: owner, leaseMs: leaseMs, logger: logger)
+                else { throw Self.notFound(store) }
+                counter = taken
+            } else {
+                guard let locked = try await Self.lockEventCounter(
+                    connection, requestID: requestID, owner: owner, logger: logger)
+                else { throw Self.notFound(store) }
+                counter = locked
+            }
             for batch in batches {
                 try await Self.upsertBatch(connection, requestID: requestID, batch, logger: logger)
             }
@@ -548,19 +535,6 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     static func tls(_ settings: PostgresStoreSettings) throws(StoreError) -> PostgresClient.Configuration.TLS {
         guard let tls = try tlsConfiguration(settings) else { return .disable }
         return settings.tlsMode == .prefer ? .prefer(tls) : .require(tls)
-    }
-
-    /// ``tls(_:)`` for a single `PostgresConnection`.
-    /// - Throws: ``StoreError`` `.failed` when `sslrootcert` cannot be read or the TLS
-    ///   settings cannot be used.
-    static func connectionTLS(_ settings: PostgresStoreSettings) throws(StoreError) -> PostgresConnection.Configuration.TLS {
-        guard let tls = try tlsConfiguration(settings) else { return .disable }
-        do {
-            let context = try NIOSSLContext(configuration: tls)
-            return settings.tlsMode == .prefer ? .prefer(context) : .require(context)
-        } catch {
-            throw StoreError(.failed, "store.url: the TLS settings cannot be used (\(type(of: error)))")
-        }
     }
 
     /// The TLS client configuration of libpq's `sslmode` (certificate checks as its

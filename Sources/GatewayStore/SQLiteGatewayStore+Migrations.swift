@@ -104,6 +104,13 @@ extension SQLiteGatewayStore {
             }
             try db.execute(sql: Migrations.upsertMeta, arguments: ["schema_version", "2"])
         }
+        migrator.registerMigration("3-leases") { db in
+            for statement in Migrations.version3 {
+                try db.execute(sql: statement)
+            }
+            try db.execute(sql: Migrations.upsertMeta, arguments: ["schema_version", "3"])
+            try db.execute(sql: Migrations.upsertMeta, arguments: ["min_gateway_version", StoreSchema.minimumGatewayVersion])
+        }
         return migrator
     }
 
@@ -235,6 +242,14 @@ extension SQLiteGatewayStore {
                 ON CONFLICT (client) DO UPDATE SET stored = stored + 1, running = running + excluded.running;
             END
             """,
+        ]
+
+        /// Schema version 3: the lease columns of the PostgreSQL store (`owner`,
+        /// `lease_until`), so that both engines keep the same tables. An SQLite file has one
+        /// gateway process (its lock file), so nothing is leased: the columns stay empty.
+        static let version3 = [
+            "ALTER TABLE requests ADD COLUMN owner TEXT",
+            "ALTER TABLE requests ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0",
         ]
     }
 }

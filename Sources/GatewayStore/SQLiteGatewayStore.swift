@@ -434,6 +434,27 @@ public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
         StoreError(.notFound, "the store \(path) holds no such request")
     }
 
+    // MARK: - Leases
+
+    /// One process holds an SQLite store (its lock file): nothing is leased.
+    public var isShared: Bool { false }
+
+    /// Every running request: this process holds them all.
+    /// - Throws: ``StoreError`` when the read fails.
+    public func renewLeases() async throws(StoreError) -> Set<String> {
+        Set(try await runningRequests().map(\.request.id))
+    }
+
+    /// Every running request (at most `limit`, oldest first): what an earlier process left.
+    /// - Throws: ``StoreError`` when the read fails.
+    public func claimExpiredLeases(limit: Int) async throws(StoreError) -> [StoredRequestSnapshot] {
+        Array(try await runningRequests().prefix(max(0, limit)))
+    }
+
+    /// Nothing to release: no other process can take the requests over while this one holds
+    /// the file.
+    public func releaseLeases() async throws(StoreError) -> Int { 0 }
+
     // MARK: - Conversions
 
     /// `strings` as a JSON array (``JSONStringArray``).

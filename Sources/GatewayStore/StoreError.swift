@@ -15,6 +15,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case unavailable
         /// No such request.
         case notFound = "not_found"
+        /// The request is leased to another replica now (it took the request over after this
+        /// replica's lease expired, or it ended there): this replica must stop working on it.
+        case leaseLost = "lease_lost"
         /// Any other failure of a statement.
         case failed
     }

@@ -6,10 +6,11 @@ import Foundation
 /// version and the oldest gateway version that can work on them.
 public enum StoreSchema {
     /// The newest schema version this build knows (and migrates to).
-    public static let version = 2
+    public static let version = 3
     /// The oldest gateway version that can work on a store at ``version``; written to
-    /// `store_meta.min_gateway_version` by the migrations.
-    public static let minimumGatewayVersion = "0.4.0"
+    /// `store_meta.min_gateway_version` by the migrations. 0.6.0 since version 3: an older
+    /// gateway would write requests without a lease, which replicas would take over at once.
+    public static let minimumGatewayVersion = "0.6.0"
 
     /// Whether a gateway at `gatewayVersion` can work on a store at `storedSchemaVersion`
     /// whose `min_gateway_version` is `minimumGatewayVersion`.

@@ -139,6 +139,13 @@ public enum GatewayApplication {
                 store: store, ttl: .seconds(configuration.outcomeTTLSeconds), interval: .seconds(configuration.outcomeReapIntervalSeconds), batchSize: 500,
                 metrics: metrics, logger: logger),
         ]
+        if store.isShared {
+            // Shut down after the drain and the server (the application stops its services
+            // after its server): the leases are released once nothing runs here any more.
+            services.append(LeaseService(
+                store: store, registry: registry, drain: drain, interval: .seconds(configuration.storeLeaseRenewSeconds),
+                submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds), metrics: metrics, logger: logger))
+        }
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
             services.append(ClientsReloadService(registry: registry, limiter: limiter, logger: logger))
         }

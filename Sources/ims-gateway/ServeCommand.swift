@@ -46,6 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
         // SIGHUP reloads the clients file once the gateway runs; until then (and without a
         // clients file) it must not end the process, as its default action would.
         signal(SIGHUP, SIG_IGN)
+        // This process among the replicas of a PostgreSQL store: in every log line.
+        let replicaID = ReplicaID.make()
         let reader: ConfigReader
         let configuration: GatewayConfiguration
         let logger: Logger
@@ -63,7 +65,8 @@ struct ServeCommand: AsyncParsableCommand {
             try ConfigSources.checkForwarded(settings, usedKeys: loaded.usedKeys)
             configuration = loaded.configuration
             logger = try Logging.bootstrapped(
-                level: reader.string(forKey: "logLevel"), format: reader.string(forKey: "logFormat"))
+                level: reader.string(forKey: "logLevel"), format: reader.string(forKey: "logFormat"),
+                metadata: ["replica": "\(replicaID)"])
         } catch {
             throw CommandFailure.configuration("\(error)").exit()
         }
@@ -78,7 +81,8 @@ struct ServeCommand: AsyncParsableCommand {
         let opened: OpenedStore
         do {
             opened = try StoreOpener.prepare(
-                url: configuration.storeURL, password: configuration.storePassword, logger: logger)
+                url: configuration.storeURL, password: configuration.storePassword, replicaID: replicaID,
+                leaseSeconds: configuration.storeLeaseSeconds, logger: logger)
         } catch {
             throw CommandFailure.store("\(error)").exit()
         }
@@ -110,9 +114,10 @@ struct ServeCommand: AsyncParsableCommand {
 
 extension Logging {
     /// Sends logs to standard error at `level` (default info), as JSON lines or text (default:
-    /// text on a terminal, JSON otherwise), and returns the root logger.
+    /// text on a terminal, JSON otherwise), with `metadata` in every line (every logger made
+    /// after this call), and returns the root logger.
     /// - Throws: ``ConfigurationError`` for an unknown level or format.
-    static func bootstrapped(level: String?, format: String? = nil) throws -> Logger {
+    static func bootstrapped(level: String?, format: String? = nil, metadata: Logger.Metadata = [:]) throws -> Logger {
         var parsed = Logger.Level.info
         if let level {
             guard let value = Logger.Level(rawValue: level.lowercased()) else {
@@ -132,10 +137,12 @@ extension Logging {
             if json {
                 var handler = JSONLogHandler(label: label)
                 handler.logLevel = chosen
+                handler.metadata = metadata
                 return handler
             }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = chosen
+            handler.metadata = metadata
             return handler
         }
         return Logger(label: "ims-gateway")
@@ -154,7 +161,6 @@ struct GatewayService: Service {
     /// - Throws: ``StoreError`` when the store cannot be migrated or read (the store's one
     ///   line, exit 74), or what the gateway's services throw.
     func run() async throws {
-        try await opened.claimSoleUse()
         try await opened.migrate()
         let recovered = try await RecoveredRequests.load(
             from: opened.store, submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))

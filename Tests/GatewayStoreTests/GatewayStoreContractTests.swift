@@ -1,5 +1,6 @@
 import Foundation
 import GatewayStore
+import PostgresTestSupport
 import Testing
 
 @Suite("Store contract: SQLite and PostgreSQL")

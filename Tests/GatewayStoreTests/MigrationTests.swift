@@ -5,31 +5,31 @@ import Testing
 
 @Suite("SQLite store: opening and migrations")
 struct MigrationTests {
-    @Test("a new file gets schema version 2 and the minimum gateway version; migrating twice is a no-op")
+    @Test("a new file gets schema version 3 and the minimum gateway version; migrating twice is a no-op")
     func newFile() throws {
         let folder = try TemporaryFolder()
         let path = folder.file("store.sqlite")
-        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         #expect(try store.storedVersions().schemaVersion == nil)
         #expect(throws: StoreError.self) { try store.checkSchema() }
         try store.migrate()
         var versions = try store.storedVersions()
-        #expect(versions.schemaVersion == 2)
-        #expect(versions.minimumGatewayVersion == "0.4.0")
-        #expect(SQLiteGatewayStore.schemaVersion == 2)
-        #expect(SQLiteGatewayStore.minimumGatewayVersion == "0.4.0")
+        #expect(versions.schemaVersion == 3)
+        #expect(versions.minimumGatewayVersion == "0.6.0")
+        #expect(SQLiteGatewayStore.schemaVersion == 3)
+        #expect(SQLiteGatewayStore.minimumGatewayVersion == "0.6.0")
         try store.checkSchema()
         try store.migrate()
         versions = try store.storedVersions()
-        #expect(versions.schemaVersion == 2)
-        #expect(versions.minimumGatewayVersion == "0.4.0")
+        #expect(versions.schemaVersion == 3)
+        #expect(versions.minimumGatewayVersion == "0.6.0")
         try store.close()
 
         let queue = try DatabaseQueue(path: path)
         let migrations = try queue.read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(migrations == ["1-requests", "2-client-counts"])
+        #expect(migrations == ["1-requests", "2-client-counts", "3-leases"])
         let tables = try queue.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
@@ -47,7 +47,7 @@ struct MigrationTests {
     func newFileMode() throws {
         let folder = try TemporaryFolder()
         let path = folder.file("store.sqlite")
-        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         try store.migrate()
         func mode(_ file: String) throws -> Int {
             (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int ?? -1) & 0o777
@@ -58,7 +58,7 @@ struct MigrationTests {
 
         let shared = folder.file("shared.sqlite")
         #expect(FileManager.default.createFile(atPath: shared, contents: nil, attributes: [.posixPermissions: 0o640]))
-        let existing = try SQLiteGatewayStore(path: shared, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let existing = try SQLiteGatewayStore(path: shared, gatewayVersion: "0.6.0", logger: Fixture.logger)
         try existing.migrate()
         #expect(try mode(shared) == 0o640)
         try existing.close()
@@ -74,7 +74,7 @@ struct MigrationTests {
             let error = try #require(throws: StoreError.self) { try operation() }
             #expect(error.kind == .incompatible)
             #expect(error.message.contains(path))
-            #expect(error.message.contains("0.4.0"))
+            #expect(error.message.contains("0.6.0"))
             #expect(error.message.contains("0.3.9"))
         }
         try old.close()
@@ -92,19 +92,19 @@ struct MigrationTests {
         try Fixture.store(path).close()
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
-            try db.execute(sql: "UPDATE store_meta SET value = '3' WHERE key = 'schema_version'")
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('3-future')")
+            try db.execute(sql: "UPDATE store_meta SET value = '4' WHERE key = 'schema_version'")
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('4-future')")
         }
         try queue.close()
-        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         for operation in [{ try store.migrate() }, { try store.checkSchema() }] {
             let error = try #require(throws: StoreError.self) { try operation() }
             #expect(error.kind == .incompatible)
             #expect(error.message.contains(path))
-            #expect(error.message.contains("schema version 3"))
-            #expect(error.message.contains("2"))
+            #expect(error.message.contains("schema version 4"))
+            #expect(error.message.contains("3"))
         }
-        #expect(try store.storedVersions().schemaVersion == 3)
+        #expect(try store.storedVersions().schemaVersion == 4)
         try store.close()
     }
 
@@ -127,16 +127,18 @@ struct MigrationTests {
                 try db.execute(sql: "DROP TRIGGER requests_counted_\(trigger)")
             }
             try db.execute(sql: "DROP TABLE client_counts")
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '2-client-counts'")
+            try db.execute(sql: "ALTER TABLE requests DROP COLUMN owner")
+            try db.execute(sql: "ALTER TABLE requests DROP COLUMN lease_until")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier IN ('2-client-counts', '3-leases')")
             try db.execute(sql: "UPDATE store_meta SET value = '1' WHERE key = 'schema_version'")
         }
         try queue.close()
 
-        let old = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let old = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         let error = try #require(throws: StoreError.self) { try old.checkSchema() }
         #expect(error.kind == .incompatible)
         try old.migrate()
-        #expect(try old.storedVersions().schemaVersion == 2)
+        #expect(try old.storedVersions().schemaVersion == 3)
         #expect(try await old.counts(client: "alpha") == ClientRequestCounts(stored: 3, running: 2))
         #expect(try await old.counts(client: "beta") == ClientRequestCounts(stored: 1, running: 1))
         #expect(try await old.counts(client: "gamma") == ClientRequestCounts(stored: 0, running: 0))
@@ -164,19 +166,19 @@ struct MigrationTests {
         let path = folder.file("store.sqlite")
         let first = try Fixture.store(path)
         let error = try #require(throws: StoreError.self) {
-            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         }
         #expect(error.kind == .locked)
         #expect(error.message.contains(path + ".lock"))
         #expect(!error.message.contains("\n"))
         try first.close()
-        let second = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let second = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         try second.checkSchema()
         // Released when the object goes, too.
         do {
             _ = consume second
         }
-        let third = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let third = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         try third.close()
     }
 
@@ -188,7 +190,7 @@ struct MigrationTests {
         try first.checkInPlace()
         try FileManager.default.removeItem(atPath: path + ".lock")
         let error = try #require(throws: StoreError.self) {
-            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         }
         #expect(error.kind == .locked)
         #expect(error.message.contains(path))
@@ -208,13 +210,13 @@ struct MigrationTests {
         let bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let error = try #require(throws: StoreError.self) {
-            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         }
         #expect(error.kind == .corrupt)
         #expect(error.message.contains(path))
         // The failed open released its lock: a second try fails the same way, not `.locked`.
         let again = try #require(throws: StoreError.self) {
-            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+            _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         }
         #expect(again.kind == .corrupt)
     }
@@ -226,7 +228,7 @@ struct MigrationTests {
         try Data("not a folder".utf8).write(to: URL(fileURLWithPath: plain))
         for path in [plain + "/store.sqlite", folder.file("missing/store.sqlite")] {
             let error = try #require(throws: StoreError.self) {
-                _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+                _ = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
             }
             #expect(error.kind == .unwritable)
             #expect(error.message.contains(path))

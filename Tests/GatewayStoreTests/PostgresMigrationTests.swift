@@ -1,5 +1,6 @@
 import Foundation
 import GatewayStore
+import PostgresTestSupport
 import PostgresNIO
 import Testing
 
@@ -8,7 +9,8 @@ private func withStore<T: Sendable>(
     database: String, version: String = Fixture.version, _ body: (PostgresGatewayStore) async throws -> T
 ) async throws -> T {
     let store = try PostgresGatewayStore(
-        settings: try PostgresTestServer.settings(database: database), gatewayVersion: version, logger: Fixture.logger)
+        settings: try PostgresTestServer.settings(database: database), gatewayVersion: version, replicaID: "migrate-test",
+        logger: Fixture.logger)
     let run = Task { try await store.run() }
     defer { run.cancel() }
     return try await body(store)
@@ -21,7 +23,7 @@ private func setMeta(_ database: String, _ key: String, _ value: String) async t
     }
 }
 
-@Suite("PostgreSQL store: migrations and sole use", .enabled(if: PostgresTestServer.url != nil, "POSTGRES_TEST_URL is not set"))
+@Suite("PostgreSQL store: migrations", .enabled(if: PostgresTestServer.url != nil, "POSTGRES_TEST_URL is not set"))
 struct PostgresMigrationTests {
     @Test("replicas migrating a new database at once migrate it once; migrating again is a no-op")
     func concurrentMigrations() async throws {
@@ -92,7 +94,8 @@ struct PostgresMigrationTests {
         settings.port = 1
         settings.password = "hunter2"
         let store = try PostgresGatewayStore(
-            settings: settings, gatewayVersion: Fixture.version, connectTimeoutMs: 1000, leaseTimeoutMs: 1000,
+            settings: settings, gatewayVersion: Fixture.version, replicaID: "unreachable-test", connectTimeoutMs: 1000,
+            leaseTimeoutMs: 1000,
             logger: Fixture.logger)
         let run = Task { try await store.run() }
         defer { run.cancel() }
@@ -100,22 +103,5 @@ struct PostgresMigrationTests {
         #expect(error.kind == .unavailable, "\(error.message)")
         #expect(error.message.contains(settings.description))
         #expect(!error.message.contains("hunter2"))
-    }
-
-    @Test("one gateway process per database: a second claim is refused, naming the store, until the first lets go")
-    func soleUse() async throws {
-        let database = try await PostgresTestServer.createDatabase()
-        try await withStore(database: database) { first in
-            try await first.claimSoleUse()
-            try await withStore(database: database) { second in
-                let error = try await #require(throws: StoreError.self) { try await second.claimSoleUse() }
-                #expect(error.kind == .locked)
-                #expect(error.message.contains(second.description))
-                await first.releaseSoleUse()
-                try await second.claimSoleUse()
-                await second.releaseSoleUse()
-            }
-        }
-        try await PostgresTestServer.dropDatabase(database)
     }
 }

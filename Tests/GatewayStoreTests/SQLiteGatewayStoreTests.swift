@@ -24,10 +24,10 @@ struct SQLiteGatewayStoreTests {
         #expect(wal == 0)
         let alone = folder.file("alone.sqlite")
         try FileManager.default.copyItem(atPath: path, toPath: alone)
-        let copied = try SQLiteGatewayStore(path: alone, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let copied = try SQLiteGatewayStore(path: alone, gatewayVersion: "0.6.0", logger: Fixture.logger)
         #expect(try await copied.request(id: "done")?.request.state == .final)
         try copied.close()
-        let reopened = try SQLiteGatewayStore(path: path, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let reopened = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
         try reopened.checkSchema()
         let running = try await reopened.runningRequests()
         #expect(running.map(\.request.id) == ["early", "late"])
@@ -60,7 +60,7 @@ struct SQLiteGatewayStoreTests {
 
         let originalA = try await store.request(id: "a")
         let originalB = try await store.request(id: "b")
-        let copy = try SQLiteGatewayStore(path: copyPath, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let copy = try SQLiteGatewayStore(path: copyPath, gatewayVersion: "0.6.0", logger: Fixture.logger)
         try copy.checkSchema()
         #expect(try await copy.request(id: "a") == originalA)
         #expect(try await copy.request(id: "b") == originalB)
@@ -74,7 +74,7 @@ struct SQLiteGatewayStoreTests {
         try SQLiteGatewayStore.backup(storeAt: folder.file("store.sqlite"), to: offline)
         let mode = try FileManager.default.attributesOfItem(atPath: offline)[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        let offlineCopy = try SQLiteGatewayStore(path: offline, gatewayVersion: "0.4.0", logger: Fixture.logger)
+        let offlineCopy = try SQLiteGatewayStore(path: offline, gatewayVersion: "0.6.0", logger: Fixture.logger)
         #expect(try await offlineCopy.request(id: "a") == originalA)
         try offlineCopy.close()
         let refused = try #require(throws: StoreError.self) {

@@ -3,6 +3,7 @@ import GRDB
 import GatewayStore
 import Logging
 import PostgresNIO
+import PostgresTestSupport
 import Testing
 
 /// The engines the store contract runs on: SQLite always; PostgreSQL when
@@ -19,62 +20,6 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     static var available: [StoreEngine] { PostgresTestServer.url == nil ? [.sqlite] : [.sqlite, .postgres] }
 }
 
-/// The PostgreSQL server of the tests, from the environment.
-enum PostgresTestServer {
-    /// `POSTGRES_TEST_URL`: a role that may create databases, e.g.
-    /// `postgres://postgres@127.0.0.1:5432/postgres`.
-    static let url = ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    /// `POSTGRES_TEST_REQUIRED=1`: the PostgreSQL tests must run.
-    static let required = ProcessInfo.processInfo.environment["POSTGRES_TEST_REQUIRED"] == "1"
-
-    /// The server's settings (password from `IMSGW_STORE_PASSWORD`, as the gateway reads it).
-    static func settings(database: String? = nil) throws -> PostgresStoreSettings {
-        var settings = try PostgresStoreSettings(
-            url: try #require(url), password: try PostgresStoreSettings.password(environment: ProcessInfo.processInfo.environment))
-        if let database { settings.database = database }
-        return settings
-    }
-
-    /// Creates a new empty database and returns its name.
-    static func createDatabase() async throws -> String {
-        let name = "imsgw_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try await admin("CREATE DATABASE \(name)")
-        return name
-    }
-
-    /// Drops a database made by ``createDatabase()``, closing its connections.
-    static func dropDatabase(_ name: String) async throws {
-        try await admin("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-    }
-
-    /// Runs one statement on the URL's own database.
-    static func admin(_ sql: String) async throws {
-        try await withConnection(database: nil) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Fixture.logger)
-        }
-    }
-
-    /// Runs `body` on a new connection to `database` (nil: the URL's), closed afterwards.
-    static func withConnection<T: Sendable>(
-        database: String?, _ body: (PostgresConnection) async throws -> T
-    ) async throws -> T {
-        let settings = try settings(database: database)
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(
-                host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                database: settings.database, tls: .disable),
-            id: 1, logger: Fixture.logger)
-        do {
-            let value = try await body(connection)
-            try await connection.close()
-            return value
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-    }
-}
-
 /// A migrated store of one engine on a fresh SQLite file or a fresh PostgreSQL database,
 /// with what the engine-independent tests need to look inside it.
 final class TestStore: Sendable {
@@ -86,8 +31,9 @@ final class TestStore: Sendable {
     private let database: String?
     private let runTask: Task<Void, any Error>?
 
-    /// Opens and migrates a new store of `engine`.
-    static func open(_ engine: StoreEngine) async throws -> TestStore {
+    /// Opens and migrates a new store of `engine` (on PostgreSQL, as replica `replica-a` with
+    /// leases of `leaseMs`).
+    static func open(_ engine: StoreEngine, leaseMs: Int = 30_000) async throws -> TestStore {
         switch engine {
         case .sqlite:
             let folder = try TemporaryFolder()
@@ -97,7 +43,7 @@ final class TestStore: Sendable {
             let database = try await PostgresTestServer.createDatabase()
             let store = try PostgresGatewayStore(
                 settings: try PostgresTestServer.settings(database: database), gatewayVersion: Fixture.version,
-                logger: Fixture.logger)
+                replicaID: "replica-a", leaseMs: leaseMs, logger: Fixture.logger)
             let runTask = Task { try await store.run() }
             try await store.migrate()
             return TestStore(
@@ -116,6 +62,18 @@ final class TestStore: Sendable {
         self.database = database
         self.runTask = runTask
         self.store = (sqlite as (any GatewayStore)?) ?? postgres!
+    }
+
+    /// Another replica on the same PostgreSQL database, its pool running until `body` ends.
+    func withReplica<T>(
+        _ replicaID: String, leaseMs: Int = 30_000, _ body: (PostgresGatewayStore) async throws -> T
+    ) async throws -> T {
+        let other = try PostgresGatewayStore(
+            settings: try PostgresTestServer.settings(database: try #require(database)), gatewayVersion: Fixture.version,
+            replicaID: replicaID, leaseMs: leaseMs, logger: Fixture.logger)
+        let run = Task { try await other.run() }
+        defer { run.cancel() }
+        return try await body(other)
     }
 
     /// Write transactions committed so far.

@@ -22,7 +22,7 @@ final class TemporaryFolder: Sendable {
 /// Helpers that build records with times whole to the millisecond.
 enum Fixture {
     static let logger = Logger(label: "GatewayStoreTests")
-    static let version = "0.4.0"
+    static let version = "0.6.0"
     static let limits = AdmissionLimits(maxRunning: 10, maxStored: 100)
 
     /// The date `ms` milliseconds after the Unix epoch.

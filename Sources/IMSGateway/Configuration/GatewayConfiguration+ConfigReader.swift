@@ -29,7 +29,7 @@ extension GatewayConfiguration {
     /// `upstream.connectTimeoutMs`, `upstream.timeoutMs`, `iam.refreshMarginSeconds`,
     /// `submit.maxAttempts`, `ims.jobQuery` (`show_job` | `show_job_progress`), `tls.caBundle`,
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
-    /// `clients.defaultBurst`, `outcomes.maxPerClient`, `outcomes.ttlSeconds`, `outcomes.reapIntervalSeconds`, `store.url`,
+    /// `clients.defaultBurst`, `outcomes.maxPerClient`, `outcomes.ttlSeconds`, `outcomes.reapIntervalSeconds`, `store.url`, `store.leaseSeconds`, `store.leaseRenewSeconds`,
     /// `store.password` (secret), `store.passwordFile`, `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`, `upstream.maxPauseSeconds`,
     /// `clients.maxPendingRequests`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
@@ -49,7 +49,7 @@ extension GatewayConfiguration {
         "server.idleTimeoutSeconds", "poll.initialMs", "poll.growth", "poll.maxMs", "poll.adaptive", "upstream.connectTimeoutMs",
         "upstream.timeoutMs", "upstream.rate", "upstream.burst", "upstream.maxPauseSeconds", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
         "clients.defaultRate", "clients.defaultBurst", "clients.maxPendingRequests", "insecureNoAuth", "outcomes.maxPerClient",
-        "outcomes.ttlSeconds", "outcomes.reapIntervalSeconds", "store.url", "store.password", "store.passwordFile",
+        "outcomes.ttlSeconds", "outcomes.reapIntervalSeconds", "store.url", "store.password", "store.passwordFile", "store.leaseSeconds", "store.leaseRenewSeconds",
         "logLevel", "logFormat",
     ]
 
@@ -169,6 +169,13 @@ extension GatewayConfiguration {
         }
         if PostgresStoreSettings.isPostgresURL(storeURL) {
             storePassword = try settings.optionalSecret("store.password", fileKey: "store.passwordFile")
+        }
+        storeLeaseSeconds = try settings.int("store.leaseSeconds", default: storeLeaseSeconds, range: 2...3_600)
+        storeLeaseRenewSeconds = try settings.int(
+            "store.leaseRenewSeconds", default: min(storeLeaseRenewSeconds, storeLeaseSeconds / 2), range: 1...1_800)
+        if storeLeaseRenewSeconds >= storeLeaseSeconds {
+            throw ConfigurationError(
+                "setting store.leaseRenewSeconds (\(storeLeaseRenewSeconds)) must be below store.leaseSeconds (\(storeLeaseSeconds)): a lease must be renewed before it expires")
         }
         outcomeTTLSeconds = try settings.int("outcomes.ttlSeconds", default: outcomeTTLSeconds, range: 1...2_592_000)
         outcomeReapIntervalSeconds = try settings.int(

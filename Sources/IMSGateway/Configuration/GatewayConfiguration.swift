@@ -90,6 +90,14 @@ public struct GatewayConfiguration: Sendable {
     public var storePassword: String?
     /// `store.url` when none is given.
     public static let defaultStoreURL = "sqlite:ims-gateway.sqlite"
+    /// How long a replica's lease on a running request lasts after it was taken or renewed,
+    /// in seconds of the database's clock (default 30; PostgreSQL store only): a replica that
+    /// is killed or cut off has its requests taken over by another this long after its last
+    /// renewal (docs/ARCHITECTURE.md, "Replicas").
+    public var storeLeaseSeconds: Int = 30
+    /// How often a replica renews its leases and looks for expired ones to take over, in
+    /// seconds (default 10; below `store.leaseSeconds`).
+    public var storeLeaseRenewSeconds: Int = 10
     /// How long an outcome is kept after the request ended, in seconds (default 86,400).
     public var outcomeTTLSeconds: Int = 86_400
     /// How often the reaper looks for expired outcomes, in seconds (default 60); each pass

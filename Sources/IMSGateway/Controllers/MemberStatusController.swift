@@ -100,6 +100,11 @@ final class MemberStatusController: Sendable {
             return respond(
                 answer, begun, replayed: state == .final, client: client, requestID: requestID, route: route, source: .repeated,
                 correlationID: context.correlationID)
+        case .elsewhere(let earlierID, let document):
+            let answer = await registry.follow(requestID: earlierID, from: document, until: begun.deadline)
+            return respond(
+                answer, begun, replayed: false, client: client, requestID: requestID, route: route, source: .repeated,
+                correlationID: context.correlationID)
         case .repeated(.running(let earlier)):
             let replayed = earlier.isSettled
             let answer = await earlier.wait(until: begun.deadline)

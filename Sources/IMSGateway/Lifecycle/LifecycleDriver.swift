@@ -18,6 +18,11 @@ final class LifecycleDriver: Sendable {
     private struct State {
         var lifecycle: RequestLifecycle
         var waiters: [CallerID: CheckedContinuation<CallerAnswer, Never>] = [:]
+        /// Each waiting caller's deadline, for ``leaseLost()``.
+        var deadlines: [CallerID: ContinuousClock.Instant] = [:]
+        /// Another replica took the request over (``leaseLost()``): no more events, actions or
+        /// writes here.
+        var stopped = false
         var nextCaller = 0
         var inBackground = false
         /// The caller that started the request (``wait(until:starting:)``), none for a request
@@ -80,6 +85,7 @@ final class LifecycleDriver: Sendable {
             state.nextCaller += 1
             let id = CallerID(value: state.nextCaller)
             if starting { state.starter = id }
+            state.deadlines[id] = deadline
             return id
         }
         return await withTaskCancellationHandler {
@@ -91,7 +97,8 @@ final class LifecycleDriver: Sendable {
             send(.callerLeft(id))
             let now = context.now
             let (waiter, document) = state.withLock { state in
-                (state.waiters.removeValue(forKey: id), state.lifecycle.document(now: now))
+                state.deadlines[id] = nil
+                return (state.waiters.removeValue(forKey: id), state.lifecycle.document(now: now))
             }
             waiter?.resume(returning: CallerAnswer(
                 result: document, continuesInBackground: true, cutByDrain: false, isFinal: false, retryAfter: nil))
@@ -105,6 +112,22 @@ final class LifecycleDriver: Sendable {
 
     /// Feeds one event and performs the actions it gives, then sets the request's timer.
     func send(_ event: LifecycleEvent, waiter: (CallerID, CheckedContinuation<CallerAnswer, Never>)? = nil) {
+        let stopped = state.withLock { state -> (CheckedContinuation<CallerAnswer, Never>, ContinuousClock.Instant, MemberStatusResult)?? in
+            guard state.stopped else { return nil }
+            guard let (id, continuation) = waiter else { return .some(nil) }
+            let deadline = state.deadlines.removeValue(forKey: id) ?? context.now
+            return (continuation, deadline, state.lifecycle.document(now: context.now))
+        }
+        if let stopped {
+            // Taken over by another replica: a caller that joins now follows it in the store.
+            if let (continuation, deadline, document) = stopped {
+                Task { [registry, request] in
+                    continuation.resume(returning: await registry.follow(
+                        requestID: request.requestID, from: document, until: deadline))
+                }
+            }
+            return
+        }
         let (actions, wake) = state.withLock { state -> ([LifecycleAction], ContinuousClock.Instant?) in
             if let (id, continuation) = waiter {
                 if Task.isCancelled {
@@ -144,6 +167,7 @@ final class LifecycleDriver: Sendable {
         case .answer(let id, let answer):
             let waiter = state.withLock { state in
                 if answer.isEnd, id == state.starter { state.starterGotSettled = true }
+                state.deadlines[id] = nil
                 return state.waiters.removeValue(forKey: id)
             }
             waiter?.resume(returning: answer)
@@ -187,7 +211,9 @@ final class LifecycleDriver: Sendable {
                 [store = registry.store] () async throws(StoreError) in
                 try await store.recordAttempt(attemptRecord, batch: record, events: [])
             }
-            if let failure {
+            if let failure, failure.kind == .leaseLost {
+                leaseLost()
+            } else if let failure {
                 send(.storeWriteFailed(.attempt(batch: index, attempt: attempt), failure, now: context.now))
             } else {
                 send(.submitAttemptStored(batch: index, attempt: attempt, now: context.now))
@@ -257,9 +283,17 @@ final class LifecycleDriver: Sendable {
         }
         Task { [registry, request] in
             let grace = ContinuousClock.now.advanced(by: RequestRegistry.finalWriteGrace)
-            if let failure = await registry.retrying("final", requestID: request.requestID, until: grace, write) {
+            let failure = await registry.retrying("final", requestID: request.requestID, until: grace, write)
+            if let failure, failure.kind == .leaseLost {
+                // The new owner's outcome is the one stored: the callers get it.
+                leaseLost()
+                return
+            } else if let failure {
                 send(.storeWriteFailed(.final, failure, now: context.now))
-                _ = await registry.retrying("final", requestID: request.requestID, until: nil, write)
+                if await registry.retrying("final", requestID: request.requestID, until: nil, write)?.kind == .leaseLost {
+                    leaseLost()
+                    return
+                }
             } else {
                 #if DEBUG
                 if end == .final { DebugFaultPoint.afterFinalStored.hit() }
@@ -286,6 +320,38 @@ final class LifecycleDriver: Sendable {
                 try await store.update(requestID: request.requestID, batches: records, change: nil, events: [])
             }
             registry.forget(self)
+        }
+    }
+
+    /// Another replica took the request over (its lease expired here: this replica was cut
+    /// off from the store, or paused, longer than `store.leaseSeconds`): this replica stops
+    /// polling it and submitting for it, forgets it, and answers each still-waiting caller
+    /// from the store, where the new owner's outcome lands (docs/ARCHITECTURE.md, "Replicas").
+    func leaseLost() {
+        let now = context.now
+        let taken = state.withLock { state -> (waiters: [(CheckedContinuation<CallerAnswer, Never>, ContinuousClock.Instant)], batches: [LifecycleBatch], document: MemberStatusResult, background: Bool)? in
+            guard !state.stopped else { return nil }
+            state.stopped = true
+            let waiters = state.waiters.map { id, continuation in (continuation, state.deadlines[id] ?? now) }
+            state.waiters = [:]
+            state.deadlines = [:]
+            return (waiters, state.lifecycle.batches, state.lifecycle.document(now: now), state.inBackground)
+        }
+        guard let taken else { return }
+        context.scheduler.setTimer(request.requestID, at: nil, fire: { _ in })
+        for batch in taken.batches {
+            if let jobID = batch.jobID {
+                context.scheduler.unsubscribe("\(request.requestID)#\(batch.index)", projectID: request.plan.projectID, jobID: jobID)
+            }
+        }
+        if taken.background { context.metrics.backgroundWaits(-1) }
+        context.metrics.leasesLost(1)
+        registry.forget(self)
+        for (continuation, deadline) in taken.waiters {
+            Task { [registry, request] in
+                continuation.resume(returning: await registry.follow(
+                    requestID: request.requestID, from: taken.document, until: deadline))
+            }
         }
     }
 

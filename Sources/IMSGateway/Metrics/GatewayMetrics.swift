@@ -28,6 +28,9 @@ import Prometheus
 /// | `imsgw_stored_requests_refused_total` | counter (429 to a client at its cap of stored requests) | |
 /// | `imsgw_recovered_requests_total` | counter (requests of an earlier process found running at start) | `kind` |
 /// | `imsgw_reaped_requests_total` | counter (finished requests deleted after `outcomes.ttlSeconds`) | |
+/// | `imsgw_requests_taken_over_total` | counter (running requests this replica took over from one whose lease expired or was released) | |
+/// | `imsgw_leases_lost_total` | counter (running requests this replica stopped because another took them over) | |
+/// | `imsgw_lease_renewal_lag_seconds` | gauge (seconds since this replica last renewed its leases, read at each renewal pass; near `store.leaseSeconds` its requests are taken over) | |
 ///
 /// Each gateway has its own registry (no global bootstrap), so several can run in one process.
 public final class GatewayMetrics: Sendable {
@@ -85,6 +88,22 @@ public final class GatewayMetrics: Sendable {
     func recovered(_ count: Int, as kind: String) {
         Counter(label: "imsgw_recovered_requests_total", dimensions: [("kind", kind)], factory: factory)
             .increment(by: count)
+    }
+
+    /// Running requests taken over from a replica whose lease expired or was released.
+    func takenOver(_ count: Int) {
+        Counter(label: "imsgw_requests_taken_over_total", factory: factory).increment(by: count)
+    }
+
+    /// Running requests stopped here because another replica took them over.
+    func leasesLost(_ count: Int) {
+        Counter(label: "imsgw_leases_lost_total", factory: factory).increment(by: count)
+    }
+
+    /// Seconds since this replica last renewed its leases.
+    func leaseRenewalLag(_ lag: Duration) {
+        CoreMetrics.Gauge(label: "imsgw_lease_renewal_lag_seconds", factory: factory)
+            .record(Double(lag.wholeMilliseconds) / 1000)
     }
 
     /// Finished requests deleted by the reaper after `outcomes.ttlSeconds`.

@@ -19,7 +19,8 @@ public struct RecoveredRequests: Sendable {
         self.expired = expired
     }
 
-    /// Reads the running requests of `store` and sorts them.
+    /// Takes the running requests of `store` that no live replica holds (on SQLite: all of
+    /// them) and sorts them.
     /// - Parameters:
     ///   - submitTimeout: `upstream.timeoutMs`: how long a PUT sent before the restart may still
     ///     be answered.
@@ -28,9 +29,15 @@ public struct RecoveredRequests: Sendable {
     public static func load(
         from store: any GatewayStore, submitTimeout: Duration, now: Date = Date()
     ) async throws(StoreError) -> RecoveredRequests {
+        sorted(try await store.claimExpiredLeases(limit: Int.max), submitTimeout: submitTimeout, now: now)
+    }
+
+    /// Sorts running requests taken from the store (at start, or taken over from another
+    /// replica).
+    static func sorted(_ snapshots: [StoredRequestSnapshot], submitTimeout: Duration, now: Date = Date()) -> RecoveredRequests {
         var resumed: [ResumableRequest] = []
         var expired: [StoredRequestSnapshot] = []
-        for snapshot in try await store.runningRequests() {
+        for snapshot in snapshots {
             if snapshot.request.backgroundUntil <= now {
                 expired.append(snapshot)
             } else {

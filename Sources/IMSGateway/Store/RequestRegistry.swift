@@ -25,6 +25,10 @@ final class RequestRegistry: Sendable {
         case repeated(KnownRequest)
         /// The same client sent the same key with another body (HTTP 422).
         case conflict(requestID: String)
+        /// The same client sent the same key and body before, and the request runs on another
+        /// replica (it holds the lease): the caller follows it in the store (``follow(requestID:from:until:)``)
+        /// and never submits. `document` is where it stood when admitted.
+        case elsewhere(requestID: String, document: MemberStatusResult)
         /// The client has `limit` requests running already (HTTP 429).
         case tooManyPending(limit: Int)
         /// The client has `limit` requests stored already (HTTP 429).
@@ -212,6 +216,11 @@ final class RequestRegistry: Sendable {
                     backgroundUntil: now.addingTimeInterval(maxBackgroundWait.seconds)),
                 events: [])
         } catch {
+            if error.kind == .leaseLost, case .ended(_, let document, _) = Self.completed(snapshot) {
+                // Another replica runs it: follow it, never submit it twice.
+                health.succeeded()
+                return drop(request, .elsewhere(requestID: snapshot.request.id, document: document))
+            }
             health.failed(error)
             return drop(request, .storeUnavailable(error))
         }
@@ -270,7 +279,8 @@ final class RequestRegistry: Sendable {
     }
 
     /// Runs `write` until it succeeds, or `until` passes (nil: forever), with backoff from 50 ms
-    /// to 5 s; every failure is logged and counted.
+    /// to 5 s; every failure is logged and counted. A `.leaseLost` failure is not retried:
+    /// another replica holds the request now.
     /// - Returns: nil when it succeeded, else the last error.
     func retrying(
         _ operation: String, requestID: String, until: ContinuousClock.Instant?,
@@ -286,6 +296,13 @@ final class RequestRegistry: Sendable {
                 return nil
             } catch {
                 failure = error
+                if error.kind == .leaseLost {
+                    health.succeeded()
+                    logger.notice(
+                        "request taken over by another replica; this one stops working on it",
+                        metadata: ["operation": "\(operation)", "request_id": "\(requestID)", "error": "\(error)"])
+                    return error
+                }
                 health.failed(error)
                 metrics.storeWriteFailed(operation: operation)
                 logger.error(
@@ -296,6 +313,60 @@ final class RequestRegistry: Sendable {
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(5))
         }
+    }
+
+    /// How often a caller following a request that runs on another replica reads it again.
+    static let followInterval: Duration = .seconds(1)
+
+    /// Waits, as a caller of a request that another replica runs, until the store holds its
+    /// end or `deadline` passes, reading it every ``followInterval`` (docs/ARCHITECTURE.md,
+    /// "Replicas").
+    /// - Parameter document: where the request stood last, answered when the store cannot be
+    ///   read before the deadline.
+    /// - Returns: the stored end (final, not submitted or given up), or at the deadline (or
+    ///   once the caller's task is cancelled) the request as it stands, going on.
+    func follow(
+        requestID: String, from document: MemberStatusResult, until deadline: ContinuousClock.Instant
+    ) async -> CallerAnswer {
+        var last = document
+        while true {
+            if let snapshot = try? await store.request(id: requestID),
+                case .ended(_, let result, let state) = Self.completed(snapshot)
+            {
+                last = result
+                if state != .running {
+                    return CallerAnswer(
+                        result: result, continuesInBackground: false, cutByDrain: false, isFinal: state == .final,
+                        retryAfter: nil, isEnd: true)
+                }
+            }
+            let now = ContinuousClock.now
+            if now >= deadline || Task.isCancelled {
+                return CallerAnswer(
+                    result: last, continuesInBackground: true, cutByDrain: false, isFinal: false, retryAfter: nil)
+            }
+            try? await Task.sleep(for: min(Self.followInterval, now.duration(to: deadline)))
+        }
+    }
+
+    /// The requests running here now.
+    var running: [LifecycleDriver] {
+        live.withLock { Array($0.byID.values) }
+    }
+
+    /// Runs requests this replica took over from another (``GatewayStore/claimExpiredLeases(limit:)``):
+    /// those past their background deadline are stored `given_up`, the others resume as at start.
+    func adopt(_ taken: RecoveredRequests) async {
+        for snapshot in taken.expired {
+            await storeGivenUp(snapshot)
+        }
+        let drivers = taken.resumed.map {
+            LifecycleDriver(request: $0.request, batches: $0.batches, registry: self, context: context)
+        }
+        live.withLock { live in
+            for driver in drivers { Self.add(driver, to: &live) }
+        }
+        for driver in drivers { driver.start(recovered: true) }
     }
 
     // MARK: - Records

@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// "State and recovery": a store records the oldest gateway version that can work on it).
 public enum GatewayVersion {
     /// `MAJOR.MINOR.PATCH`.
-    public static let current = "0.5.0"
+    public static let current = "0.6.0"
 }
 
 /// Opens the store that `store.url` names.
@@ -37,14 +37,22 @@ public enum StoreOpener {
     /// - Parameters:
     ///   - url: `sqlite:PATH` or `postgres://USER@HOST:PORT/DATABASE?sslmode=...`.
     ///   - password: a PostgreSQL role's password, nil for none.
+    ///   - replicaID: this process's replica id (``ReplicaID/make()``), the owner of the
+    ///     requests it runs on a PostgreSQL store.
+    ///   - leaseSeconds: `store.leaseSeconds`, how long its leases last on a PostgreSQL store.
     /// - Throws: ``StoreError`` as ``open(url:migrate:logger:)`` and ``StoreLocation/parse(_:password:)``.
-    public static func prepare(url: String, password: String? = nil, logger: Logger) throws(StoreError) -> OpenedStore {
+    public static func prepare(
+        url: String, password: String? = nil, replicaID: String = ReplicaID.make(), leaseSeconds: Int = 30,
+        logger: Logger
+    ) throws(StoreError) -> OpenedStore {
         switch try StoreLocation.parse(url, password: password) {
         case .sqlite(let path):
             return .sqlite(try SQLiteGatewayStore(path: path, gatewayVersion: GatewayVersion.current, logger: logger))
         case .postgres(let settings):
             return .postgres(
-                try PostgresGatewayStore(settings: settings, gatewayVersion: GatewayVersion.current, logger: logger))
+                try PostgresGatewayStore(
+                    settings: settings, gatewayVersion: GatewayVersion.current, replicaID: replicaID,
+                    leaseMs: leaseSeconds * 1000, logger: logger))
         }
     }
 }
@@ -93,14 +101,6 @@ public enum OpenedStore: Sendable {
         }
     }
 
-    /// Makes this process the only gateway on a PostgreSQL store until ``close()``
-    /// (``PostgresGatewayStore/claimSoleUse()``); an SQLite store took its file lock when it
-    /// was opened.
-    /// - Throws: ``StoreError`` `.locked` when another gateway uses the database.
-    public func claimSoleUse() async throws(StoreError) {
-        if case .postgres(let store) = self { try await store.claimSoleUse() }
-    }
-
     /// Checks the schema without changing it.
     /// - Throws: ``StoreError`` `.incompatible` when not migrated to this gateway's schema.
     public func checkSchema() async throws(StoreError) {
@@ -110,12 +110,9 @@ public enum OpenedStore: Sendable {
         }
     }
 
-    /// Closes an SQLite store (checkpoint, then the lock is released); gives up a PostgreSQL
-    /// store's sole use (its pool ends with its service).
+    /// Closes an SQLite store (checkpoint, then the lock is released); nothing for a
+    /// PostgreSQL store (its pool ends with its service).
     public func close() async {
-        switch self {
-        case .sqlite(let store): try? store.close()
-        case .postgres(let store): await store.releaseSoleUse()
-        }
+        if case .sqlite(let store) = self { try? store.close() }
     }
 }
