@@ -257,7 +257,19 @@ enum PostgresMigrations {
     /// rows of earlier versions, which the first replica to claim takes over). The count
     /// trigger now fires only when a row's state or client really changes, so that writes
     /// that rewrite the same state (and lease renewals) never touch `client_counts`.
+    /// Shared budgets (docs/ARCHITECTURE.md, "Shared budgets"): `token_buckets` (one row per
+    /// bucket: tokens held at `updated_ms`, no token before `paused_until_ms`, both on the
+    /// database's clock) and `replicas` (each replica's last heartbeat).
     static let version3 = [
+        """
+        CREATE TABLE token_buckets (
+            name TEXT PRIMARY KEY,
+            tokens DOUBLE PRECISION NOT NULL,
+            updated_ms BIGINT NOT NULL,
+            paused_until_ms BIGINT NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL)",
         "ALTER TABLE requests ADD COLUMN owner TEXT",
         "ALTER TABLE requests ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
         "CREATE INDEX requests_running_lease ON requests (lease_until) WHERE state = 'running'",

@@ -373,6 +373,19 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         }
     }
 
+    /// Runs `body` on a pooled connection outside a transaction: each of its statements
+    /// commits by itself (one round trip each, for statements atomic on their own); maps every
+    /// error through ``storeError(_:operation:)``.
+    func autocommit<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(StoreError) -> T {
+        do {
+            return try await leased { connection in try await body(connection) }
+        } catch {
+            throw storeError(error, operation: operation)
+        }
+    }
+
     /// Runs `body` in one `REPEATABLE READ READ ONLY` transaction on a pooled connection, so
     /// that its statements (a request, then its batches, then its attempts) read one snapshot
     /// even while another replica writes; maps every error.

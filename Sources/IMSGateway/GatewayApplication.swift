@@ -80,8 +80,17 @@ public enum GatewayApplication {
     ) -> some ApplicationProtocol {
         let credentials = makeCredentialProvider(
             configuration: configuration, http: http, readiness: readiness, metrics: metrics, logger: logger)
+        let health = StoreHealth(logger: logger)
+        let replicas = AliveReplicas()
+        // Replicas on one store share the IMS call budget and the clients' buckets through it.
+        let sharedBuckets = store.isShared ? store as? any SharedTokenBuckets : nil
         let upstreamLimiter = UpstreamLimiter(
-            rate: configuration.upstreamRate, burst: configuration.upstreamBurst, clock: ContinuousClock())
+            rate: configuration.upstreamRate, burst: configuration.upstreamBurst, clock: ContinuousClock(),
+            shared: sharedBuckets.map {
+                StoreUpstreamBudget(
+                    buckets: $0, rate: configuration.upstreamRate, burst: configuration.upstreamBurst, replicas: replicas,
+                    health: health, logger: logger)
+            })
         let client = IMSClient(
             configuration: IMSClientConfiguration(
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
@@ -106,7 +115,7 @@ public enum GatewayApplication {
         router.add(middleware: CanonicalPathMiddleware())
         let registry = RequestRegistry(
             store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), context: lifecycle,
-            logger: logger, recovered: recovered.resumed)
+            logger: logger, recovered: recovered.resumed, health: health)
         if case .insecureNoAuth = configuration.clientAuthentication {
             logger.warning(
                 "CLIENT AUTHENTICATION IS OFF (insecure-no-auth): anyone who reaches this port can accept and reject images in every project; use it on a local machine only")
@@ -114,7 +123,9 @@ public enum GatewayApplication {
         let limiter = ClientRateLimiter(clock: ContinuousClock())
         let clientRoutes = router.group()
             .add(middleware: ClientMiddleware(
-                authentication: configuration.clientAuthentication, limiter: limiter, metrics: metrics, log: log))
+                authentication: configuration.clientAuthentication, limiter: limiter,
+                shared: sharedBuckets.map { SharedClientBuckets(buckets: $0, fallback: limiter, replicas: replicas, health: health) },
+                metrics: metrics, log: log))
         MemberStatusController(
             configuration: configuration,
             planner: BatchPlanner(
@@ -144,7 +155,9 @@ public enum GatewayApplication {
             // after its server): the leases are released once nothing runs here any more.
             services.append(LeaseService(
                 store: store, registry: registry, drain: drain, interval: .seconds(configuration.storeLeaseRenewSeconds),
-                submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds), metrics: metrics, logger: logger))
+                submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds),
+                heartbeat: heartbeat(sharedBuckets, replicas: replicas, windowSeconds: configuration.storeLeaseSeconds),
+                metrics: metrics, logger: logger))
         }
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
             services.append(ClientsReloadService(registry: registry, limiter: limiter, logger: logger))
@@ -164,6 +177,16 @@ public enum GatewayApplication {
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
+    }
+
+    /// The heartbeat of ``LeaseService`` on `buckets`: replicas seen within `windowSeconds`
+    /// (`store.leaseSeconds`) are counted alive.
+    static func heartbeat(
+        _ buckets: (any SharedTokenBuckets)?, replicas: AliveReplicas, windowSeconds: Int
+    ) -> (@Sendable () async throws -> Void)? {
+        guard let buckets else { return nil }
+        let window = Int64(windowSeconds) * 1000
+        return { replicas.update(try await buckets.heartbeat(withinMs: window)) }
     }
 
     /// The credential provider for the configured mode.

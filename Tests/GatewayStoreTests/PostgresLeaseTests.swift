@@ -7,7 +7,7 @@ import Testing
 /// objects with their own replica ids on one real database. Expiry runs on the database's
 /// clock, so the tests that let a lease expire use leases of a few milliseconds and wait a
 /// loose bound.
-@Suite("PostgreSQL store: leases and takeover", .enabled(if: PostgresTestServer.url != nil, "POSTGRES_TEST_URL is not set"))
+@Suite("PostgreSQL store: leases and takeover", .enabled(if: PostgresTestServer.runs, "POSTGRES_TEST_URL is not set"))
 struct PostgresLeaseTests {
     @Test("a live lease is never taken; the owner renews it; another replica's writes are refused, its job id is kept")
     func liveLease() async throws {

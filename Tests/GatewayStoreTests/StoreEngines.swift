@@ -27,7 +27,8 @@ final class TestStore: Sendable {
     let store: any GatewayStore
     private let folder: TemporaryFolder?
     private let sqlite: SQLiteGatewayStore?
-    private let postgres: PostgresGatewayStore?
+    /// The PostgreSQL store, for the PostgreSQL-only suites.
+    let postgres: PostgresGatewayStore?
     private let database: String?
     private let runTask: Task<Void, any Error>?
 

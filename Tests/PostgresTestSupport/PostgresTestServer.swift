@@ -11,6 +11,9 @@ public enum PostgresTestServer {
     public static let url = ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"].flatMap { $0.isEmpty ? nil : $0 }
     /// `POSTGRES_TEST_REQUIRED=1`: the PostgreSQL tests must run.
     public static let required = ProcessInfo.processInfo.environment["POSTGRES_TEST_REQUIRED"] == "1"
+    /// Whether the PostgreSQL suites run: with a URL, or when required (then, without one,
+    /// they fail on ``NotConfigured`` instead of being skipped).
+    public static var runs: Bool { url != nil || required }
 
     static let logger = Logger(label: "PostgresTestServer")
 

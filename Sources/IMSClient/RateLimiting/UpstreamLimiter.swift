@@ -56,6 +56,8 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
 
     private let clock: C
     private let state: Mutex<UpstreamLimiterState<C>>
+    /// The budget every replica shares, asked for each token; nil for a gateway alone.
+    private let shared: (any SharedUpstreamBudget)?
 
     /// Creates a full bucket.
     /// - Parameters:
@@ -65,9 +67,16 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
     ///   - burst: calls that may go at once after an idle spell (the bucket's capacity in tokens),
     ///     e.g. 10; below 1 becomes 1.
     ///   - clock: where time is read and slept on (`ContinuousClock` in production).
-    public init(rate: Double, burst: Int, clock: C) {
+    ///   - shared: the budget shared by every replica (docs/ARCHITECTURE.md, "Shared
+    ///     budgets"); with one, every call queues, and the dispatcher takes a token of the
+    ///     shared budget for each grant, in the same fair order; while the shared budget
+    ///     cannot be reached it grants from this replica's share (``SharedUpstreamBudget/fallbackShare``)
+    ///     of `rate` and `burst`. The local bucket still counts every grant, so a replica never
+    ///     sends more than the whole budget.
+    public init(rate: Double, burst: Int, clock: C, shared: (any SharedUpstreamBudget)? = nil) {
         self.clock = clock
-        state = Mutex(UpstreamLimiterState(rate: rate, burst: burst, now: clock.now))
+        self.shared = shared
+        state = Mutex(UpstreamLimiterState(rate: rate, burst: burst, now: clock.now, isShared: shared != nil))
     }
 
     /// Waits for a token: returns when this caller may make one IMS call.
@@ -110,7 +119,9 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
                 if admission.startDispatcher {
                     // Detached: the dispatcher serves every caller, so it takes on none of the
                     // first one's priority or task-local values.
-                    Task.detached { await self.dispatch() }
+                    Task.detached {
+                        if let shared = self.shared { await self.dispatch(shared: shared) } else { await self.dispatch() }
+                    }
                 }
             }
         } onCancel: {
@@ -128,8 +139,13 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
     /// deadline the pause puts out of reach are refused (``Refusal/deadline``) at once.
     /// - Parameter until: the instant the pause ends, e.g. now plus the 429's `Retry-After`.
     public func pause(until: C.Instant) {
-        let refused = state.withLock { $0.pause(until: until, now: clock.now) }
+        let now = clock.now
+        let refused = state.withLock { $0.pause(until: until, now: now) }
         for completion in refused { completion.resume() }
+        if let shared {
+            let duration = now.duration(to: until)
+            Task.detached { await shared.pause(for: max(.zero, duration)) }
+        }
     }
 
     /// The instant the current pause ends, or nil when no pause is in force.
@@ -141,6 +157,48 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
     /// once are never counted.
     public var waiting: Waiting {
         state.withLock { $0.waiting }
+    }
+
+    /// The dispatcher with a shared budget: for the next waiter, one take of the shared budget;
+    /// a token goes to the waiter the fair queue names once the take returns; a refusal
+    /// sleeps until the shared budget says, refusing first the waiters whose deadline comes
+    /// before that. While the shared budget cannot be reached, grants from this replica's
+    /// share, for at least one second before asking it again. Ends, in the same locked step
+    /// that finds the queues empty, as ``dispatch()`` does.
+    private func dispatch(shared: any SharedUpstreamBudget) async {
+        var fallbackUntil: C.Instant?
+        while true {
+            let now = clock.now
+            if let until = fallbackUntil, now < until {
+                let (completions, nextGrant) = state.withLock { $0.dispatchFallback(now: now, share: shared.fallbackShare) }
+                for completion in completions { completion.resume() }
+                guard let nextGrant else { return }
+                try? await clock.sleep(until: min(nextGrant, until), tolerance: nil)
+                continue
+            }
+            fallbackUntil = nil
+            let (completions, step) = state.withLock { $0.sharedStep(now: now) }
+            for completion in completions { completion.resume() }
+            switch step {
+            case .stop:
+                return
+            case .sleep(let until):
+                try? await clock.sleep(until: until, tolerance: nil)
+            case .take:
+                do {
+                    if let wait = try await shared.take() {
+                        let until = clock.now.advanced(by: wait)
+                        let refused = state.withLock { $0.refuse(deadlineBefore: until) }
+                        for completion in refused { completion.resume() }
+                        try? await clock.sleep(until: until, tolerance: nil)
+                    } else {
+                        state.withLock { $0.grantShared(now: clock.now) }?.resume()
+                    }
+                } catch {
+                    fallbackUntil = clock.now.advanced(by: .seconds(1))
+                }
+            }
+        }
     }
 
     /// The dispatcher: grants the tokens due, then sleeps until the next one is. It ends, in the

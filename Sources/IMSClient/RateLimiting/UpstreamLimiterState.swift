@@ -61,12 +61,20 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     private var lastID: UInt64 = 0
     /// Whether a dispatcher task runs (sleeping, or about to take the lock).
     private(set) var isDispatching = false
+    /// Whether a budget shared by replicas decides each grant (``UpstreamLimiter`` with a
+    /// ``SharedUpstreamBudget``): then no call is decided at once, every one goes through the
+    /// queue and the dispatcher.
+    let isShared: Bool
+    /// The bucket of the share this replica uses alone while the shared budget cannot be
+    /// reached (``dispatchFallback(now:share:)``).
+    private var fallback: TokenBucket<C.Instant>?
 
     /// A full bucket of `burst` tokens refilled at `rate` tokens per second, both clamped as in
     /// ``TokenBucket/init(rate:burst:now:)``.
-    init(rate: Double, burst: Int, now: C.Instant) {
+    init(rate: Double, burst: Int, now: C.Instant, isShared: Bool = false) {
         self.rate = rate
         self.burst = burst
+        self.isShared = isShared
         bucket = TokenBucket(rate: rate, burst: burst, now: now)
     }
 
@@ -93,7 +101,7 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     mutating func decideAtOnce(deadline: C.Instant, now: C.Instant) -> Result<Void, Refusal>? {
         applyEndedPause(now: now)
         guard deadline >= now else { return .failure(.deadline) }
-        guard queue.count == 0, pauseEnd == nil, case .admitted = bucket.take(now: now) else { return nil }
+        guard !isShared, queue.count == 0, pauseEnd == nil, case .admitted = bucket.take(now: now) else { return nil }
         return .success(())
     }
 
@@ -176,6 +184,86 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
         }
         var projection = startProjection(now: now)
         return (completions, projection.takeNext())
+    }
+
+    // MARK: - Shared budget
+
+    /// What the dispatcher does next in shared mode.
+    enum SharedStep: Equatable {
+        /// No waiter is left (the dispatcher is marked stopped).
+        case stop
+        /// Take a token of the shared budget for the next waiter.
+        case take
+        /// A local pause (an IMS 429 seen here) is in force until then.
+        case sleep(until: C.Instant)
+    }
+
+    /// Shared mode, before a take: refuses the queued waiters whose deadline passed and says
+    /// what to do next.
+    mutating func sharedStep(now: C.Instant) -> (completions: [Completion], step: SharedStep) {
+        applyEndedPause(now: now)
+        let completions = refuse(deadlineBefore: now)
+        guard queue.count > 0 else {
+            isDispatching = false
+            return (completions, .stop)
+        }
+        if let pauseEnd { return (completions, .sleep(until: pauseEnd)) }
+        return (completions, .take)
+    }
+
+    /// Shared mode: the shared budget granted a token; it goes to the waiter the fair queue
+    /// names now (the local bucket gives one too, when it has one, so that its projections
+    /// see the grant). Nil when no waiter is left (the token is lost, never given twice).
+    mutating func grantShared(now: C.Instant) -> Completion? {
+        guard let (id, head) = queue.peekNext() else { return nil }
+        _ = bucket.take(now: now)
+        queue.removeNext(granted: true)
+        places[id] = nil
+        return Completion(continuation: head.continuation, result: .success(()))
+    }
+
+    /// Shared mode: no shared token before `instant`: refuses the waiters whose deadline comes
+    /// first (none of them can be served in time).
+    mutating func refuse(deadlineBefore instant: C.Instant) -> [Completion] {
+        var late: [UInt64] = []
+        var projected = queue
+        while let (id, waiter) = projected.peekNext() {
+            if waiter.deadline < instant { late.append(id) }
+            projected.removeNext(granted: false)
+        }
+        return late.compactMap { id in
+            remove(id: id).map { Completion(continuation: $0, result: .failure(.deadline)) }
+        }
+    }
+
+    /// Shared mode while the shared budget cannot be reached: grants, in the fair order, the
+    /// tokens of this replica's share of the budget (`share` of the rate, and of the burst
+    /// with at least 1), as ``dispatch(now:)`` does with the whole budget.
+    /// - Returns: the continuations to resume and the instant of the next grant, or nil (and
+    ///   the dispatcher marked stopped) when no waiter is left.
+    mutating func dispatchFallback(now: C.Instant, share: Double) -> (completions: [Completion], nextGrant: C.Instant?) {
+        let share = share.isFinite ? min(1, max(0.000_001, share)) : 1
+        let (shareRate, shareBurst) = (rate * share, max(1, Int((Double(burst) * share).rounded(.down))))
+        if fallback == nil {
+            fallback = TokenBucket(rate: shareRate, burst: shareBurst, now: now)
+        } else {
+            fallback?.resize(rate: shareRate, burst: shareBurst, now: now)
+        }
+        applyEndedPause(now: now)
+        var completions = refuse(deadlineBefore: now)
+        while pauseEnd == nil, let (id, head) = queue.peekNext(), case .admitted = fallback!.take(now: now) {
+            _ = bucket.take(now: now)
+            queue.removeNext(granted: true)
+            places[id] = nil
+            completions.append(Completion(continuation: head.continuation, result: .success(())))
+        }
+        guard queue.count > 0 else {
+            isDispatching = false
+            return (completions, nil)
+        }
+        if let pauseEnd { return (completions, pauseEnd) }
+        guard case .refused(let retryAfter) = fallback!.take(now: now) else { return (completions, now) }
+        return (completions, now.advanced(by: retryAfter))
     }
 
     /// Plays the queue forward from `now` on a copy, the next token to the waiter the queue

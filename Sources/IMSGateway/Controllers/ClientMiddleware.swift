@@ -10,6 +10,8 @@ struct ClientMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let authentication: ClientAuthentication
     let limiter: ClientRateLimiter<ContinuousClock>
+    /// The buckets shared by every replica (a PostgreSQL store); nil: `limiter` alone.
+    var shared: SharedClientBuckets? = nil
     let metrics: GatewayMetrics
     let log: RequestLog
 
@@ -18,7 +20,13 @@ struct ClientMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let (client, rateLimitFields) = try admit(request, context: context)
+        let client = try authenticate(request, context: context)
+        let rateLimitFields: HTTPFields
+        if let shared {
+            rateLimitFields = try Self.limited(await shared.admit(client: client.name, limit: client.rateLimit), client, context, metrics, log)
+        } else {
+            rateLimitFields = try Self.limited(limiter.admit(client: client.name, limit: client.rateLimit), client, context, metrics, log)
+        }
         var context = context
         context.client = client
         do {
@@ -30,12 +38,12 @@ struct ClientMiddleware: RouterMiddleware {
         }
     }
 
-    /// The client of the request and the rate limit header fields of its answer.
+    /// The client of the request.
     /// Out of line, like ``adding(_:to:)``: what they build would otherwise sit in the async frame
     /// that every request keeps while it waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
-    /// - Throws: ``GatewayProblem`` 401 (no or unknown key) or 429 (over the client's rate).
+    /// - Throws: ``GatewayProblem`` 401 (no or unknown key).
     @inline(never)
-    private func admit(_ request: Request, context: Context) throws -> (ClientIdentity, HTTPFields) {
+    private func authenticate(_ request: Request, context: Context) throws -> ClientIdentity {
         let client: ClientIdentity
         switch authentication {
         case .insecureNoAuth(let rateLimit):
@@ -53,8 +61,15 @@ struct ClientMiddleware: RouterMiddleware {
             }
             client = known
         }
+        return client
+    }
 
-        let decision = limiter.admit(client: client.name, limit: client.rateLimit)
+    /// The rate limit header fields of an admitted request's answer. Out of line, as above.
+    /// - Throws: ``GatewayProblem`` 429 when `decision` refused it (over the client's rate).
+    @inline(never)
+    private static func limited(
+        _ decision: RateLimitDecision, _ client: ClientIdentity, _ context: Context, _ metrics: GatewayMetrics, _ log: RequestLog
+    ) throws -> HTTPFields {
         guard decision.admitted else {
             metrics.inboundRateLimited()
             let detail = "client \(client.name) is over its rate limit of \(Self.format(client.rateLimit.rate)) request(s) per second (burst \(client.rateLimit.burst)); send it again in \(decision.retryAfterSeconds) s"
@@ -63,7 +78,7 @@ struct ClientMiddleware: RouterMiddleware {
                 ProblemDetails(slug: "rate-limited", title: "Too many requests", status: 429, detail: detail, requestID: context.requestID),
                 headers: decision.headerFields)
         }
-        return (client, decision.headerFields)
+        return decision.headerFields
     }
 
     /// `error` with the rate limit header fields added, when it is an answer (a problem or an

@@ -19,6 +19,9 @@ struct LeaseService: Service {
     /// `upstream.timeoutMs`: a taken-over batch whose last attempt has no job id is submitted
     /// again only once that attempt is older.
     let submitTimeout: Duration
+    /// Stores this replica's heartbeat and updates the count of replicas alive (shared
+    /// budgets); nil when the store keeps no heartbeats.
+    var heartbeat: (@Sendable () async throws -> Void)? = nil
     let metrics: GatewayMetrics
     let logger: Logger
     /// Most requests taken over in one pass.
@@ -33,6 +36,7 @@ struct LeaseService: Service {
                 break
             }
             if await renewOnce() { lastRenewal = .now }
+            await beat()
             metrics.leaseRenewalLag(lastRenewal.duration(to: .now))
             if !drain.isDraining { await claimOnce() }
         }
@@ -89,6 +93,17 @@ struct LeaseService: Service {
         }
         if total > 0 { metrics.takenOver(total) }
         return total
+    }
+
+    /// Stores the heartbeat; a failure is logged and retried next pass (the count of replicas
+    /// alive keeps its last value).
+    private func beat() async {
+        guard let heartbeat else { return }
+        do {
+            try await heartbeat()
+        } catch {
+            logger.error("heartbeat not stored; retried next pass", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Releases this replica's leases (it stops).

@@ -69,16 +69,18 @@ final class RequestRegistry: Sendable {
     /// - Parameters:
     ///   - recovered: requests found `running` in the store at start (``RecoveryService``
     ///     starts them); known at once, so that a repeat that arrives first joins them.
+    ///   - health: where store failures are reported (shared with the shared budgets); a new
+    ///     one when nil.
     init(
         store: any GatewayStore, maxBackgroundWait: Duration, context: LifecycleContext, logger: Logger,
-        recovered: [ResumableRequest] = []
+        recovered: [ResumableRequest] = [], health: StoreHealth? = nil
     ) {
         self.store = store
         self.maxBackgroundWait = maxBackgroundWait
         self.metrics = context.metrics
         self.logger = logger
         self.context = context
-        self.health = StoreHealth(logger: logger)
+        self.health = health ?? StoreHealth(logger: logger)
         let drivers = recovered.map { LifecycleDriver(request: $0.request, batches: $0.batches, registry: self, context: context) }
         live.withLock { live in
             for driver in drivers { Self.add(driver, to: &live) }

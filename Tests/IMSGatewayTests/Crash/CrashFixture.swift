@@ -197,6 +197,24 @@ final class CrashFixture {
         return ((stats["calls"] as? [String: Any])?[operation] as? NSNumber)?.intValue ?? 0
     }
 
+    /// One number of `GET /_sim/stats` (e.g. `max_calls_in_window`); 0 when absent.
+    func stat(_ name: String) async throws -> Int {
+        let response = try await http.execute(CurlHTTPRequest(method: "GET", url: upstream + "/_sim/stats"))
+        return (Self.object(response.body)[name] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// Rewrites the clients file with the fixture's client at `rate` requests per second and
+    /// `burst` (before the gateways start: they read it then).
+    func writeClients(rate: Double, burst: Int) throws {
+        try """
+            clients:
+              - name: \(Self.clientName)
+                key_sha256: [\(ClientKey.sha256Hex(clientKey))]
+                projects: ["*"]
+                rate_limit: {rate: \(rate), burst: \(burst)}
+            """.write(toFile: clientsFile, atomically: true, encoding: .utf8)
+    }
+
     /// The simulator's jobs in creation order (`GET /_sim/jobs`).
     func jobs() async throws -> [SimulatorJob] {
         let response = try await http.execute(CurlHTTPRequest(method: "GET", url: upstream + "/_sim/jobs"))

@@ -18,9 +18,9 @@ import Darwin
 /// Leases are 2 s here (renewed every second), so a takeover after a kill comes within about
 /// 3 s; real-time bounds are loose, as these run on loaded 2-core machines.
 @Suite(
-    "replicas: takeover and joining on PostgreSQL", .serialized,
-    .enabled(if: PostgresTestServer.url != nil || PostgresTestServer.required, "POSTGRES_TEST_URL is not set"))
-struct ReplicaTakeoverTests {
+    "replicas on PostgreSQL: takeover, joining, shared budgets", .serialized,
+    .enabled(if: PostgresTestServer.runs, "POSTGRES_TEST_URL is not set"))
+struct ReplicaTests {
     static let submit = "BatchUpdateMembers"
     /// Short leases: expired 2 s after the last renewal.
     static let shortLeases = ["IMSGW_STORE_LEASE_SECONDS": "2", "IMSGW_STORE_LEASE_RENEW_SECONDS": "1"]

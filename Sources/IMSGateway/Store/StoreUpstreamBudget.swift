@@ -1,0 +1,51 @@
+import GatewayStore
+import IMSClient
+import Logging
+
+/// The account's IMS call budget in the shared (PostgreSQL) store: bucket `upstream` of
+/// ``SharedTokenBuckets``, at `upstream.rate` and `upstream.burst` (docs/ARCHITECTURE.md, "Shared
+/// budgets"). Every take and pause reports to the store's health, so that an outage shows in
+/// `/readyz` and its log lines like any other store failure.
+struct StoreUpstreamBudget: SharedUpstreamBudget {
+    /// The bucket's name in the store.
+    static let bucket = "upstream"
+    let buckets: any SharedTokenBuckets
+    /// Tokens per second.
+    let rate: Double
+    /// Tokens.
+    let burst: Int
+    let replicas: AliveReplicas
+    let health: StoreHealth
+    let logger: Logger
+
+    /// One take of the shared bucket.
+    /// - Returns: nil when taken, else the wait the store gave (at least 1 ms).
+    /// - Throws: ``StoreError`` when the store cannot be reached or fails.
+    func take() async throws -> Duration? {
+        do {
+            let take = try await buckets.takeToken(bucket: Self.bucket, rate: rate, burst: burst)
+            health.succeeded()
+            return take.granted ? nil : .milliseconds(max(1, take.retryAfterMs))
+        } catch {
+            health.failed(error)
+            throw error
+        }
+    }
+
+    /// Stores the pause of an IMS 429 for every replica; a failure is logged (this replica's
+    /// limiter is paused anyway).
+    func pause(for duration: Duration) async {
+        do {
+            try await buckets.pauseBucket(Self.bucket, rate: rate, milliseconds: Int64(duration.wholeMilliseconds))
+            health.succeeded()
+        } catch {
+            health.failed(error)
+            logger.warning(
+                "the IMS pause was not stored; other replicas will learn it from their own 429s",
+                metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// 1 / the replicas last seen alive.
+    var fallbackShare: Double { replicas.share }
+}
