@@ -2,15 +2,20 @@
 # Checks the deployment material in deploy/ without a container engine or a cluster:
 # - yamllint over every YAML file in deploy/ (line length 120, no required '---');
 # - kubernetes-validate --strict against Kubernetes $K8S_VERSION (default 1.30.0) for every
-#   manifest in deploy/kubernetes/, the secret example included (kustomization.yaml is a
+#   manifest in deploy/kubernetes/ (the base: replicas on PostgreSQL) and deploy/kubernetes-sqlite/
+#   (the overlay: one process on SQLite), the secret example included (kustomization.yaml is a
 #   kustomize file, not a Kubernetes object: it is checked for the files it lists instead);
-# - `kubectl kustomize deploy/kubernetes`, its output validated again, where kubectl exists;
+# - `kubectl kustomize` of the base and of the overlay, each output validated again, where
+#   kubectl exists;
 # - hadolint over deploy/Dockerfile;
 # - every IMSGW_* variable that deploy/ sets is one the main README's configuration table names;
-# - the request store (a SQLite file, one process per file) has a home that outlives the process:
-#   the Deployment mounts the PersistentVolumeClaim (ReadWriteOnce or ReadWriteOncePod) where
-#   IMSGW_STORE_URL points, runs one replica with strategy Recreate, and its PodDisruptionBudget
-#   does not block every node drain; the Dockerfile installs libsqlite3 and declares a VOLUME that
+# - the request store has its home in both modes. The base: at least 2 replicas, RollingUpdate
+#   with maxUnavailable 0, IMSGW_STORE_URL from a secret, IMSGW_STORE_PASSWORD_FILE in a read-only
+#   secret mount, no claim, and a PodDisruptionBudget of minAvailable 1. The SQLite overlay (a
+#   SQLite file, one process per file), as kustomize renders it: the Deployment mounts the
+#   PersistentVolumeClaim (ReadWriteOnce or ReadWriteOncePod) where IMSGW_STORE_URL points, runs
+#   one replica with strategy Recreate, sets no store password, and its PodDisruptionBudget does
+#   not block every node drain. The Dockerfile installs libsqlite3 and declares a VOLUME that
 #   holds IMSGW_STORE_URL's file; the systemd unit's StateDirectory= holds it, and the env example
 #   does not set it;
 # - `systemd-analyze verify` (and the offline security score) of the systemd unit, where
@@ -39,10 +44,11 @@ fail() {
 }
 
 manifests=()
-for file in deploy/kubernetes/*.yaml; do
+for file in deploy/kubernetes/*.yaml deploy/kubernetes-sqlite/*.yaml; do
   [ "$(basename "$file")" = kustomization.yaml ] || manifests+=("$file")
 done
 [ "${#manifests[@]}" -gt 0 ] || fail "no manifests in deploy/kubernetes/"
+[ -f deploy/kubernetes-sqlite/kustomization.yaml ] || fail "deploy/kubernetes-sqlite/kustomization.yaml is missing"
 unit=deploy/systemd/ims-gateway.service
 [ -f deploy/Dockerfile ] || fail "deploy/Dockerfile is missing"
 [ -f "$unit" ] || fail "$unit is missing"
@@ -71,40 +77,48 @@ validate() {
 validate "${manifests[@]}" || fail "kubernetes-validate refused a manifest"
 
 echo "== kustomization.yaml"
-# It lists every manifest except the secret example, and nothing else.
-"$venv/python" - "${manifests[@]}" <<'EOF' || fail "kustomization.yaml does not list the right files"
+# The base lists every manifest of deploy/kubernetes/ except the secret example, and nothing else;
+# the overlay lists the base and its own manifests.
+"$venv/python" - "${manifests[@]}" <<'EOF' || fail "a kustomization.yaml does not list the right files"
 import os, sys, yaml
-with open("deploy/kubernetes/kustomization.yaml") as f:
-    listed = yaml.safe_load(f)["resources"]
-expected = sorted(os.path.basename(m) for m in sys.argv[1:] if os.path.basename(m) != "secret.example.yaml")
-if sorted(listed) != expected:
-    sys.exit(f"kustomization.yaml resources {sorted(listed)}, expected {expected}")
-print(f"resources: {', '.join(listed)}")
+for directory, base in (("deploy/kubernetes", []), ("deploy/kubernetes-sqlite", ["../kubernetes"])):
+    with open(f"{directory}/kustomization.yaml") as f:
+        listed = yaml.safe_load(f)["resources"]
+    expected = sorted(base + [os.path.basename(m) for m in sys.argv[1:]
+                              if os.path.dirname(m) == directory and os.path.basename(m) != "secret.example.yaml"])
+    if sorted(listed) != expected:
+        sys.exit(f"{directory}/kustomization.yaml resources {sorted(listed)}, expected {expected}")
+    print(f"{directory}: {', '.join(listed)}")
 EOF
+rendered=()
 if command -v kubectl >/dev/null 2>&1; then
-  kubectl kustomize deploy/kubernetes >"$work_dir/rendered.yaml" || fail "kubectl kustomize failed"
-  validate "$work_dir/rendered.yaml" >"$work_dir/rendered.log" \
-    || { cat "$work_dir/rendered.log" >&2; fail "the kustomize output does not validate"; }
-  "$venv/python" - "$work_dir/rendered.yaml" <<'EOF' || fail "the kustomize output is not what kustomization.yaml says"
+  for mode in kubernetes kubernetes-sqlite; do
+    kubectl kustomize "deploy/$mode" >"$work_dir/$mode.yaml" || fail "kubectl kustomize deploy/$mode failed"
+    validate "$work_dir/$mode.yaml" >"$work_dir/rendered.log" \
+      || { cat "$work_dir/rendered.log" >&2; fail "the kustomize output of deploy/$mode does not validate"; }
+    rendered+=("$work_dir/$mode.yaml")
+  done
+  "$venv/python" - "${rendered[@]}" <<'EOF' || fail "the kustomize output is not what kustomization.yaml says"
 import sys, yaml
-with open(sys.argv[1]) as f:
-    docs = [d for d in yaml.safe_load_all(f) if d]
-kinds = sorted(d["kind"] for d in docs)
-want = sorted(["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim", "PodDisruptionBudget", "Service"])
-if kinds != want:
-    sys.exit(f"kustomize rendered {kinds}, expected {want}")
-image = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
-print(f"kubectl kustomize: {len(docs)} objects valid, image {image}")
+base_kinds = ["ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Service"]
+for path, want in zip(sys.argv[1:], (base_kinds, base_kinds + ["PersistentVolumeClaim"])):
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    kinds = sorted(d["kind"] for d in docs)
+    if kinds != sorted(want):
+        sys.exit(f"kustomize rendered {kinds}, expected {sorted(want)}")
+    image = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    print(f"kubectl kustomize {path.rsplit('/', 1)[-1]}: {len(docs)} objects valid, image {image}")
 EOF
 else
-  echo "kubectl kustomize: skipped (no kubectl on this machine)"
+  echo "kubectl kustomize: skipped (no kubectl on this machine; the SQLite overlay's store is not checked)"
 fi
 
 echo "== the request store's home"
 # A second gateway on one store file refuses to start, and SQLite must not sit on a network file
 # system: what the deployment files promise about the store is checked here, not left to a
 # cluster to find out.
-"$venv/python" - "$unit" <<'EOF' || fail "the request store has no proper home in deploy/"
+"$venv/python" - "$unit" "${rendered[@]}" <<'EOF' || fail "the request store has no proper home in deploy/"
 import glob, os, re, sys, yaml
 
 problems = []
@@ -120,40 +134,77 @@ def sqlite_path(url, where):
 def directly_in(path, directory):
     return path is not None and os.path.dirname(os.path.normpath(path)) == os.path.normpath(directory)
 
-# Kubernetes: one Deployment, one claim, one budget.
+def one(docs, kind, where):
+    found = [d for d in docs if d.get("kind") == kind]
+    check(len(found) <= 1, f"{len(found)} {kind} objects in {where}, expected at most 1")
+    return found[0] if found else None
+def container(deployment):
+    pod = deployment.get("spec", {}).get("template", {}).get("spec", {})
+    return pod, (pod.get("containers") or [{}])[0]
+def budget_limits(budget):
+    return {k: v for k, v in (budget or {}).get("spec", {}).items() if k in ("minAvailable", "maxUnavailable")}
+
+# The base (replicas on PostgreSQL), from its files.
 docs = []
 for name in sorted(glob.glob("deploy/kubernetes/*.yaml")):
-    if os.path.basename(name) != "kustomization.yaml":
+    if os.path.basename(name) not in ("kustomization.yaml", "secret.example.yaml"):
         with open(name) as f:
             docs += [d for d in yaml.safe_load_all(f) if d]
-def one(kind):
-    found = [d for d in docs if d.get("kind") == kind]
-    check(len(found) == 1, f"{len(found)} {kind} objects in deploy/kubernetes/, expected 1")
-    return found[0] if found else {}
-deployment, claim, budget = one("Deployment"), one("PersistentVolumeClaim"), one("PodDisruptionBudget")
+deployment = one(docs, "Deployment", "deploy/kubernetes/") or {}
+budget = one(docs, "PodDisruptionBudget", "deploy/kubernetes/")
+check(one(docs, "PersistentVolumeClaim", "deploy/kubernetes/") is None,
+      "deploy/kubernetes/ has a PersistentVolumeClaim: the replicas' store is PostgreSQL (the claim is the SQLite overlay's)")
 spec = deployment.get("spec", {})
-check(spec.get("replicas") == 1, f"Deployment replicas {spec.get('replicas')!r}, expected 1 (one process per store)")
+replicas = spec.get("replicas")
+check(isinstance(replicas, int) and replicas >= 2, f"base Deployment replicas {replicas!r}, expected 2 or more")
 strategy = spec.get("strategy", {})
-check(strategy.get("type") == "Recreate" and "rollingUpdate" not in strategy,
-      f"Deployment strategy {strategy!r}, expected Recreate (a new pod cannot take the store's lock first)")
-pod = spec.get("template", {}).get("spec", {})
-claim_name = claim.get("metadata", {}).get("name")
-modes = claim.get("spec", {}).get("accessModes", [])
-check(bool(modes) and set(modes) <= {"ReadWriteOnce", "ReadWriteOncePod"},
-      f"PersistentVolumeClaim accessModes {modes}, expected ReadWriteOnce (block storage), never ReadWriteMany")
-volumes = [v["name"] for v in pod.get("volumes", [])
-           if v.get("persistentVolumeClaim", {}).get("claimName") == claim_name]
-check(len(volumes) == 1, f"the Deployment has {len(volumes)} volumes of the claim {claim_name!r}, expected 1")
-containers = pod.get("containers") or [{}]
-env = {e["name"]: e.get("value") for e in containers[0].get("env", [])}
-path = sqlite_path(env.get("IMSGW_STORE_URL"), "deployment.yaml")
-mounts = [m["mountPath"] for m in containers[0].get("volumeMounts", [])
-          if m["name"] in volumes and not m.get("readOnly")]
-check(any(directly_in(path, m) for m in mounts),
-      f"deployment.yaml: IMSGW_STORE_URL's file {path!r} is not in the claim's writable mount {mounts}")
-limits = {k: v for k, v in budget.get("spec", {}).items() if k in ("minAvailable", "maxUnavailable")}
-check(str(limits.get("minAvailable", 0)) in ("0", "0%") and str(limits.get("maxUnavailable", 1)) not in ("0", "0%"),
-      f"PodDisruptionBudget {limits}: with one replica it blocks every node drain")
+check(strategy.get("type") == "RollingUpdate" and str(strategy.get("rollingUpdate", {}).get("maxUnavailable")) in ("0", "0%"),
+      f"base Deployment strategy {strategy!r}, expected RollingUpdate with maxUnavailable 0")
+pod, main = container(deployment)
+env = {e["name"]: e for e in main.get("env", [])}
+check("secretKeyRef" in env.get("IMSGW_STORE_URL", {}).get("valueFrom", {}),
+      "base Deployment: IMSGW_STORE_URL does not come from a secret (secretKeyRef)")
+password = env.get("IMSGW_STORE_PASSWORD_FILE", {}).get("value")
+secret_volumes = {v["name"] for v in pod.get("volumes", []) if "secret" in v}
+secret_mounts = [m["mountPath"] for m in main.get("volumeMounts", []) if m["name"] in secret_volumes and m.get("readOnly")]
+check(password is not None and any(directly_in(password, m) for m in secret_mounts),
+      f"base Deployment: IMSGW_STORE_PASSWORD_FILE {password!r} is not in a read-only secret mount {secret_mounts}")
+check("IMSGW_STORE_PASSWORD" not in env, "base Deployment sets IMSGW_STORE_PASSWORD: the password belongs in a file")
+limits = budget_limits(budget)
+check(str(limits.get("minAvailable")) == "1" and "maxUnavailable" not in limits,
+      f"base PodDisruptionBudget {limits}, expected minAvailable 1")
+
+# The SQLite overlay, as kustomize renders it (skipped without kubectl).
+claim_name, modes = None, []
+if len(sys.argv) > 3:
+    with open(sys.argv[3]) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    where = "deploy/kubernetes-sqlite (rendered)"
+    deployment = one(docs, "Deployment", where) or {}
+    claim = one(docs, "PersistentVolumeClaim", where) or {}
+    budget = one(docs, "PodDisruptionBudget", where)
+    spec = deployment.get("spec", {})
+    check(spec.get("replicas") == 1, f"SQLite Deployment replicas {spec.get('replicas')!r}, expected 1 (one process per store)")
+    strategy = spec.get("strategy", {})
+    check(strategy.get("type") == "Recreate" and "rollingUpdate" not in strategy,
+          f"SQLite Deployment strategy {strategy!r}, expected Recreate (a new pod cannot take the store's lock first)")
+    pod, main = container(deployment)
+    claim_name = claim.get("metadata", {}).get("name")
+    modes = claim.get("spec", {}).get("accessModes", [])
+    check(bool(modes) and set(modes) <= {"ReadWriteOnce", "ReadWriteOncePod"},
+          f"PersistentVolumeClaim accessModes {modes}, expected ReadWriteOnce (block storage), never ReadWriteMany")
+    volumes = [v["name"] for v in pod.get("volumes", [])
+               if v.get("persistentVolumeClaim", {}).get("claimName") == claim_name]
+    check(len(volumes) == 1, f"the SQLite Deployment has {len(volumes)} volumes of the claim {claim_name!r}, expected 1")
+    env = {e["name"]: e.get("value") for e in main.get("env", [])}
+    check("IMSGW_STORE_PASSWORD_FILE" not in env, "the SQLite Deployment still sets IMSGW_STORE_PASSWORD_FILE")
+    path = sqlite_path(env.get("IMSGW_STORE_URL"), "the SQLite Deployment")
+    mounts = [m["mountPath"] for m in main.get("volumeMounts", []) if m["name"] in volumes and not m.get("readOnly")]
+    check(any(directly_in(path, m) for m in mounts),
+          f"the SQLite Deployment: IMSGW_STORE_URL's file {path!r} is not in the claim's writable mount {mounts}")
+    limits = budget_limits(budget)
+    check(str(limits.get("minAvailable", 0)) in ("0", "0%") and str(limits.get("maxUnavailable", 1)) not in ("0", "0%"),
+          f"SQLite PodDisruptionBudget {limits}: with one replica it blocks every node drain")
 
 # Dockerfile: the build stage and the runtime (last) stage.
 with open("deploy/Dockerfile") as f:
@@ -187,7 +238,8 @@ with open("deploy/systemd/ims-gateway.env.example") as f:
 
 if problems:
     sys.exit("\n".join(problems))
-print(f"Deployment: 1 replica, Recreate, claim {claim_name} ({', '.join(modes)}) holds the store; "
+sqlite = f"claim {claim_name} ({', '.join(modes)}), 1 replica, Recreate" if claim_name else "not rendered (no kubectl)"
+print(f"base: {replicas} replicas, RollingUpdate, PostgreSQL from a secret; SQLite overlay: {sqlite}; "
       f"Dockerfile: VOLUME {', '.join(declared)}; systemd: StateDirectory={state[0]}")
 EOF
 

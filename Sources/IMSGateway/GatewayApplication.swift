@@ -115,7 +115,8 @@ public enum GatewayApplication {
         router.add(middleware: CanonicalPathMiddleware())
         let registry = RequestRegistry(
             store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), context: lifecycle,
-            logger: logger, recovered: recovered.resumed, health: health)
+            logger: logger, recovered: recovered.resumed, health: health,
+            submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))
         if case .insecureNoAuth = configuration.clientAuthentication {
             logger.warning(
                 "CLIENT AUTHENTICATION IS OFF (insecure-no-auth): anyone who reaches this port can accept and reject images in every project; use it on a local machine only")

@@ -58,6 +58,8 @@ final class RequestRegistry: Sendable {
     let context: LifecycleContext
     /// Whether the store answers, as the request path last saw it (`/readyz`'s body).
     let health: StoreHealth
+    /// `upstream.timeoutMs` (see ``init(store:maxBackgroundWait:context:logger:recovered:health:submitTimeout:)``).
+    let submitTimeout: Duration
     private let live = Mutex(Live())
     /// Requests found `running` at start, known at once, started by ``startRecovered()``.
     private let recovered = Mutex<[LifecycleDriver]>([])
@@ -69,13 +71,16 @@ final class RequestRegistry: Sendable {
     /// - Parameters:
     ///   - recovered: requests found `running` in the store at start (``RecoveryService``
     ///     starts them); known at once, so that a repeat that arrives first joins them.
+    ///   - submitTimeout: `upstream.timeoutMs`: a request resumed by a repeat resubmits a batch
+    ///     whose last attempt has no job id only once that attempt is older.
     ///   - health: where store failures are reported (shared with the shared budgets); a new
     ///     one when nil.
     init(
         store: any GatewayStore, maxBackgroundWait: Duration, context: LifecycleContext, logger: Logger,
-        recovered: [ResumableRequest] = [], health: StoreHealth? = nil
+        recovered: [ResumableRequest] = [], health: StoreHealth? = nil, submitTimeout: Duration = .zero
     ) {
         self.store = store
+        self.submitTimeout = submitTimeout
         self.maxBackgroundWait = maxBackgroundWait
         self.metrics = context.metrics
         self.logger = logger
@@ -208,7 +213,10 @@ final class RequestRegistry: Sendable {
         }
         // Given up, not submitted, or running without a process: this caller runs it again.
         let now = Date()
-        let resumable = Self.live(snapshot, backgroundUntil: now.addingTimeInterval(maxBackgroundWait.seconds))
+        // As at start: a batch whose last attempt has no job id waits out `upstream.timeoutMs`
+        // from that attempt (its PUT may still create the job) before it is submitted again.
+        let resumable = Self.live(
+            snapshot, backgroundUntil: now.addingTimeInterval(maxBackgroundWait.seconds), submitTimeout: submitTimeout)
         let resumed = LifecycleDriver(request: resumable.request, batches: resumable.batches, registry: self, context: context)
         do throws(StoreError) {
             try await store.update(
@@ -342,12 +350,15 @@ final class RequestRegistry: Sendable {
                         retryAfter: nil, isEnd: true)
                 }
             }
+            // A drain cuts a follower at its deadline as it cuts the waits running here.
             let now = ContinuousClock.now
-            if now >= deadline || Task.isCancelled {
+            let effective = context.drain.effectiveDeadline(deadline)
+            if now >= effective || Task.isCancelled {
                 return CallerAnswer(
-                    result: last, continuesInBackground: true, cutByDrain: false, isFinal: false, retryAfter: nil)
+                    result: last, continuesInBackground: true, cutByDrain: effective < deadline, isFinal: false,
+                    retryAfter: nil)
             }
-            try? await Task.sleep(for: min(Self.followInterval, now.duration(to: deadline)))
+            try? await Task.sleep(for: min(Self.followInterval, now.duration(to: effective)))
         }
     }
 
