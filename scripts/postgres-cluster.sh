@@ -5,13 +5,15 @@
 #                                            root), start it on a free loopback port with its
 #                                            socket in DIR, print its URL on standard output
 #   scripts/postgres-cluster.sh stop DIR    stop it (fast shutdown) and remove DIR
+#   scripts/postgres-cluster.sh halt DIR    stop it (fast shutdown), keeping DIR (an outage)
+#   scripts/postgres-cluster.sh resume DIR  start a halted cluster again on the same port
 #
 # The cluster trusts loopback connections (no password) and is for tests only. Debian's
 # `postgresql` package puts the server in /usr/lib/postgresql/<major>/bin, outside PATH.
 set -euo pipefail
 
-command=${1:?usage: postgres-cluster.sh start|stop DIR}
-dir=${2:?usage: postgres-cluster.sh start|stop DIR}
+command=${1:?usage: postgres-cluster.sh start|stop|halt|resume DIR}
+dir=${2:?usage: postgres-cluster.sh start|stop|halt|resume DIR}
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
@@ -39,7 +41,17 @@ start)
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >&2 ||
     { cat "$dir/server.log" >&2; exit 1; }
+  echo "$port" >"$dir/port"
   echo "postgres://postgres@127.0.0.1:$port/postgres"
+  ;;
+halt)
+  as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2
+  ;;
+resume)
+  port=$(cat "$dir/port")
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >&2 ||
+    { cat "$dir/server.log" >&2; exit 1; }
   ;;
 stop)
   if [ -d "$dir/data" ]; then
@@ -48,7 +60,7 @@ stop)
   rm -rf "$dir"
   ;;
 *)
-  echo "usage: postgres-cluster.sh start|stop DIR" >&2
+  echo "usage: postgres-cluster.sh start|stop|halt|resume DIR" >&2
   exit 2
   ;;
 esac

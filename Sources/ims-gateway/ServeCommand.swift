@@ -161,9 +161,7 @@ struct GatewayService: Service {
     /// - Throws: ``StoreError`` when the store cannot be migrated or read (the store's one
     ///   line, exit 74), or what the gateway's services throw.
     func run() async throws {
-        try await opened.migrate()
-        let recovered = try await RecoveredRequests.load(
-            from: opened.store, submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))
+        guard let recovered = try await prepareStore() else { return }
         let services = GatewayApplication.services(
             configuration: configuration, http: http, store: opened.store, recovered: recovered, logger: logger
         ) { port in
@@ -173,6 +171,45 @@ struct GatewayService: Service {
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         try await group.run()
+    }
+}
+
+extension GatewayService {
+    /// The first wait between two tries of a store that cannot be reached at start; it doubles
+    /// up to ``maxStartRetryDelay``.
+    static let firstStartRetryDelay: Duration = .seconds(1)
+    static let maxStartRetryDelay: Duration = .seconds(30)
+
+    /// Migrates the store and reads what an earlier process left running in it. While the
+    /// store cannot be reached (a database down at start: `StoreError` `.unavailable`), tries
+    /// again, 1 s after the first failure doubling up to 30 s, with one log line each: the
+    /// gateway does not listen meanwhile, so it is not ready. Any other failure (a newer
+    /// schema, a corrupt file) ends the start.
+    /// - Returns: what the store holds; nil when graceful shutdown came while waiting.
+    /// - Throws: ``StoreError`` other than `.unavailable`.
+    func prepareStore() async throws -> RecoveredRequests? {
+        var delay = Self.firstStartRetryDelay
+        while true {
+            let failure: StoreError
+            do throws(StoreError) {
+                try await opened.migrate()
+                return try await RecoveredRequests.load(
+                    from: opened.store, submitTimeout: .milliseconds(configuration.upstreamTimeoutMilliseconds))
+            } catch {
+                failure = error
+            }
+            guard failure.kind == .unavailable else { throw failure }
+            logger.error(
+                "store unreachable at start; not listening until it answers",
+                metadata: ["error": "\(failure)", "retry_in_seconds": "\(delay.components.seconds)"])
+            do {
+                try await cancelWhenGracefulShutdown { [delay] in try await Task.sleep(for: delay) }
+            } catch {
+                logger.notice("stopped before the store answered")
+                return nil
+            }
+            delay = min(delay * 2, Self.maxStartRetryDelay)
+        }
     }
 }
 

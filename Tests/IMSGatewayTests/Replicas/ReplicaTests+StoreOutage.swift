@@ -1,0 +1,127 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A PostgreSQL store that goes away (docs/ARCHITECTURE.md, "Replicas"; README, "State"): a
+/// cluster of the test's own (scripts/postgres-cluster.sh, as CI makes the shared one), halted
+/// and resumed on the same port while a built `serve` runs on it, and one halted before
+/// `serve` starts. Runs where the shared server runs (PostgreSQL's binaries are there).
+extension ReplicaTests {
+    /// A throwaway cluster of scripts/postgres-cluster.sh in a folder of its own.
+    struct OwnCluster {
+        let folder: String
+        let url: String
+
+        static let script = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/postgres-cluster.sh").path
+
+        static func start() throws -> OwnCluster {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("imsgw-pg-\(UUID().uuidString)").path
+            let url = try run("start", folder).trimmingCharacters(in: .whitespacesAndNewlines)
+            return OwnCluster(folder: folder, url: url)
+        }
+
+        /// `store.url` of the cluster's `postgres` database.
+        var storeURL: String { url }
+
+        func halt() throws { _ = try Self.run("halt", folder) }
+        func resume() throws { _ = try Self.run("resume", folder) }
+        func stop() { _ = try? Self.run("stop", folder) }
+
+        /// Runs the script; its standard output. Through `system(3)` with both outputs in
+        /// files: the server the script starts inherits them (a pipe would stay open as long as
+        /// it runs), and `system` waits for its own child (Foundation's `Process` did not see
+        /// this script end, from a test's thread).
+        @discardableResult
+        static func run(_ command: String, _ folder: String) throws -> String {
+            let outputs = FileManager.default.temporaryDirectory.appendingPathComponent("imsgw-pg-run-\(UUID().uuidString)").path
+            defer {
+                try? FileManager.default.removeItem(atPath: outputs + ".out")
+                try? FileManager.default.removeItem(atPath: outputs + ".err")
+            }
+            let status = system("bash '\(script)' \(command) '\(folder)' </dev/null >'\(outputs).out' 2>'\(outputs).err'")
+            let text = (try? String(contentsOfFile: outputs + ".out", encoding: .utf8)) ?? ""
+            guard status == 0 else {
+                let failure = (try? String(contentsOfFile: outputs + ".err", encoding: .utf8)) ?? ""
+                throw ChildProcessError("postgres-cluster.sh \(command) failed (status \(status)): \(failure)")
+            }
+            return text
+        }
+    }
+
+    @Test("PostgreSQL stopped for 10 s mid-run and started again: new requests 503 meanwhile with Retry-After, /readyz stays 200 and says so, the running request finishes with its job id, nothing lost, and the gateway serves again without a restart")
+    func databaseRestartedMidRun() async throws {
+        let cluster = try OwnCluster.start()
+        defer { cluster.stop() }
+        let fixture = try await CrashFixture.start(jobDurationMs: 6000)
+        defer { fixture.stop() }
+        let gateway = try fixture.launchGateway(storeURL: cluster.storeURL)
+        let base = try await fixture.ready(gateway)
+
+        let running = fixture.send(fixture.accept(base, key: "outage-a", waitSeconds: 60))
+        let jobID = try await Self.firstPolledJob(fixture, log: gateway.log)
+        try cluster.halt()
+        let haltedAt = ContinuousClock.now
+
+        let refused = try await fixture.http.execute(fixture.accept(base, key: "outage-b", waitSeconds: 10))
+        #expect(refused.status == 503, "\(String(decoding: refused.body, as: UTF8.self))")
+        #expect(refused.header("Retry-After") != nil)
+        #expect(String(decoding: refused.body, as: UTF8.self).contains("store-unavailable"))
+        let readyz = try await fixture.http.execute(CurlHTTPRequest(method: "GET", url: base + "/readyz"))
+        #expect(readyz.status == 200)
+        #expect(String(decoding: readyz.body, as: UTF8.self).contains(#""reachable":false"#), "\(String(decoding: readyz.body, as: UTF8.self))")
+
+        let downFor = haltedAt.duration(to: .now)
+        if downFor < .seconds(10) { try await Task.sleep(for: .seconds(10) - downFor) }
+        try cluster.resume()
+
+        // The job ended (6 s) while the database was down; the final write went through once it
+        // was back.
+        guard case .success(let answer) = await running.value else {
+            Issue.record("the running request's caller got no answer:\n\(gateway.log)")
+            return
+        }
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))\n\(gateway.log)")
+        #expect(AnswerDocument(answer).jobIDs == [jobID])
+        let requestID = try #require(AnswerDocument(answer).requestID)
+
+        // Serving again, without a restart: a new request is admitted once the pool reconnects.
+        let served = try await GracefulShutdownTests.poll(within: .seconds(30), every: .milliseconds(500)) {
+            try await fixture.http.execute(fixture.accept(base, key: "outage-c", waitSeconds: 30)).status == 200
+        }
+        #expect(served, "no new request succeeded after the database came back:\n\(gateway.log)")
+        let stored = try await fixture.http.execute(fixture.stored(base, requestID: requestID))
+        #expect(stored.status == 200)
+        #expect(AnswerDocument(stored).outcome == "succeeded")
+        #expect(AnswerDocument(stored).jobIDs == [jobID])
+        #expect(try await fixture.calls(Self.submit) == 2)
+        #expect(gateway.log.contains("store reachable again"))
+    }
+
+    @Test("PostgreSQL down when serve starts: not listening (so not ready), retried with a log line, and ready once the database answers")
+    func databaseDownAtStart() async throws {
+        let cluster = try OwnCluster.start()
+        defer { cluster.stop() }
+        try cluster.halt()
+        let fixture = try await CrashFixture.start(jobDurationMs: 300)
+        defer { fixture.stop() }
+        let gateway = try fixture.launchGateway(storeURL: cluster.storeURL)
+        let retried = try await GracefulShutdownTests.poll(within: .seconds(30), every: .milliseconds(100)) {
+            gateway.log.contains("store unreachable at start")
+        }
+        #expect(retried, "no retry line:\n\(gateway.log)")
+        #expect(!gateway.log.contains("ims-gateway listening"))
+        #expect(gateway.isRunning, "serve exited instead of retrying:\n\(gateway.log)")
+        try cluster.resume()
+        let base = try await fixture.ready(gateway)
+        let answer = try await fixture.http.execute(fixture.accept(base, key: "late-start", waitSeconds: 30))
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+    }
+}
