@@ -94,6 +94,12 @@ extension PostgresGatewayStore {
         if state == RequestState.running.rawValue, stored != owner, !expired {
             throw leaseLost(requestID: requestID, owner: stored)
         }
+        // Ended meanwhile (its owner's final write came first): never running again; the
+        // caller reads its outcome.
+        if state == RequestState.final.rawValue {
+            throw StoreError(
+                .leaseLost, "request \(requestID) has ended (on \(stored.map { "replica " + $0 } ?? "no replica"))")
+        }
         try await connection.query(
             """
             UPDATE requests SET owner = \(owner), lease_until = \(unescaped: databaseNowMs) + \(leaseMs)

@@ -61,9 +61,13 @@ struct PostgresTokenBucketTests {
         #expect((58_000...60_000).contains(refused.retryAfterMs), "\(refused)")
 
         // A short pause ends, and the bucket restarts with exactly one token.
-        try await store.pauseBucket("short", rate: 0.001, milliseconds: 100)
-        #expect(try await store.takeToken(bucket: "short", rate: 0.001, burst: 10).granted == false)
-        try await Task.sleep(for: .milliseconds(200))
+        // 3 s: loose, so that the take right after the pause comes before its end even on a
+        // loaded machine.
+        try await store.pauseBucket("short", rate: 0.001, milliseconds: 3_000)
+        let paused = try await store.takeToken(bucket: "short", rate: 0.001, burst: 10)
+        #expect(!paused.granted)
+        #expect((1...3_000).contains(paused.retryAfterMs), "\(paused)")
+        try await Task.sleep(for: .milliseconds(paused.retryAfterMs + 100))
         #expect(try await store.takeToken(bucket: "short", rate: 0.001, burst: 10).granted)
         #expect(try await store.takeToken(bucket: "short", rate: 0.001, burst: 10).granted == false)
 

@@ -186,13 +186,15 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
                 try? await clock.sleep(until: until, tolerance: nil)
             case .take:
                 do {
-                    if let wait = try await shared.take() {
+                    if let wait = try await Self.take(shared, within: Self.sharedTakeLimit) {
                         let until = clock.now.advanced(by: wait)
-                        let refused = state.withLock { $0.refuse(deadlineBefore: until) }
+                        let refused = state.withLock { $0.sharedRefused(until: until) }
                         for completion in refused { completion.resume() }
                         try? await clock.sleep(until: until, tolerance: nil)
                     } else {
-                        state.withLock { $0.grantShared(now: clock.now) }?.resume()
+                        let (granted, refused) = state.withLock { $0.grantShared(now: clock.now) }
+                        for completion in refused { completion.resume() }
+                        granted?.resume()
                     }
                 } catch {
                     fallbackUntil = clock.now.advanced(by: .seconds(1))
@@ -200,6 +202,28 @@ public final class UpstreamLimiter<C: Clock>: Sendable where C.Duration == Durat
             }
         }
     }
+
+    /// How long one take of the shared budget may take before the limiter gives up on it and
+    /// grants from its fallback share for a while (a row lock held elsewhere, a store that
+    /// stalls): the take may still complete later, and its token is then lost, never given
+    /// twice. Real time, whatever the limiter's clock.
+    static var sharedTakeLimit: Duration { .seconds(2) }
+
+    /// `shared.take()`, or `TakeTimedOut` after `limit`.
+    private static func take(_ shared: any SharedUpstreamBudget, within limit: Duration) async throws -> Duration? {
+        try await withThrowingTaskGroup(of: Duration?.self) { group in
+            group.addTask { try await shared.take() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw TakeTimedOut()
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// A take of the shared budget that did not answer within ``sharedTakeLimit``.
+    private struct TakeTimedOut: Error {}
 
     /// The dispatcher: grants the tokens due, then sleeps until the next one is. It ends, in the
     /// same locked step that finds the queues empty, so a caller queued after that starts a new

@@ -68,6 +68,9 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     /// The bucket of the share this replica uses alone while the shared budget cannot be
     /// reached (``dispatchFallback(now:share:)``).
     private var fallback: TokenBucket<C.Instant>?
+    /// Shared mode: the instant before which the shared budget said it has no token (its last
+    /// refusal); a caller whose deadline comes first is refused as it arrives.
+    private var sharedNotBefore: C.Instant?
 
     /// A full bucket of `burst` tokens refilled at `rate` tokens per second, both clamped as in
     /// ``TokenBucket/init(rate:burst:now:)``.
@@ -101,6 +104,7 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     mutating func decideAtOnce(deadline: C.Instant, now: C.Instant) -> Result<Void, Refusal>? {
         applyEndedPause(now: now)
         guard deadline >= now else { return .failure(.deadline) }
+        if let sharedNotBefore, sharedNotBefore > now, deadline < sharedNotBefore { return .failure(.deadline) }
         guard !isShared, queue.count == 0, pauseEnd == nil, case .admitted = bucket.take(now: now) else { return nil }
         return .success(())
     }
@@ -214,12 +218,22 @@ struct UpstreamLimiterState<C: Clock>: Sendable where C.Duration == Duration {
     /// Shared mode: the shared budget granted a token; it goes to the waiter the fair queue
     /// names now (the local bucket gives one too, when it has one, so that its projections
     /// see the grant). Nil when no waiter is left (the token is lost, never given twice).
-    mutating func grantShared(now: C.Instant) -> Completion? {
-        guard let (id, head) = queue.peekNext() else { return nil }
+    mutating func grantShared(now: C.Instant) -> (granted: Completion?, refused: [Completion]) {
+        sharedNotBefore = nil
+        // A waiter whose deadline passed during the take gets no token (the next one does).
+        let refused = refuse(deadlineBefore: now)
+        guard let (id, head) = queue.peekNext() else { return (nil, refused) }
         _ = bucket.take(now: now)
         queue.removeNext(granted: true)
         places[id] = nil
-        return Completion(continuation: head.continuation, result: .success(()))
+        return (Completion(continuation: head.continuation, result: .success(())), refused)
+    }
+
+    /// Shared mode: the shared budget has no token before `instant`: refuses the queued
+    /// waiters whose deadline comes first, and, until then, those that arrive with one.
+    mutating func sharedRefused(until instant: C.Instant) -> [Completion] {
+        sharedNotBefore = instant
+        return refuse(deadlineBefore: instant)
     }
 
     /// Shared mode: no shared token before `instant`: refuses the waiters whose deadline comes

@@ -16,6 +16,7 @@ struct SharedClientBuckets: Sendable {
     /// - Returns: the decision, in whole seconds as ``ClientRateLimiter/admit(client:limit:)``
     ///   gives it.
     func admit(client: String, limit: ClientRateLimit) async -> RateLimitDecision {
+        if health.skipsStore() { return fallbackDecision(client: client, limit: limit) }
         do {
             let take = try await buckets.takeToken(bucket: "client:" + client, rate: limit.rate, burst: limit.burst)
             health.succeeded()
@@ -25,11 +26,16 @@ struct SharedClientBuckets: Sendable {
                 resetSeconds: Self.wholeSecondsRoundedUp(take.fullInMs))
         } catch {
             health.failed(error)
-            let share = replicas.share
-            let shared = ClientRateLimit(
-                rate: limit.rate * share, burst: max(1, Int((Double(limit.burst) * share).rounded(.down))))
-            return fallback.admit(client: client, limit: shared)
+            return fallbackDecision(client: client, limit: limit)
         }
+    }
+
+    /// This replica's share of `limit`, from its own bucket.
+    private func fallbackDecision(client: String, limit: ClientRateLimit) -> RateLimitDecision {
+        let share = replicas.share
+        let shared = ClientRateLimit(
+            rate: limit.rate * share, burst: max(1, Int((Double(limit.burst) * share).rounded(.down))))
+        return fallback.admit(client: client, limit: shared)
     }
 
     /// Whole seconds in `milliseconds`, rounded up (0 for zero or less).

@@ -23,6 +23,10 @@ final class LifecycleDriver: Sendable {
         /// Another replica took the request over (``leaseLost()``): no more events, actions or
         /// writes here.
         var stopped = false
+        /// Whether the request's row is committed in the store (a new request: once its
+        /// admission committed; a loaded one: always). Only such requests can be missing from
+        /// a lease renewal because another replica took them.
+        var stored = true
         var nextCaller = 0
         var inBackground = false
         /// The caller that started the request (``wait(until:starting:)``), none for a request
@@ -65,6 +69,18 @@ final class LifecycleDriver: Sendable {
 
     /// Whether the request has settled (its end state stored or being stored).
     var isSettled: Bool { state.withLock { $0.lifecycle.isSettled } }
+
+    /// Whether the request's row is committed in the store (see ``State/stored``).
+    var isStored: Bool { state.withLock { $0.stored } }
+
+    /// Whether another replica took the request over (``leaseLost()``).
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// A new request, not committed yet: ``markStored()`` once its admission commits.
+    func markNotStored() { state.withLock { $0.stored = false } }
+
+    /// The request's admission committed.
+    func markStored() { state.withLock { $0.stored = true } }
 
     /// Starts the request: stored just now (`recovered` false) or loaded from the store.
     func start(recovered: Bool) {

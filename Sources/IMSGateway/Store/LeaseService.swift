@@ -47,8 +47,9 @@ struct LeaseService: Service {
     /// - Returns: whether the renewal was stored.
     @discardableResult
     func renewOnce() async -> Bool {
-        // Read before the renewal: a request admitted after it is not in its answer yet.
-        let running = registry.running
+        // Read before the renewal, and only requests whose row had committed by then: one
+        // admitted after it, or whose admission is still open, is not in its answer yet.
+        let running = registry.running.filter(\.isStored)
         let leased: Set<String>
         do {
             leased = try await store.renewLeases()

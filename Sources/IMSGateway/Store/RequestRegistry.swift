@@ -123,6 +123,8 @@ final class RequestRegistry: Sendable {
         _ request: StoredRequest, batches: [LifecycleBatch], limits: AdmissionLimits, deadline: Date
     ) async -> Admission {
         let request = LifecycleDriver(request: request, batches: batches, registry: self, context: context)
+        // Known here before its row commits: a lease renewal meanwhile must not take it for lost.
+        request.markNotStored()
         guard let key = request.request.idempotencyKey else {
             live.withLock { live in Self.add(request, to: &live) }
             return await admit(request, limits: limits, deadline: deadline)
@@ -145,7 +147,7 @@ final class RequestRegistry: Sendable {
                 live.withLock { live in live.byID[request.request.requestID] = request }
                 let admission = await admit(request, limits: limits, deadline: deadline)
                 let waiters = live.withLock { live -> [CheckedContinuation<Void, Never>] in
-                    if case .new(let stored) = admission { Self.add(stored, to: &live) }
+                    if case .new(let stored) = admission, !stored.isStopped { Self.add(stored, to: &live) }
                     return live.admitting.removeValue(forKey: scope) ?? []
                 }
                 for waiter in waiters { waiter.resume() }
@@ -192,6 +194,7 @@ final class RequestRegistry: Sendable {
         switch admission {
         case .admitted:
             metrics.storeWrite(operation: "admit")
+            driver.markStored()
             return .new(driver)
         case .tooManyRunning(let limit):
             return drop(driver, .tooManyPending(limit: limit))

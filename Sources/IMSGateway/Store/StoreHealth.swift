@@ -32,6 +32,26 @@ final class StoreHealth: Sendable {
         var since: ContinuousClock.Instant
         var kind: StoreError.Kind
         var failures: Int
+        /// When ``skipsStore(now:)`` last let a call through to the store.
+        var lastProbe: ContinuousClock.Instant?
+    }
+
+    /// During an outage, how often a call that could do without the store (a shared bucket
+    /// take, which has a fallback) still tries it, to see whether it is back.
+    static let probeInterval: Duration = .seconds(1)
+
+    /// Whether a call that has a fallback should skip the store now: during an outage, yes,
+    /// except for one call per ``probeInterval``, which tries it (and ends the outage when it
+    /// answers). Spares every such call the wait for a connection (up to 5 s) while the store
+    /// is known to be down.
+    func skipsStore(now: ContinuousClock.Instant = .now) -> Bool {
+        outage.withLock { outage in
+            guard var current = outage else { return false }
+            if let last = current.lastProbe, last.duration(to: now) < Self.probeInterval { return true }
+            current.lastProbe = now
+            outage = current
+            return false
+        }
     }
 
     private let outage = Mutex<Outage?>(nil)

@@ -22,6 +22,7 @@ struct StoreUpstreamBudget: SharedUpstreamBudget {
     /// - Returns: nil when taken, else the wait the store gave (at least 1 ms).
     /// - Throws: ``StoreError`` when the store cannot be reached or fails.
     func take() async throws -> Duration? {
+        if health.skipsStore() { throw StoreError(.unavailable, "the store is unreachable (an outage in progress)") }
         do {
             let take = try await buckets.takeToken(bucket: Self.bucket, rate: rate, burst: burst)
             health.succeeded()

@@ -133,6 +133,23 @@ struct UpstreamLimiterSharedTests {
         #expect(await late.settled == .refused(.deadline, at: UpstreamLimiterTests.at(.zero)))
     }
 
+    @Test("after the shared budget said 'not before 10 s', a caller that arrives at 1 s with a deadline at 5 s is refused as it arrives")
+    func arrivalAfterSharedRefusal() async throws {
+        let clock = SleepingTestClock()
+        let budget = TestBudget(rate: 0.1, burst: 1, clock: clock)
+        let limiter = Limiter(rate: 10, burst: 10, clock: clock, shared: budget)
+        let settled = Settled()
+        #expect(await Self.start(limiter, clock, .submit, settled: settled).settled == .granted(at: UpstreamLimiterTests.at(.zero)))
+        // Queued until the shared token at 10 s; the dispatcher sleeps until then.
+        let patient = Self.start(limiter, clock, .submit, settled: settled)
+        await clock.waitForSleepers(1)
+        clock.advance(to: UpstreamLimiterTests.at(.seconds(1)), wakingSleepers: false)
+        let late = Self.start(limiter, clock, .poll, settled: settled, deadline: UpstreamLimiterTests.at(.seconds(5)))
+        #expect(await late.settled == .refused(.deadline, at: UpstreamLimiterTests.at(.seconds(1))))
+        clock.advance(to: UpstreamLimiterTests.at(.seconds(10)))
+        #expect(await patient.settled == .granted(at: UpstreamLimiterTests.at(.seconds(10))))
+    }
+
     @Test("an IMS 429 pauses this limiter and is handed to the shared budget with its length")
     func pauseShared() async throws {
         let clock = SleepingTestClock()

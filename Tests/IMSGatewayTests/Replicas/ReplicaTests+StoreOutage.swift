@@ -22,31 +22,46 @@ extension ReplicaTests {
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/postgres-cluster.sh").path
 
-        static func start() throws -> OwnCluster {
+        static func start() async throws -> OwnCluster {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("imsgw-pg-\(UUID().uuidString)").path
-            let url = try run("start", folder).trimmingCharacters(in: .whitespacesAndNewlines)
+            let url = try await run("start", folder).trimmingCharacters(in: .whitespacesAndNewlines)
             return OwnCluster(folder: folder, url: url)
         }
 
         /// `store.url` of the cluster's `postgres` database.
         var storeURL: String { url }
 
-        func halt() throws { _ = try Self.run("halt", folder) }
-        func resume() throws { _ = try Self.run("resume", folder) }
-        func stop() { _ = try? Self.run("stop", folder) }
+        func halt() async throws { try await Self.run("halt", folder) }
+        func resume() async throws { try await Self.run("resume", folder) }
+        /// Stops the cluster and removes its folder; waits on a thread of its own, so that a
+        /// `defer` can call it.
+        func stop() {
+            let line = "bash '\(Self.script)' stop '\(folder)' </dev/null >/dev/null 2>&1"
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                _ = system(line)
+                done.signal()
+            }
+            done.wait()
+        }
 
         /// Runs the script; its standard output. Through `system(3)` with both outputs in
         /// files: the server the script starts inherits them (a pipe would stay open as long as
         /// it runs), and `system` waits for its own child (Foundation's `Process` did not see
         /// this script end, from a test's thread).
         @discardableResult
-        static func run(_ command: String, _ folder: String) throws -> String {
+        static func run(_ command: String, _ folder: String) async throws -> String {
             let outputs = FileManager.default.temporaryDirectory.appendingPathComponent("imsgw-pg-run-\(UUID().uuidString)").path
             defer {
                 try? FileManager.default.removeItem(atPath: outputs + ".out")
                 try? FileManager.default.removeItem(atPath: outputs + ".err")
             }
-            let status = system("bash '\(script)' \(command) '\(folder)' </dev/null >'\(outputs).out' 2>'\(outputs).err'")
+            let line = "bash '\(script)' \(command) '\(folder)' </dev/null >'\(outputs).out' 2>'\(outputs).err'"
+            // On a thread of its own: `system` blocks for seconds, and a blocked thread of the
+            // tasks' pool (2 on a 2-core machine) stalls every other test meanwhile.
+            let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+                Thread.detachNewThread { continuation.resume(returning: system(line)) }
+            }
             let text = (try? String(contentsOfFile: outputs + ".out", encoding: .utf8)) ?? ""
             guard status == 0 else {
                 let failure = (try? String(contentsOfFile: outputs + ".err", encoding: .utf8)) ?? ""
@@ -58,7 +73,7 @@ extension ReplicaTests {
 
     @Test("PostgreSQL stopped for 10 s mid-run and started again: new requests 503 meanwhile with Retry-After, /readyz stays 200 and says so, the running request finishes with its job id, nothing lost, and the gateway serves again without a restart")
     func databaseRestartedMidRun() async throws {
-        let cluster = try OwnCluster.start()
+        let cluster = try await OwnCluster.start()
         defer { cluster.stop() }
         let fixture = try await CrashFixture.start(jobDurationMs: 6000)
         defer { fixture.stop() }
@@ -67,7 +82,7 @@ extension ReplicaTests {
 
         let running = fixture.send(fixture.accept(base, key: "outage-a", waitSeconds: 60))
         let jobID = try await Self.firstPolledJob(fixture, log: gateway.log)
-        try cluster.halt()
+        try await cluster.halt()
         let haltedAt = ContinuousClock.now
 
         let refused = try await fixture.http.execute(fixture.accept(base, key: "outage-b", waitSeconds: 10))
@@ -80,7 +95,7 @@ extension ReplicaTests {
 
         let downFor = haltedAt.duration(to: .now)
         if downFor < .seconds(10) { try await Task.sleep(for: .seconds(10) - downFor) }
-        try cluster.resume()
+        try await cluster.resume()
 
         // The job ended (6 s) while the database was down; the final write went through once it
         // was back.
@@ -107,9 +122,9 @@ extension ReplicaTests {
 
     @Test("PostgreSQL down when serve starts: not listening (so not ready), retried with a log line, and ready once the database answers")
     func databaseDownAtStart() async throws {
-        let cluster = try OwnCluster.start()
+        let cluster = try await OwnCluster.start()
         defer { cluster.stop() }
-        try cluster.halt()
+        try await cluster.halt()
         let fixture = try await CrashFixture.start(jobDurationMs: 300)
         defer { fixture.stop() }
         let gateway = try fixture.launchGateway(storeURL: cluster.storeURL)
@@ -119,7 +134,7 @@ extension ReplicaTests {
         #expect(retried, "no retry line:\n\(gateway.log)")
         #expect(!gateway.log.contains("ims-gateway listening"))
         #expect(gateway.isRunning, "serve exited instead of retrying:\n\(gateway.log)")
-        try cluster.resume()
+        try await cluster.resume()
         let base = try await fixture.ready(gateway)
         let answer = try await fixture.http.execute(fixture.accept(base, key: "late-start", waitSeconds: 30))
         #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
