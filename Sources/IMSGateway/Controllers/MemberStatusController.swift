@@ -52,8 +52,8 @@ final class MemberStatusController: Sendable {
             router.post(RouterPath(route)) { request, context in
                 try await self.handle(request, context: context, memberStatus: memberStatus, route: route)
             }
-            router.get(RouterPath(route + "/:requestID")) { _, context in
-                try await self.stored(context: context, route: route)
+            router.get(RouterPath(route + "/:requestID")) { request, context in
+                try await self.stored(request: request, context: context, route: route)
             }
         }
     }
@@ -211,8 +211,12 @@ final class MemberStatusController: Sendable {
     }
 
     /// `GET <route>/{request_id}`: the stored request of the same client, final (its own
-    /// status), given up (504) or still running (202 with its current state).
-    private func stored(context: GatewayRequestContext, route: String) async throws -> Response {
+    /// status), given up (504) or still running (202 with its current state). With
+    /// `Prefer: wait=N` (at most `wait.maxSeconds`) a running request is waited on for up to N
+    /// seconds first, as a repeat would wait: joined when it runs here, followed in the store
+    /// when another replica runs it; `Preference-Applied: wait=N` says so. A wait takes a
+    /// caller slot (`maxCallersWaiting`) and is cut by a drain like any other.
+    private func stored(request: Request, context: GatewayRequestContext, route: String) async throws -> Response {
         let requestID = context.parameters.get("requestID") ?? ""
         let clientName = context.client?.name ?? "-"
         let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
@@ -246,8 +250,8 @@ final class MemberStatusController: Sendable {
                     detail: "client \(clientName) may no longer use project \(stored.plan.projectID)",
                     requestID: context.requestID))
         }
-        let result: MemberStatusResult
-        let isComplete: Bool
+        var result: MemberStatusResult
+        var isComplete: Bool
         switch found {
         case .running(let driver):
             result = driver.current()
@@ -256,9 +260,25 @@ final class MemberStatusController: Sendable {
             result = stored
             isComplete = state != .running
         }
+        let wait = WaitPreference(
+            header: request.headers[ResponseFactory.preferHeader], defaultSeconds: 0, maxSeconds: configuration.maxWaitSeconds)
+        if wait.requested, !isComplete, wait.seconds > 0 {
+            let client = context.client ?? ClientIdentity(name: clientName, projects: .only([]), rateLimit: .init(rate: 1, burst: 1))
+            try admit(client: client, requestID: context.requestID, route: route)
+            defer { drain.finish() }
+            let deadline = ContinuousClock.now.advanced(by: .seconds(wait.seconds))
+            let waited: CallerAnswer
+            switch found {
+            case .running(let driver): waited = await driver.wait(until: deadline)
+            case .ended: waited = await registry.follow(requestID: stored.requestID, from: result, until: deadline)
+            }
+            result = waited.result
+            isComplete = !waited.continuesInBackground
+        }
         var answer = MemberStatusAnswer(
             result: result, route: route, retryAfterSeconds: retryAfterSeconds,
             throttledRetryAfterSeconds: throttledRetryAfterSeconds)
+        if wait.requested { answer.headers[ResponseFactory.preferenceAppliedHeader] = "wait=\(wait.seconds)" }
         guard isComplete else {
             return answer.running()
         }

@@ -1,0 +1,51 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+/// `GET .../{request_id}` with `Prefer: wait=N` (docs/ARCHITECTURE.md, "Repeats on another
+/// replica"): on the replica that runs the request it joins the wait; on another it follows the
+/// request in the store; either way it answers the final outcome once there, within N s.
+extension ReplicaTests {
+    /// `GET /accept-images/{requestID}` as the fixture's client, with `Prefer: wait=N` when given.
+    static func read(_ fixture: CrashFixture, _ base: String, _ requestID: String, wait: Int?) -> CurlHTTPRequest {
+        var request = fixture.stored(base, requestID: requestID)
+        if let wait { request.headers.append((name: "Prefer", value: "wait=\(wait)")) }
+        request.timeoutMilliseconds = 60_000
+        return request
+    }
+
+    @Test("GET with Prefer: wait=20 on either replica waits for the job and answers 200 with the job id and Preference-Applied; without it, 202 at once")
+    func longPollOnBothReplicas() async throws {
+        try await Self.withDatabase { storeURL in
+            let fixture = try await CrashFixture.start(jobDurationMs: 3000)
+            defer { fixture.stop() }
+            let a = try fixture.launchGateway(storeURL: storeURL)
+            let aBase = try await fixture.ready(a)
+            let b = try fixture.launchGateway(storeURL: storeURL)
+            let bBase = try await fixture.ready(b)
+
+            // Answered 504 after 1 s: the job (3 s) goes on in the background on A.
+            let cut = try await fixture.http.execute(fixture.accept(aBase, key: "long-poll", waitSeconds: 1))
+            #expect(cut.status == 504, "\(String(decoding: cut.body, as: UTF8.self))")
+            let requestID = try #require(AnswerDocument(cut).requestID)
+
+            let atOnce = try await fixture.http.execute(Self.read(fixture, bBase, requestID, wait: nil))
+            #expect(atOnce.status == 202)
+            #expect(atOnce.header("Preference-Applied") == nil)
+
+            let onA = fixture.send(Self.read(fixture, aBase, requestID, wait: 20))
+            let onB = fixture.send(Self.read(fixture, bBase, requestID, wait: 20))
+            for (name, call) in [("A", onA), ("B", onB)] {
+                guard case .success(let answer) = await call.value else {
+                    Issue.record("\(name): no answer")
+                    continue
+                }
+                #expect(answer.status == 200, "\(name): \(String(decoding: answer.body, as: UTF8.self))")
+                #expect(AnswerDocument(answer).outcome == "succeeded", "\(name)")
+                #expect(AnswerDocument(answer).jobIDs.count == 1, "\(name)")
+                #expect(answer.header("Preference-Applied") == "wait=20", "\(name)")
+            }
+            #expect(try await fixture.calls(Self.submit) == 1)
+        }
+    }
+}
