@@ -153,9 +153,14 @@ extension PostgresGatewayStore {
     ) async throws {
         guard !events.isEmpty else { return }
         try await insertEvents(connection, requestID: requestID, firstID: counter + 1, events, logger: logger)
+        // The notification goes out when the transaction commits, with the events.
         try await connection.query(
-            "UPDATE requests SET event_counter = \(counter + Int64(events.count)) WHERE id = \(requestID)",
-            logger: logger)
+            """
+            UPDATE requests SET event_counter = \(counter + Int64(events.count)) WHERE id = \(requestID)
+            RETURNING pg_notify(\(notificationChannel), id)::text
+            """,
+            logger: logger
+        ).collect()
     }
 
     /// A `requests` row (``requestColumns``) as a record.

@@ -234,8 +234,9 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
                         elapsed_ms = COALESCE(\(elapsed), elapsed_ms), deadline = COALESCE(\(deadline), deadline),
                         background_until = COALESCE(\(backgroundUntil), background_until),
                         warnings = COALESCE(\(warnings), warnings)
-                    WHERE id = \(requestID)
-                    """, logger: logger)
+                    WHERE id = \(requestID) RETURNING pg_notify(\(Self.notificationChannel), id)::text
+                    """, logger: logger
+                ).collect()
             }
             try await Self.appendEvents(connection, requestID: requestID, counter: counter, events, logger: logger)
         }
@@ -553,7 +554,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     /// The TLS client configuration of libpq's `sslmode` (certificate checks as its
     /// `verify-ca` and `verify-full`; none for `prefer` and `require`), nil for `disable`.
     /// - Throws: ``StoreError`` `.failed` when `sslrootcert` cannot be read.
-    private static func tlsConfiguration(_ settings: PostgresStoreSettings) throws(StoreError) -> TLSConfiguration? {
+    static func tlsConfiguration(_ settings: PostgresStoreSettings) throws(StoreError) -> TLSConfiguration? {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch settings.tlsMode {
         case .disable: return nil

@@ -160,6 +160,9 @@ public enum GatewayApplication {
                 heartbeat: heartbeat(sharedBuckets, replicas: replicas, windowSeconds: configuration.storeLeaseSeconds),
                 metrics: metrics, logger: logger))
         }
+        if store.isShared, let feed = store as? any RequestChangeFeed {
+            services.append(ChangeListenerService(feed: feed, watchers: registry.watchers))
+        }
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
             services.append(ClientsReloadService(registry: registry, limiter: limiter, logger: logger))
         }

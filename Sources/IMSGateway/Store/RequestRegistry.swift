@@ -58,6 +58,8 @@ final class RequestRegistry: Sendable {
     let context: LifecycleContext
     /// Whether the store answers, as the request path last saw it (`/readyz`'s body).
     let health: StoreHealth
+    /// Followers of requests other replicas run, woken by change notifications.
+    let watchers = RequestWatchers()
     /// `upstream.timeoutMs` (see ``init(store:maxBackgroundWait:context:logger:recovered:health:submitTimeout:)``).
     let submitTimeout: Duration
     private let live = Mutex(Live())
@@ -328,12 +330,18 @@ final class RequestRegistry: Sendable {
         }
     }
 
-    /// How often a caller following a request that runs on another replica reads it again.
+    /// How often a caller following a request that runs on another replica reads it again
+    /// while no change notifications arrive (the listener is not connected).
     static let followInterval: Duration = .seconds(1)
+    /// The longest a follower waits for a notification before it reads the request anyway
+    /// (a safety net: a notification is only lost with the listener's connection, which
+    /// resyncs every follower).
+    static let notifiedFollowInterval: Duration = .seconds(10)
 
     /// Waits, as a caller of a request that another replica runs, until the store holds its
-    /// end or `deadline` passes, reading it every ``followInterval`` (docs/ARCHITECTURE.md,
-    /// "Replicas").
+    /// end or `deadline` passes (docs/ARCHITECTURE.md, "Repeats on another replica"): reading
+    /// it again at each change notification for it (``RequestWatchers``, at least every
+    /// ``notifiedFollowInterval``), or every ``followInterval`` while no listener is connected.
     /// - Parameter document: where the request stood last, answered when the store cannot be
     ///   read before the deadline.
     /// - Returns: the stored end (final, not submitted or given up), or at the deadline (or
@@ -342,7 +350,11 @@ final class RequestRegistry: Sendable {
         requestID: String, from document: MemberStatusResult, until deadline: ContinuousClock.Instant
     ) async -> CallerAnswer {
         var last = document
+        watchers.begin(requestID)
+        defer { watchers.end(requestID) }
         while true {
+            // Read before the store: a change between the read and the wait is not missed.
+            let seen = watchers.generation(requestID)
             if let snapshot = try? await store.request(id: requestID),
                 case .ended(_, let result, let state) = Self.completed(snapshot)
             {
@@ -361,7 +373,12 @@ final class RequestRegistry: Sendable {
                     result: last, continuesInBackground: true, cutByDrain: effective < deadline, isFinal: false,
                     retryAfter: nil)
             }
-            try? await Task.sleep(for: min(Self.followInterval, now.duration(to: effective)))
+            if watchers.isListening {
+                await watchers.wait(
+                    for: requestID, after: seen, timeout: min(Self.notifiedFollowInterval, now.duration(to: effective)))
+            } else {
+                try? await Task.sleep(for: min(Self.followInterval, now.duration(to: effective)))
+            }
         }
     }
 

@@ -49,3 +49,35 @@ extension ReplicaTests {
         }
     }
 }
+
+extension ReplicaTests {
+    @Test("a repeat on the other replica is woken by the owner's final write (a notification), not by its 10 s safety read: it answers within 3 s of the owner's caller")
+    func followerWokenByNotification() async throws {
+        try await Self.withDatabase { storeURL in
+            let fixture = try await CrashFixture.start(jobDurationMs: 2500)
+            defer { fixture.stop() }
+            let a = try fixture.launchGateway(storeURL: storeURL)
+            let aBase = try await fixture.ready(a)
+            let b = try fixture.launchGateway(storeURL: storeURL)
+            let bBase = try await fixture.ready(b)
+            let listening = try await GracefulShutdownTests.poll(within: .seconds(10)) {
+                b.log.contains("listening for request changes")
+            }
+            #expect(listening, "\(b.log)")
+
+            let (http, first) = (fixture.http, fixture.accept(aBase, key: "woken", waitSeconds: 30))
+            let owner = Task { () -> ContinuousClock.Instant? in
+                guard (try? await http.execute(first))?.status == 200 else { return nil }
+                return ContinuousClock.now
+            }
+            _ = try await Self.firstPolledJob(fixture, log: a.log)
+            let repeated = try await fixture.http.execute(fixture.accept(bBase, key: "woken", waitSeconds: 30))
+            let repeatedAt = ContinuousClock.now
+            #expect(repeated.status == 200, "\(String(decoding: repeated.body, as: UTF8.self))")
+            let ownerAt = try #require(await owner.value, "the owner's caller got no 200")
+            let lag = ownerAt < repeatedAt ? ownerAt.duration(to: repeatedAt) : .zero
+            #expect(lag < .seconds(3), "the follower answered \(lag) after the owner's caller")
+            #expect(try await fixture.calls(Self.submit) == 1)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Synchronization
+
+/// Callers following requests that other replicas run (docs/ARCHITECTURE.md, "Repeats on
+/// another replica"), woken by the store's change notifications (``ChangeListenerService``)
+/// instead of reading the store every second. Each watched request has a generation, moved on
+/// by every notification for it and by every resync (the listener connected or lost its
+/// connection: changes may have been missed), so that a change between a follower's read and
+/// its wait is never missed: the follower reads the generation before it reads the store, and
+/// waits only while the generation is still the one it read.
+final class RequestWatchers: Sendable {
+    private struct Entry {
+        var generation: UInt64 = 0
+        var followers = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var nextWaiter: UInt64 = 0
+        var listening = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Whether the listener is connected: notifications arrive, so followers wait for them.
+    var isListening: Bool { state.withLock { $0.listening } }
+
+    /// Starts following `requestID`; pair with ``end(_:)``.
+    func begin(_ requestID: String) {
+        state.withLock { $0.entries[requestID, default: Entry()].followers += 1 }
+    }
+
+    /// Stops following `requestID`.
+    func end(_ requestID: String) {
+        state.withLock { state in
+            guard var entry = state.entries[requestID] else { return }
+            entry.followers -= 1
+            state.entries[requestID] = entry.followers <= 0 && entry.waiters.isEmpty ? nil : entry
+        }
+    }
+
+    /// The generation of `requestID` now (0 when nobody follows it).
+    func generation(_ requestID: String) -> UInt64 {
+        state.withLock { $0.entries[requestID]?.generation ?? 0 }
+    }
+
+    /// A replica wrote `requestID`: its followers read it again.
+    func changed(_ requestID: String) {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard var entry = state.entries[requestID] else { return [] }
+            entry.generation += 1
+            let woken = Array(entry.waiters.values)
+            entry.waiters = [:]
+            state.entries[requestID] = entry
+            return woken
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// The listener connected (`listening` true) or lost its connection: every follower reads
+    /// again.
+    func resync(listening: Bool) {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.listening = listening
+            var woken: [CheckedContinuation<Void, Never>] = []
+            for id in Array(state.entries.keys) {
+                state.entries[id]?.generation += 1
+                woken.append(contentsOf: state.entries[id]?.waiters.values ?? [:].values)
+                state.entries[id]?.waiters = [:]
+            }
+            return woken
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Waits until `requestID`'s generation is past `seen`, or `timeout` passes, or the task
+    /// is cancelled; at once when it already is.
+    func wait(for requestID: String, after seen: UInt64, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.change(of: requestID, after: seen) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func change(of requestID: String, after seen: UInt64) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    var entry = state.entries[requestID, default: Entry()]
+                    if entry.generation > seen { return true }
+                    entry.waiters[id] = continuation
+                    state.entries[requestID] = entry
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                let waiter = state.entries[requestID]?.waiters.removeValue(forKey: id)
+                if let entry = state.entries[requestID], entry.followers <= 0, entry.waiters.isEmpty {
+                    state.entries[requestID] = nil
+                }
+                return waiter
+            }?.resume()
+        }
+    }
+}
