@@ -80,7 +80,7 @@ public enum GatewayApplication {
     ) -> some ApplicationProtocol {
         let credentials = makeCredentialProvider(
             configuration: configuration, http: http, readiness: readiness, metrics: metrics, logger: logger)
-        let health = StoreHealth(logger: logger)
+        let health = StoreHealth(logger: logger, metrics: metrics)
         let replicas = AliveReplicas()
         // Replicas on one store share the IMS call budget and the clients' buckets through it.
         let sharedBuckets = store.isShared ? store as? any SharedTokenBuckets : nil

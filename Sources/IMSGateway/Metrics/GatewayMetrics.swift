@@ -30,6 +30,7 @@ import Prometheus
 /// | `imsgw_reaped_requests_total` | counter (finished requests deleted after `outcomes.ttlSeconds`) | |
 /// | `imsgw_requests_taken_over_total` | counter (running requests this replica took over from one whose lease expired or was released) | |
 /// | `imsgw_leases_lost_total` | counter (running requests this replica stopped because another took them over) | |
+/// | `imsgw_store_reachable` | gauge (1 while the store answers; 0 from the first failure of an outage until the next success) | |
 /// | `imsgw_lease_renewal_lag_seconds` | gauge (seconds since this replica last renewed its leases, read at each renewal pass; near `store.leaseSeconds` its requests are taken over) | |
 ///
 /// Each gateway has its own registry (no global bootstrap), so several can run in one process.
@@ -104,6 +105,11 @@ public final class GatewayMetrics: Sendable {
     func leaseRenewalLag(_ lag: Duration) {
         CoreMetrics.Gauge(label: "imsgw_lease_renewal_lag_seconds", factory: factory)
             .record(Double(lag.wholeMilliseconds) / 1000)
+    }
+
+    /// Whether the store answers, as the request path last saw it: 1, or 0 during an outage.
+    func storeReachable(_ reachable: Bool) {
+        CoreMetrics.Gauge(label: "imsgw_store_reachable", factory: factory).record(reachable ? 1 : 0)
     }
 
     /// Finished requests deleted by the reaper after `outcomes.ttlSeconds`.

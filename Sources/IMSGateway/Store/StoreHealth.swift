@@ -56,9 +56,13 @@ final class StoreHealth: Sendable {
 
     private let outage = Mutex<Outage?>(nil)
     private let logger: Logger
+    private let metrics: GatewayMetrics?
 
-    init(logger: Logger) {
+    /// - Parameter metrics: where `imsgw_store_reachable` is kept (1 from the start).
+    init(logger: Logger, metrics: GatewayMetrics? = nil) {
         self.logger = logger
+        self.metrics = metrics
+        metrics?.storeReachable(true)
     }
 
     /// A store operation succeeded: the outage, if any, is over.
@@ -67,6 +71,7 @@ final class StoreHealth: Sendable {
             defer { outage = nil }
             return outage
         }) else { return }
+        metrics?.storeReachable(true)
         logger.notice(
             "store reachable again",
             metadata: ["failures": "\(ended.failures)", "outage_ms": "\(ended.since.duration(to: .now).wholeMilliseconds)"])
@@ -86,6 +91,7 @@ final class StoreHealth: Sendable {
             return false
         }
         if started {
+            metrics?.storeReachable(false)
             logger.error("store unreachable; new requests are refused (503) until it answers", metadata: ["error": "\(error)"])
         }
     }

@@ -15,10 +15,7 @@ extension ReplicaTests {
             // Default leases (30 s): on a loaded machine a 2 s lease can lapse between two renewals,
             // and a takeover is not what this test is about.
             let environment = ["IMSGW_UPSTREAM_RATE": "2", "IMSGW_UPSTREAM_BURST": "5"]
-            let a = try fixture.launchGateway(environment: environment, storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(environment: environment, storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((_, aBase), (_, bBase)) = try await Self.twoReplicas(fixture, environment: environment, storeURL: storeURL)
 
             // 12 requests (a submit and at least one poll each), 6 on each replica at once:
             // alone, each replica would send its burst of 5 at once and 2/s after.
@@ -51,10 +48,7 @@ extension ReplicaTests {
             let fixture = try await CrashFixture.start(jobDurationMs: 300)
             defer { fixture.stop() }
             try fixture.writeClients(rate: 0.001, burst: 5)
-            let a = try fixture.launchGateway(storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((_, aBase), (_, bBase)) = try await Self.twoReplicas(fixture, storeURL: storeURL)
 
             // A read of an unknown request costs one token like any call: 404 when admitted.
             let calls = (0..<20).map { index in

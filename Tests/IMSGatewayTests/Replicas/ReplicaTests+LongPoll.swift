@@ -19,10 +19,7 @@ extension ReplicaTests {
         try await Self.withDatabase { storeURL in
             let fixture = try await CrashFixture.start(jobDurationMs: 3000)
             defer { fixture.stop() }
-            let a = try fixture.launchGateway(storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((_, aBase), (_, bBase)) = try await Self.twoReplicas(fixture, storeURL: storeURL)
 
             // Answered 504 after 1 s: the job (3 s) goes on in the background on A.
             let cut = try await fixture.http.execute(fixture.accept(aBase, key: "long-poll", waitSeconds: 1))
@@ -56,10 +53,7 @@ extension ReplicaTests {
         try await Self.withDatabase { storeURL in
             let fixture = try await CrashFixture.start(jobDurationMs: 2500)
             defer { fixture.stop() }
-            let a = try fixture.launchGateway(storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((a, aBase), (b, bBase)) = try await Self.twoReplicas(fixture, storeURL: storeURL)
             let listening = try await GracefulShutdownTests.poll(within: .seconds(10)) {
                 b.log.contains("listening for request changes")
             }

@@ -45,10 +45,7 @@ extension ReplicaTests {
         try await Self.withDatabase { storeURL in
             let fixture = try await CrashFixture.start(jobDurationMs: 1000)
             defer { fixture.stop() }
-            let a = try fixture.launchGateway(storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((a, aBase), (b, bBase)) = try await Self.twoReplicas(fixture, storeURL: storeURL)
             let database = try #require(URL(string: storeURL)?.lastPathComponent)
 
             let first = fixture.send(fixture.accept(aBase, key: "behind-final", waitSeconds: 30))

@@ -30,10 +30,7 @@ struct ReplicaTests {
         try await Self.withDatabase { storeURL in
             let fixture = try await CrashFixture.start(jobDurationMs: 6000)
             defer { fixture.stop() }
-            let a = try fixture.launchGateway(environment: Self.shortLeases, storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(environment: Self.shortLeases, storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((a, aBase), (b, bBase)) = try await Self.twoReplicas(fixture, environment: Self.shortLeases, storeURL: storeURL)
 
             let killedCall = fixture.send(fixture.accept(aBase, key: "r-a", waitSeconds: 30))
             let jobID = try await Self.firstPolledJob(fixture, log: a.log)
@@ -79,10 +76,7 @@ struct ReplicaTests {
         try await Self.withDatabase { storeURL in
             let fixture = try await CrashFixture.start(jobDurationMs: 1500)
             defer { fixture.stop() }
-            let a = try fixture.launchGateway(environment: Self.shortLeases, storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(environment: Self.shortLeases, storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((a, aBase), (b, bBase)) = try await Self.twoReplicas(fixture, environment: Self.shortLeases, storeURL: storeURL)
 
             let calls = (0..<20).map { index in
                 fixture.send(fixture.accept(index.isMultiple(of: 2) ? aBase : bBase, key: "r-b", waitSeconds: 30))
@@ -114,10 +108,7 @@ struct ReplicaTests {
             let environment = [
                 "IMSGW_STORE_LEASE_SECONDS": "30", "IMSGW_STORE_LEASE_RENEW_SECONDS": "1", "IMSGW_DRAIN_TIMEOUT_SECONDS": "1",
             ]
-            let a = try fixture.launchGateway(environment: environment, storeURL: storeURL)
-            let aBase = try await fixture.ready(a)
-            let b = try fixture.launchGateway(environment: environment, storeURL: storeURL)
-            let bBase = try await fixture.ready(b)
+            let ((a, aBase), (b, bBase)) = try await Self.twoReplicas(fixture, environment: environment, storeURL: storeURL)
 
             let cutCall = fixture.send(fixture.accept(aBase, key: "r-c", waitSeconds: 30))
             let jobID = try await Self.firstPolledJob(fixture, log: a.log)
@@ -149,6 +140,17 @@ struct ReplicaTests {
     }
 
     // MARK: - Helpers
+
+    /// Two `serve` processes on `storeURL` with `environment` added, started one after the
+    /// other (the first migrates), each with its base URL once ready.
+    static func twoReplicas(
+        _ fixture: CrashFixture, environment: [String: String] = [:], storeURL: String
+    ) async throws -> ((ChildProcess, String), (ChildProcess, String)) {
+        let a = try fixture.launchGateway(environment: environment, storeURL: storeURL)
+        let aBase = try await fixture.ready(a)
+        let b = try fixture.launchGateway(environment: environment, storeURL: storeURL)
+        return ((a, aBase), (b, try await fixture.ready(b)))
+    }
 
     /// Runs `body` with the `store.url` of a new database, dropped afterwards.
     static func withDatabase(_ body: (String) async throws -> Void) async throws {

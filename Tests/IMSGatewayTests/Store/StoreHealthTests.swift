@@ -27,4 +27,19 @@ struct StoreHealthTests {
         health.succeeded()
         #expect(health.snapshot() == StoreHealth.Snapshot(reachable: true))
     }
+
+    @Test("imsgw_store_reachable is 1 from the start, 0 during an outage, 1 again after it")
+    func reachableGauge() {
+        let metrics = GatewayMetrics()
+        let health = StoreHealth(logger: Self.logger, metrics: metrics)
+        func gauge() -> String? {
+            String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n")
+                .first { $0.hasPrefix("imsgw_store_reachable ") }.map(String.init)
+        }
+        #expect(gauge() == "imsgw_store_reachable 1.0")
+        health.failed(StoreError(.unavailable, "no connection"))
+        #expect(gauge() == "imsgw_store_reachable 0.0")
+        health.succeeded()
+        #expect(gauge() == "imsgw_store_reachable 1.0")
+    }
 }
