@@ -211,6 +211,36 @@ for method in ("GET", "PUT"):
 
 lines += store_section()
 
+
+def postgres_section():
+    """Issue #14's figures: the PostgreSQL store, one replica and two on one database."""
+    figures = {r["build"]: r for r in runs.values() if r.get("measure") == "cpu_per_request"}
+    one, a, b = figures.get("postgres"), figures.get("postgres-replica-a"), figures.get("postgres-replica-b")
+    if not one:
+        return []
+
+    def us(value):
+        return "-" if value is None else f"{value:,.0f} µs"
+
+    rows = [f"| one replica | {one['answered']} | {one.get('requests_per_second') or 0:.0f} | {us(one['cpu_us_per_request'])} "
+            f"| {us(one.get('postgres_cpu_us_per_request'))} | {one.get('write_transactions_per_request_total', '-')} |"]
+    if a and b:
+        answered = a["answered"] + b["answered"]
+        rate = (a.get("requests_per_second") or 0) + (b.get("requests_per_second") or 0)
+        gateway = (a["cpu_seconds"] + b["cpu_seconds"]) / answered * 1e6 if answered else None
+        rows.append(f"| two replicas (half of the callers each) | {answered} | {rate:.0f} | {us(gateway)} (A {us(a['cpu_us_per_request'])}, "
+                    f"B {us(b['cpu_us_per_request'])}) | {us(a.get('postgres_cpu_us_per_request'))} "
+                    f"| {a.get('write_transactions_per_request_total', '-')} / {b.get('write_transactions_per_request_total', '-')} |")
+    return ["", "### Replicas: the PostgreSQL store (issue #14)", "",
+            "Accept 1 image, jobs end at once, on a throwaway local cluster (scripts/postgres-cluster.sh); "
+            "CPU per accept request answered, the server's processes counted apart; the IMS call budget is "
+            "shared through the database (one statement per IMS call).", "",
+            "| gateways | answered | req/s | gateway CPU per request | PostgreSQL CPU per request | write transactions per request |",
+            "|---|---|---|---|---|---|", *rows]
+
+
+lines += postgres_section()
+
 scale_short = [r["label"] for r in scale if r["statuses"].get("200", 0) != r["concurrency"] and r["label"] not in bad]
 
 with open(os.path.join(out, "table.md"), "w") as f:
