@@ -69,6 +69,15 @@ struct UpstreamLimiterSharedTests {
         }
     }
 
+    /// The instants the tasks that were granted got their token.
+    static func grants(_ tasks: [Task<Outcome, Never>]) async -> [UpstreamLimiterTests.Instant] {
+        var grants: [UpstreamLimiterTests.Instant] = []
+        for task in tasks {
+            if case .granted(let at) = await task.settled { grants.append(at) }
+        }
+        return grants
+    }
+
     /// Moves the clock from one dispatcher wake-up to the next until all `count` callers
     /// settled: each step waits until every caller is either queued or has read the clock
     /// after its answer, and every limiter with callers queued has its dispatcher asleep.
@@ -95,10 +104,7 @@ struct UpstreamLimiterSharedTests {
         let settled = Settled()
         let tasks = (0..<6).map { index in Self.start(index.isMultiple(of: 2) ? a : b, clock, .submit, settled: settled) }
         await Self.run(until: 6, settled: settled, limiters: [a, b], clock: clock)
-        var grants: [UpstreamLimiterTests.Instant] = []
-        for task in tasks {
-            if case .granted(let at) = await task.settled { grants.append(at) }
-        }
+        let grants = await Self.grants(tasks)
         #expect(grants.sorted() == [0, 0, 1, 2, 3, 4].map { UpstreamLimiterTests.at(.seconds($0)) })
     }
 
@@ -169,10 +175,7 @@ struct UpstreamLimiterSharedTests {
         let settled = Settled()
         let tasks = (0..<3).map { _ in Self.start(limiter, clock, .submit, settled: settled) }
         await Self.run(until: 3, settled: settled, limiters: [limiter], clock: clock)
-        var grants: [UpstreamLimiterTests.Instant] = []
-        for task in tasks {
-            if case .granted(let at) = await task.settled { grants.append(at) }
-        }
+        let grants = await Self.grants(tasks)
         #expect(grants.sorted() == [0, 1, 2].map { UpstreamLimiterTests.at(.seconds($0)) })
 
         // Reachable again: the next call takes a shared token (the fallback lasts at most 1 s).
