@@ -161,10 +161,25 @@ struct GatewayService: Service {
     /// - Throws: ``StoreError`` when the store cannot be migrated or read (the store's one
     ///   line, exit 74), or what the gateway's services throw.
     func run() async throws {
-        guard let recovered = try await prepareStore() else { return }
+        var starting: StartingServer?
+        let prepared: RecoveredRequests?
+        do {
+            prepared = try await prepareStore(starting: &starting)
+        } catch {
+            await starting?.stop()
+            throw error
+        }
+        // The gateway takes over the port the starting server listened on (the same one, or
+        // the one the system chose for port 0).
+        var configuration = configuration
+        if let starting {
+            configuration.port = starting.port
+            await starting.stop()
+        }
+        guard let recovered = prepared else { return }
         let services = GatewayApplication.services(
             configuration: configuration, http: http, store: opened.store, recovered: recovered, logger: logger
-        ) { port in
+        ) { [configuration] port in
             logger.info(
                 "ims-gateway listening",
                 metadata: ["host": "\(configuration.host)", "port": "\(port)", "store": "\(opened.name)"])
@@ -182,12 +197,14 @@ extension GatewayService {
 
     /// Migrates the store and reads what an earlier process left running in it. While the
     /// store cannot be reached (a database down at start: `StoreError` `.unavailable`), tries
-    /// again, 1 s after the first failure doubling up to 30 s, with one log line each: the
-    /// gateway does not listen meanwhile, so it is not ready. Any other failure (a newer
-    /// schema, a corrupt file) ends the start.
+    /// again, 1 s after the first failure doubling up to 30 s, with one log line each; after
+    /// the first failure a ``StartingServer`` listens on the gateway's address meanwhile
+    /// (`/healthz` 200, `/readyz` 503 naming the store), returned in `starting` for the caller
+    /// to stop. Any other failure (a newer schema, a corrupt file) ends the start.
     /// - Returns: what the store holds; nil when graceful shutdown came while waiting.
-    /// - Throws: ``StoreError`` other than `.unavailable`.
-    func prepareStore() async throws -> RecoveredRequests? {
+    /// - Throws: ``StoreError`` other than `.unavailable`; what Hummingbird throws when the
+    ///   starting server cannot bind the address.
+    func prepareStore(starting: inout StartingServer?) async throws -> RecoveredRequests? {
         var delay = Self.firstStartRetryDelay
         while true {
             let failure: StoreError
@@ -200,8 +217,17 @@ extension GatewayService {
             }
             guard failure.kind == .unavailable else { throw failure }
             logger.error(
-                "store unreachable at start; not listening until it answers",
+                "store unreachable at start; not ready until it answers",
                 metadata: ["error": "\(failure)", "retry_in_seconds": "\(delay.components.seconds)"])
+            if starting == nil {
+                let reason = "store \(opened.name) unreachable at start (\(failure.kind.rawValue)); retried, the log has the details"
+                let server = try await StartingServer(
+                    host: configuration.host, port: configuration.port, reason: { reason }, logger: logger)
+                starting = server
+                logger.notice(
+                    "ims-gateway answering probes while it waits for its store (/healthz 200, /readyz 503)",
+                    metadata: ["host": "\(configuration.host)", "port": "\(server.port)", "store": "\(opened.name)"])
+            }
             do {
                 try await cancelWhenGracefulShutdown { [delay] in try await Task.sleep(for: delay) }
             } catch {

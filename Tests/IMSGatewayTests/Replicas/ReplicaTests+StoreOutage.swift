@@ -120,7 +120,7 @@ extension ReplicaTests {
         #expect(gateway.log.contains("store reachable again"))
     }
 
-    @Test("PostgreSQL down when serve starts: not listening (so not ready), retried with a log line, and ready once the database answers")
+    @Test("PostgreSQL down when serve starts: retried with a log line, /healthz 200 and /readyz 503 naming the store meanwhile (a liveness probe does not restart it), member-status calls 503; then ready on the same port once the database answers")
     func databaseDownAtStart() async throws {
         let cluster = try await OwnCluster.start()
         defer { cluster.stop() }
@@ -128,15 +128,28 @@ extension ReplicaTests {
         let fixture = try await CrashFixture.start(jobDurationMs: 300)
         defer { fixture.stop() }
         let gateway = try fixture.launchGateway(storeURL: cluster.storeURL)
-        let retried = try await GracefulShutdownTests.poll(within: .seconds(30), every: .milliseconds(100)) {
-            gateway.log.contains("store unreachable at start")
-        }
-        #expect(retried, "no retry line:\n\(gateway.log)")
+        let startingPort = try await gateway.port(logLine: "answering probes while it waits for its store")
+        let base = "http://127.0.0.1:\(startingPort)"
+        #expect(gateway.log.contains("store unreachable at start"))
         #expect(!gateway.log.contains("ims-gateway listening"))
+        let live = try await fixture.http.execute(CurlHTTPRequest(method: "GET", url: base + "/healthz"))
+        #expect(live.status == 200)
+        let notReady = try await fixture.http.execute(CurlHTTPRequest(method: "GET", url: base + "/readyz"))
+        #expect(notReady.status == 503)
+        #expect(notReady.header("Retry-After") == "5")
+        let reason = String(decoding: notReady.body, as: UTF8.self)
+        #expect(reason.contains("not-ready") && reason.contains("unreachable at start"), "\(reason)")
+        #expect(!reason.contains("password"))
+        let refused = try await fixture.http.execute(fixture.accept(base, key: "too-early", waitSeconds: 5))
+        #expect(refused.status == 503)
+        #expect(String(decoding: refused.body, as: UTF8.self).contains("store-unavailable"))
         #expect(gateway.isRunning, "serve exited instead of retrying:\n\(gateway.log)")
         try await cluster.resume()
-        let base = try await fixture.ready(gateway)
-        let answer = try await fixture.http.execute(fixture.accept(base, key: "late-start", waitSeconds: 30))
+        let readyBase = try await fixture.ready(gateway)
+        #expect(readyBase == base, "the gateway moved from the starting server's port")
+        let answer = try await fixture.http.execute(fixture.accept(readyBase, key: "late-start", waitSeconds: 30))
         #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+        // The call refused while starting never reached IMS: one submit in all.
+        #expect(try await fixture.calls(Self.submit) == 1)
     }
 }
