@@ -54,20 +54,31 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
     ///   - connectTimeoutMs: how long, in milliseconds, one connection attempt may take.
     ///   - leaseTimeoutMs: how long, in milliseconds, a call waits for a connection of the pool
     ///     (all busy, or the server unreachable) before it fails `.unavailable`.
+    ///   - statementTimeoutMs: the server's `statement_timeout` for the pool's sessions, in
+    ///     milliseconds: a statement running longer is cancelled (SQLSTATE 57014) and the call
+    ///     fails `.unavailable`, so a stuck database never holds a caller past it.
+    ///   - lockTimeoutMs: the server's `lock_timeout`, in milliseconds: a statement waiting
+    ///     longer for a lock (a row, a client's advisory lock) fails (55P03) `.unavailable`.
     ///   - logger: where the pool's background events and migrations are logged.
     /// - Throws: ``StoreError`` `.failed` when the TLS settings cannot be used (an unreadable
     ///   `sslrootcert` file).
     public init(
         settings: PostgresStoreSettings, gatewayVersion: String, replicaID: String, leaseMs: Int = 30_000,
         maxConnections: Int = 16,
-        connectTimeoutMs: Int = 10_000, leaseTimeoutMs: Int = 5_000, logger: Logger
+        connectTimeoutMs: Int = 10_000, leaseTimeoutMs: Int = 5_000, statementTimeoutMs: Int = 15_000,
+        lockTimeoutMs: Int = 5_000, logger: Logger
     ) throws(StoreError) {
         var configuration = PostgresClient.Configuration(
             host: settings.host, port: settings.port, username: settings.username, password: settings.password,
             database: settings.database, tls: try Self.tls(settings))
         configuration.options.maximumConnections = max(1, maxConnections)
         configuration.options.connectTimeout = .milliseconds(max(1, connectTimeoutMs))
-        configuration.options.additionalStartupParameters = [("application_name", "ims-gateway")]
+        // Bounds on every statement of the pool, set once per session in its startup packet.
+        configuration.options.additionalStartupParameters = [
+            ("application_name", "ims-gateway"),
+            ("statement_timeout", "\(max(1, statementTimeoutMs))"),
+            ("lock_timeout", "\(max(1, lockTimeoutMs))"),
+        ]
         self.settings = settings
         self.gatewayVersion = gatewayVersion
         self.replicaID = replicaID
@@ -355,7 +366,7 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
 
     /// The first key of the advisory locks admissions take, one per client (`hashtext` of the
     /// client name as the second key). ASCII "IMSG".
-    static let admissionLockClass: Int32 = 0x494D_5347
+    public static let admissionLockClass: Int32 = 0x494D_5347
 
     /// Runs `body` in one transaction on a pooled connection and, when `counted`, counts it in
     /// ``writeTransactions`` once committed; maps every error through ``storeError(_:operation:)``.
@@ -507,6 +518,10 @@ public final class PostgresGatewayStore: GatewayStore, Service, CustomStringConv
         }
         let message = error.serverInfo?[.message] ?? "no message"
         let server = "PostgreSQL \(state): \(message)"
+        if state == "55P03" {
+            // lock_not_available: lock_timeout passed while another transaction held the lock.
+            return StoreError(.unavailable, "the store \(description) is unavailable (\(operation): \(server))")
+        }
         switch state.prefix(2) {
         case "08", "57", "53", "40":
             // Connection, operator intervention (shutdown), insufficient resources, rollback
