@@ -42,7 +42,8 @@ extension PostgresGatewayStore: SharedTokenBuckets {
                 let retryAfterMs = max(1, max(nowMs + refillMs, pausedUntilMs) - nowMs)
                 return SharedTokenTake(
                     granted: false, remaining: 0, retryAfterMs: retryAfterMs,
-                    fullInMs: Int64(((burst - held) / rate * 1000).rounded(.up)))
+                    fullInMs: Int64(((burst - held) / rate * 1000).rounded(.up)),
+                    pausedForMs: max(0, pausedUntilMs - nowMs))
             }
         }
     }

@@ -44,12 +44,16 @@ public struct SharedTokenTake: Sendable, Equatable {
     public var retryAfterMs: Int64
     /// Milliseconds until the bucket is full again.
     public var fullInMs: Int64
+    /// When refused during a pause (``SharedTokenBuckets/pauseBucket(_:rate:milliseconds:)``,
+    /// stored by any replica): milliseconds until it ends; 0 when no pause is in force.
+    public var pausedForMs: Int64
 
     /// A take's result, as described on each property.
-    public init(granted: Bool, remaining: Int, retryAfterMs: Int64, fullInMs: Int64) {
+    public init(granted: Bool, remaining: Int, retryAfterMs: Int64, fullInMs: Int64, pausedForMs: Int64 = 0) {
         self.granted = granted
         self.remaining = remaining
         self.retryAfterMs = retryAfterMs
         self.fullInMs = fullInMs
+        self.pausedForMs = pausedForMs
     }
 }

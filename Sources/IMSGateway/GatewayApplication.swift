@@ -84,13 +84,14 @@ public enum GatewayApplication {
         let replicas = AliveReplicas()
         // Replicas on one store share the IMS call budget and the clients' buckets through it.
         let sharedBuckets = store.isShared ? store as? any SharedTokenBuckets : nil
+        let sharedBudget = sharedBuckets.map {
+            StoreUpstreamBudget(
+                buckets: $0, rate: configuration.upstreamRate, burst: configuration.upstreamBurst, replicas: replicas,
+                health: health, logger: logger)
+        }
         let upstreamLimiter = UpstreamLimiter(
             rate: configuration.upstreamRate, burst: configuration.upstreamBurst, clock: ContinuousClock(),
-            shared: sharedBuckets.map {
-                StoreUpstreamBudget(
-                    buckets: $0, rate: configuration.upstreamRate, burst: configuration.upstreamBurst, replicas: replicas,
-                    health: health, logger: logger)
-            })
+            shared: sharedBudget)
         let client = IMSClient(
             configuration: IMSClientConfiguration(
                 imsBaseURL: configuration.imsBaseURL, timeoutMilliseconds: configuration.upstreamTimeoutMilliseconds,
@@ -138,12 +139,15 @@ public enum GatewayApplication {
             upstreamWait: { [rate = configuration.upstreamRate] in
                 let now = ContinuousClock.now
                 let paused = upstreamLimiter.pausedUntil.map { now.duration(to: $0) } ?? .zero
-                return max(paused, .seconds(Double(upstreamLimiter.waiting.total) / rate))
+                let pausedElsewhere = sharedBudget?.seenPause.map { now.duration(to: $0.until) } ?? .zero
+                return max(paused, pausedElsewhere, .seconds(Double(upstreamLimiter.waiting.total) / rate))
             }
         ).addRoutes(to: clientRoutes)
-        HealthController(readiness: readiness, upstreamPause: { client.pause }, store: { registry.health.snapshot() })
+        // This replica's own pause (an IMS 429 it got), else one another replica stored.
+        let upstreamPause: @Sendable () -> UpstreamPause? = { client.pause ?? sharedBudget?.seenPause }
+        HealthController(readiness: readiness, upstreamPause: upstreamPause, store: { registry.health.snapshot() })
             .addRoutes(to: router)
-        MetricsController(metrics: metrics, beforeRender: { metrics.upstreamPause(client.pause) }).addRoutes(to: router)
+        MetricsController(metrics: metrics, beforeRender: { metrics.upstreamPause(upstreamPause()) }).addRoutes(to: router)
         var services: [any Service] = [
             SchedulerService(scheduler: scheduler),
             RecoveryService(recovered: recovered, registry: registry, metrics: metrics, logger: logger),

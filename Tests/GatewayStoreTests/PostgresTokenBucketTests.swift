@@ -53,12 +53,16 @@ struct PostgresTokenBucketTests {
     func pause() async throws {
         let tested = try await TestStore.open(.postgres)
         let store = try #require(tested.postgres)
-        #expect(try await store.takeToken(bucket: "upstream", rate: 10, burst: 10).remaining == 9)
+        let first = try await store.takeToken(bucket: "upstream", rate: 10, burst: 10)
+        #expect(first.remaining == 9)
+        #expect(first.pausedForMs == 0)
         try await store.pauseBucket("upstream", rate: 10, milliseconds: 60_000)
         try await store.pauseBucket("upstream", rate: 10, milliseconds: 1_000)
         let refused = try await store.takeToken(bucket: "upstream", rate: 10, burst: 10)
         #expect(!refused.granted)
         #expect((58_000...60_000).contains(refused.retryAfterMs), "\(refused)")
+        // The pause is named as such, for the replicas that did not store it (their /readyz).
+        #expect((58_000...60_000).contains(refused.pausedForMs), "\(refused)")
 
         // A short pause ends, and the bucket restarts with exactly one token.
         // 3 s: loose, so that the take right after the pause comes before its end even on a
@@ -69,7 +73,10 @@ struct PostgresTokenBucketTests {
         #expect((1...3_000).contains(paused.retryAfterMs), "\(paused)")
         try await Task.sleep(for: .milliseconds(paused.retryAfterMs + 100))
         #expect(try await store.takeToken(bucket: "short", rate: 0.001, burst: 10).granted)
-        #expect(try await store.takeToken(bucket: "short", rate: 0.001, burst: 10).granted == false)
+        // Refused by the refill alone: no pause.
+        let empty = try await store.takeToken(bucket: "short", rate: 0.001, burst: 10)
+        #expect(!empty.granted)
+        #expect(empty.pausedForMs == 0)
 
         #expect(try await store.takeToken(bucket: "resized", rate: 0.001, burst: 10).remaining == 9)
         #expect(try await store.takeToken(bucket: "resized", rate: 0.001, burst: 3).remaining == 2)

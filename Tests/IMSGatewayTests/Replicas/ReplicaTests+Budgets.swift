@@ -71,4 +71,31 @@ extension ReplicaTests {
             #expect(retryAfter.allSatisfy { (Int($0) ?? 0) > 900 && (Int($0) ?? 0) <= 1000 }, "Retry-After: \(retryAfter)")
         }
     }
+
+    @Test("an IMS 429 on one replica pauses the other: its next take is refused until the pause ends, and its /readyz says paused")
+    func pauseSharedAndShown() async throws {
+        try await Self.withDatabase { storeURL in
+            let fixture = try await CrashFixture.start(jobDurationMs: 300)
+            defer { fixture.stop() }
+            let ((_, aBase), (_, bBase)) = try await Self.twoReplicas(fixture, storeURL: storeURL)
+            try await fixture.setFaults(
+                #"{"calls": [{"fault": "throttle", "operation": "BatchUpdateMembers", "count": 1, "retry_after_seconds": 60}]}"#)
+            // A's submit gets the 429: A pauses the shared budget for 60 s.
+            _ = try await fixture.http.execute(fixture.accept(aBase, key: "throttled", waitSeconds: 2))
+            #expect(try await fixture.stat("throttled_429") == 1)
+            func paused(_ base: String) async throws -> [String: Any] {
+                let body = try await fixture.http.execute(CurlHTTPRequest(method: "GET", url: base + "/readyz")).body
+                return CrashFixture.object(body)["upstream"] as? [String: Any] ?? [:]
+            }
+            #expect(try await paused(aBase)["paused"] as? Bool == true)
+            #expect(try await paused(bBase)["paused"] as? Bool == false, "B has not tried IMS yet")
+            // B's first call finds the pause in the store: nothing is sent, and B says so.
+            let before = try await fixture.calls(Self.submit)
+            _ = try await fixture.http.execute(fixture.accept(bBase, key: "after-pause", waitSeconds: 2))
+            #expect(try await fixture.calls(Self.submit) == before)
+            let shown = try await paused(bBase)
+            #expect(shown["paused"] as? Bool == true, "\(shown)")
+            #expect((50...60).contains(shown["resumes_in_seconds"] as? Int ?? 0), "\(shown)")
+        }
+    }
 }
