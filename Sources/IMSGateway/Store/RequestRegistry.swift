@@ -355,7 +355,8 @@ final class RequestRegistry: Sendable {
         while true {
             // Read before the store: a change between the read and the wait is not missed.
             let seen = watchers.generation(requestID)
-            if let snapshot = try? await store.request(id: requestID),
+            // One read for every follower of this request that saw the same generation.
+            if let snapshot = await watchers.read(requestID, generation: seen, { [store] in try? await store.request(id: requestID) }),
                 case .ended(_, let result, let state) = Self.completed(snapshot)
             {
                 last = result

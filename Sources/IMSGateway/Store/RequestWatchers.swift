@@ -1,3 +1,4 @@
+import GatewayStore
 import Synchronization
 
 /// Callers following requests that other replicas run (docs/ARCHITECTURE.md, "Repeats on
@@ -7,11 +8,21 @@ import Synchronization
 /// connection: changes may have been missed), so that a change between a follower's read and
 /// its wait is never missed: the follower reads the generation before it reads the store, and
 /// waits only while the generation is still the one it read.
+///
+/// Followers of one request share their reads (``read(_:generation:_:)``): the followers a
+/// notification wakes at once make one store read between them, not one each.
 final class RequestWatchers: Sendable {
+    /// What a follower reads: the stored request, or nil (not found, or the read failed).
+    typealias Snapshot = StoredRequestSnapshot?
+
     private struct Entry {
         var generation: UInt64 = 0
         var followers = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// The read in flight, and the generation its reader saw before it started.
+        var reading: (generation: UInt64, task: Task<Snapshot, Never>)?
+        /// Followers waiting for `reading`, its starter included.
+        var readers = 0
     }
 
     private struct State {
@@ -42,6 +53,44 @@ final class RequestWatchers: Sendable {
     /// The generation of `requestID` now (0 when nobody follows it).
     func generation(_ requestID: String) -> UInt64 {
         state.withLock { $0.entries[requestID]?.generation ?? 0 }
+    }
+
+    /// Reads `requestID` with `body`, or joins the read in flight that a follower started
+    /// after it saw `generation` too: that read began after every change the caller has been
+    /// told of, and a change after it moves the generation on (waking the caller to read
+    /// again), so its result serves every follower that saw the same generation. A read
+    /// started under an older generation is not joined.
+    /// - Parameters:
+    ///   - generation: ``generation(_:)`` as the caller read it before this call.
+    ///   - body: the store read; it runs in a task of its own, so a cancelled follower does
+    ///     not cut the read of the others.
+    func read(_ requestID: String, generation: UInt64, _ body: @escaping @Sendable () async -> Snapshot) async -> Snapshot {
+        let task = state.withLock { state -> Task<Snapshot, Never> in
+            if let reading = state.entries[requestID]?.reading, reading.generation == generation {
+                state.entries[requestID]?.readers += 1
+                return reading.task
+            }
+            let task = Task { await body() }
+            state.entries[requestID, default: Entry()].reading = (generation, task)
+            state.entries[requestID]?.readers = 1
+            return task
+        }
+        let snapshot = await task.value
+        state.withLock { state in
+            guard let reading = state.entries[requestID]?.reading, reading.task == task else { return }
+            state.entries[requestID]?.readers -= 1
+            guard state.entries[requestID]?.readers == 0 else { return }
+            state.entries[requestID]?.reading = nil
+            if let entry = state.entries[requestID], entry.followers <= 0, entry.waiters.isEmpty {
+                state.entries[requestID] = nil
+            }
+        }
+        return snapshot
+    }
+
+    /// The followers waiting for the read of `requestID` in flight (0 when none).
+    func readers(_ requestID: String) -> Int {
+        state.withLock { $0.entries[requestID]?.readers ?? 0 }
     }
 
     /// A replica wrote `requestID`: its followers read it again.
