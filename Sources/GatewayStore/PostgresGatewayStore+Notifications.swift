@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
 
 extension PostgresGatewayStore: RequestChangeFeed {
     /// The one channel every replica listens on and every write notifies (docs/ARCHITECTURE.md,
@@ -14,7 +15,10 @@ extension PostgresGatewayStore: RequestChangeFeed {
     /// replica wrote (events appended or state changed, sent when that write commits), and
     /// `resync` is called each time the listener (re)connected, since notifications sent while
     /// it was away are lost: whoever watches must read again. A lost connection is opened again
-    /// after 1 s, doubling up to 30 s, with one log line each time.
+    /// after 1 s, doubling up to 30 s, with one log line each time. Every
+    /// ``listenerHeartbeatInterval`` the listener sends `SELECT 1` on its connection: one that
+    /// gets no answer within ``listenerHeartbeatTimeout`` (a connection that died silently,
+    /// which TCP alone may not notice for hours) is closed and opened again, as a lost one is.
     public func listenForChanges(
         changed: @escaping @Sendable (String) -> Void, resync: @escaping @Sendable (Bool) -> Void
     ) async {
@@ -34,7 +38,16 @@ extension PostgresGatewayStore: RequestChangeFeed {
                         logger.info("listening for request changes", metadata: ["channel": "\(Self.notificationChannel)"])
                         delay = .seconds(1)
                         resync(true)
-                        for try await notification in notifications { changed(notification.payload) }
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                for try await notification in notifications { changed(notification.payload) }
+                            }
+                            group.addTask {
+                                try await Self.heartbeat(connection, logger: logger)
+                            }
+                            try await group.next()
+                            group.cancelAll()
+                        }
                     }
                 } catch {
                     try? await connection.close()
@@ -52,6 +65,58 @@ extension PostgresGatewayStore: RequestChangeFeed {
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(30))
         }
+    }
+
+    /// How often the listener checks that its connection still answers.
+    static let listenerHeartbeatInterval: Duration = .seconds(5)
+    /// How long the listener waits for the answer to its check before it takes the
+    /// connection for dead.
+    static let listenerHeartbeatTimeout: Duration = .seconds(5)
+
+    /// The listener connection is silent: its check got no answer in time.
+    struct ListenerStalled: Error, CustomStringConvertible {
+        var description: String {
+            "no answer to the listener's check within \(PostgresGatewayStore.listenerHeartbeatTimeout.components.seconds) s"
+        }
+    }
+
+    /// Checks `connection` every ``listenerHeartbeatInterval`` until cancelled; when a check
+    /// gets no answer in time, closes the connection (which ends its notifications) and throws.
+    /// - Throws: ``ListenerStalled``; `CancellationError` when cancelled.
+    static func heartbeat(_ connection: PostgresConnection, logger: Logger) async throws {
+        while true {
+            try await Task.sleep(for: listenerHeartbeatInterval)
+            guard await answers(connection, within: listenerHeartbeatTimeout, logger: logger) else {
+                try? await connection.close()
+                throw ListenerStalled()
+            }
+        }
+    }
+
+    /// Whether `SELECT 1` on `connection` answers within `timeout`. The query runs in a task of
+    /// its own and is not awaited past the timeout: PostgresNIO's queries ignore cancellation.
+    static func answers(_ connection: PostgresConnection, within timeout: Duration, logger: Logger) async -> Bool {
+        let pending = FirstAnswer()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            pending.set(continuation)
+            Task {
+                let answered = (try? await connection.query("SELECT 1", logger: logger).collect()) != nil
+                pending.resume(answered)
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                pending.resume(false)
+            }
+        }
+    }
+
+    /// A continuation resumed by the first of several racers, once.
+    private final class FirstAnswer: Sendable {
+        private let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+        func set(_ value: CheckedContinuation<Bool, Never>) { continuation.withLock { $0 = value } }
+
+        func resume(_ answer: Bool) { continuation.withLock { $0.take() }?.resume(returning: answer) }
     }
 
     /// A connection of its own with the pool's settings (host, user, password, database, TLS).

@@ -165,7 +165,7 @@ public enum GatewayApplication {
                 metrics: metrics, logger: logger))
         }
         if store.isShared, let feed = store as? any RequestChangeFeed {
-            services.append(ChangeListenerService(feed: feed, watchers: registry.watchers))
+            services.append(ChangeListenerService(feed: feed, watchers: registry.watchers, metrics: metrics))
         }
         if case .clients(let registry) = configuration.clientAuthentication, registry.path != nil {
             services.append(ClientsReloadService(registry: registry, limiter: limiter, logger: logger))

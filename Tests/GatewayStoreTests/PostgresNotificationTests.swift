@@ -1,5 +1,6 @@
 import Foundation
 import GatewayStore
+import PostgresNIO
 import PostgresTestSupport
 import Synchronization
 import Testing
@@ -43,6 +44,45 @@ struct PostgresNotificationTests {
                 requestID: "r1", batches: [], change: RequestChange(state: .final, at: Fixture.ms(1_780_000_001_000)),
                 events: [])
             #expect(try await Self.eventually(10) { heard.ids.withLock { $0 } == ["r1", "r1"] }, "\(heard.ids.withLock { $0 })")
+        }
+        listener.cancel()
+        await listener.value
+        try await tested.close()
+    }
+
+    @Test("a listener whose connection stops answering (its server process stopped with SIGSTOP) is taken for lost within its check and reconnects by itself")
+    func stalledListenerReconnects() async throws {
+        let tested = try await TestStore.open(.postgres)
+        let a = try #require(tested.postgres)
+        let heard = Heard()
+        let lost = Mutex(0)
+        let listener = Task {
+            await a.listenForChanges(
+                changed: { id in heard.ids.withLock { $0.append(id) } },
+                resync: { listening in
+                    if listening { heard.connected.withLock { $0 += 1 } } else { lost.withLock { $0 += 1 } }
+                })
+        }
+        #expect(try await Self.eventually(10) { heard.connected.withLock { $0 } == 1 })
+        // The listener's server process: the one session of this database that ran LISTEN.
+        let pid = try await PostgresTestServer.withConnection(database: tested.databaseName) { connection in
+            let rows = try await connection.query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+                logger: Fixture.logger
+            ).collect()
+            return try #require(rows.first).decode(Int32.self)
+        }
+        kill(pid_t(pid), SIGSTOP)
+        defer { kill(pid_t(pid), SIGCONT) }
+        // Check every 5 s, answer within 5 s: lost after at most about 10 s (loose bound).
+        #expect(try await Self.eventually(25) { lost.withLock { $0 } >= 1 }, "the stalled listener was not noticed")
+        #expect(try await Self.eventually(15) { heard.connected.withLock { $0 } == 2 }, "it did not reconnect")
+        kill(pid_t(pid), SIGCONT)
+        // The new connection hears writes again.
+        try await tested.withReplica("replica-b") { b in
+            #expect(try await Fixture.admit(b, Fixture.request("r1")) == .admitted)
+            try await b.update(requestID: "r1", batches: [], change: nil, events: Fixture.events("batch"))
+            #expect(try await Self.eventually(10) { heard.ids.withLock { $0 } == ["r1"] }, "\(heard.ids.withLock { $0 })")
         }
         listener.cancel()
         await listener.value

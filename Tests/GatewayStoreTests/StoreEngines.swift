@@ -30,6 +30,8 @@ final class TestStore: Sendable {
     /// The PostgreSQL store, for the PostgreSQL-only suites.
     let postgres: PostgresGatewayStore?
     private let database: String?
+    /// The PostgreSQL database's name (nil on SQLite).
+    var databaseName: String? { database }
     private let runTask: Task<Void, any Error>?
 
     /// Opens and migrates a new store of `engine` (on PostgreSQL, as replica `replica-a` with
