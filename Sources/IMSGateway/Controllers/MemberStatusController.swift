@@ -22,6 +22,9 @@ final class MemberStatusController: Sendable {
     /// How long until the upstream budget has room again: its pause, or the time the calls
     /// already queued for it take.
     let upstreamWait: @Sendable () -> Duration
+    /// Long polls (`GET .../{request_id}` with `Prefer: wait`) held now, per client: at most
+    /// the client's bound on pending requests (`clients.maxPendingRequests`) on this replica.
+    let longPolls: ClientSlots
 
     /// Creates it from its parts (one per stored property). A class, not a struct: a struct
     /// this size was copied into the async frame of every waiting request
@@ -42,6 +45,7 @@ final class MemberStatusController: Sendable {
         self.metrics = metrics
         self.log = log
         self.upstreamWait = upstreamWait
+        longPolls = ClientSlots(total: configuration.maxCallersWaiting)
     }
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
@@ -101,18 +105,28 @@ final class MemberStatusController: Sendable {
                 answer, begun, replayed: state == .final, client: client, requestID: requestID, route: route, source: .repeated,
                 correlationID: context.correlationID)
         case .elsewhere(let earlierID, let document):
-            let answer = await registry.follow(requestID: earlierID, from: document, until: begun.deadline)
+            let answer = begun.answersAtOnce
+                ? Self.goesOn(document)
+                : await registry.follow(requestID: earlierID, from: document, until: begun.deadline)
             return respond(
                 answer, begun, replayed: false, client: client, requestID: requestID, route: route, source: .repeated,
                 correlationID: context.correlationID)
         case .repeated(.running(let earlier)):
             let replayed = earlier.isSettled
-            let answer = await earlier.wait(until: begun.deadline)
+            let answer = begun.answersAtOnce && !replayed ? Self.goesOn(earlier.current()) : await earlier.wait(until: begun.deadline)
             return respond(
                 answer, begun, replayed: replayed, client: client, requestID: requestID, route: route, source: .repeated,
                 correlationID: context.correlationID)
         case .new(let driver), .resumed(let driver):
-            let answer = await driver.wait(until: begun.deadline, starting: true)
+            let answer: CallerAnswer
+            if begun.answersAtOnce {
+                // No caller joins: the request runs as a background wait from the start (its
+                // submits bounded by wait.maxBackgroundSeconds, not by a caller's deadline).
+                driver.start(recovered: false)
+                answer = Self.goesOn(driver.current())
+            } else {
+                answer = await driver.wait(until: begun.deadline, starting: true)
+            }
             return respond(
                 answer, begun, replayed: false, client: client, requestID: requestID, route: route, source: .submitted,
                 correlationID: context.correlationID)
@@ -124,6 +138,13 @@ final class MemberStatusController: Sendable {
         var admission: RequestRegistry.Admission
         var wait: WaitPreference
         var deadline: ContinuousClock.Instant
+        /// `Prefer: respond-async` without `wait`: answered 202 once stored, without waiting.
+        var answersAtOnce: Bool { wait.respondAsync && !wait.requested }
+    }
+
+    /// The answer of a request that goes on without its caller: its document as it stands.
+    private static func goesOn(_ document: MemberStatusResult) -> CallerAnswer {
+        CallerAnswer(result: document, continuesInBackground: true, cutByDrain: false, isFinal: false, retryAfter: nil)
     }
 
     // The steps of `handle` that do not wait are out of line (never inlined into it): what
@@ -171,7 +192,7 @@ final class MemberStatusController: Sendable {
             throw problem
         }
         let wait = WaitPreference(
-            header: request.headers[ResponseFactory.preferHeader], defaultSeconds: configuration.defaultWaitSeconds,
+            PreferHeader(request.headers[values: ResponseFactory.preferHeader]), defaultSeconds: configuration.defaultWaitSeconds,
             maxSeconds: configuration.maxWaitSeconds)
         let now = Date()
         // The batches that start at once have their first attempt stored with the request.
@@ -204,6 +225,16 @@ final class MemberStatusController: Sendable {
         answer.cutByDrain = caller.cutByDrain
         answer.continuesInBackground = caller.continuesInBackground
         answer.throttledRetryAfter = caller.retryAfter
+        if begun.wait.respondAsync, caller.continuesInBackground || caller.cutByDrain, result.httpStatus == 504 {
+            // `Prefer: respond-async`: the request goes on; 202 with where to read it.
+            answer.headers[.location] = "\(route)/\(result.requestID)"
+            answer.headers[ResponseFactory.preferenceAppliedHeader] =
+                begun.wait.requested ? "respond-async, wait=\(begun.wait.seconds)" : "respond-async"
+            log.answered(
+                result, status: 202, client: client.name, route: route, source: source, requestID: requestID,
+                correlationID: correlationID)
+            return answer.running()
+        }
         log.answered(
             result, status: result.httpStatus, client: client.name, route: route, source: source, requestID: requestID,
             correlationID: correlationID)
@@ -261,11 +292,29 @@ final class MemberStatusController: Sendable {
             isComplete = state != .running
         }
         let wait = WaitPreference(
-            header: request.headers[ResponseFactory.preferHeader], defaultSeconds: 0, maxSeconds: configuration.maxWaitSeconds)
+            PreferHeader(request.headers[values: ResponseFactory.preferHeader]), defaultSeconds: 0,
+            maxSeconds: configuration.maxWaitSeconds)
         if wait.requested, !isComplete, wait.seconds > 0 {
             let client = context.client ?? ClientIdentity(name: clientName, projects: .only([]), rateLimit: .init(rate: 1, burst: 1))
+            let perClient = client.maxPendingRequests ?? configuration.maxPendingRequestsPerClient
+            switch longPolls.take(client.name, perClient: perClient) {
+            case .taken:
+                break
+            case .clientFull(let limit):
+                throw refused(
+                    429, "too-many-long-polls", "Too many long polls",
+                    "client \(client.name) already holds \(limit) long polls (GET with Prefer: wait) on this gateway; send it again without Prefer: wait, or once some have ended",
+                    client, context.requestID, route, retryAfter: retryAfterSeconds)
+            case .full(let limit):
+                throw refused(
+                    503, "too-many-callers", "Too many callers waiting",
+                    "\(limit) callers are already waiting; send it again shortly", client, context.requestID, route, retryAfter: 1)
+            }
+            defer { longPolls.release(client.name) }
             try admit(client: client, requestID: context.requestID, route: route)
             defer { drain.finish() }
+            metrics.callersWaiting(1)
+            defer { metrics.callersWaiting(-1) }
             let deadline = ContinuousClock.now.advanced(by: .seconds(wait.seconds))
             let waited: CallerAnswer
             switch found {
@@ -273,7 +322,9 @@ final class MemberStatusController: Sendable {
             case .ended: waited = await registry.follow(requestID: stored.requestID, from: result, until: deadline)
             }
             result = waited.result
-            isComplete = !waited.continuesInBackground
+            // A wait cut by the drain leaves the request running (stored for the next owner):
+            // 202, never the 504 of a request whose background wait gave up.
+            isComplete = !waited.continuesInBackground && !waited.cutByDrain
         }
         var answer = MemberStatusAnswer(
             result: result, route: route, retryAfterSeconds: retryAfterSeconds,

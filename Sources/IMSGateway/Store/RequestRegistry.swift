@@ -108,10 +108,12 @@ final class RequestRegistry: Sendable {
         return drivers.count
     }
 
-    /// Tells every running request that the gateway drains.
+    /// Tells every running request that the gateway drains, and wakes every follower of a
+    /// request another replica runs, so that each answers by the drain's deadline.
     private func drainStarted(deadline: ContinuousClock.Instant) {
         let drivers = live.withLock { Array($0.byID.values) }
         for driver in drivers { driver.drainStarted(deadline: deadline) }
+        watchers.interrupt()
     }
 
     /// Stores `request`, unless its client sent its `Idempotency-Key` before (then that request
@@ -355,8 +357,10 @@ final class RequestRegistry: Sendable {
         while true {
             // Read before the store: a change between the read and the wait is not missed.
             let seen = watchers.generation(requestID)
-            // One read for every follower of this request that saw the same generation.
-            if let snapshot = await watchers.read(requestID, generation: seen, { [store] in try? await store.request(id: requestID) }),
+            // One read for every follower of this request that saw the same generation, given up
+            // at the caller's (or the drain's) deadline: a stuck query never holds the answer.
+            let readBy = min(context.drain.effectiveDeadline(deadline), ContinuousClock.now.advanced(by: Self.notifiedFollowInterval))
+            if let snapshot = await watchers.read(requestID, generation: seen, until: readBy, { [store] in try? await store.request(id: requestID) }),
                 case .ended(_, let result, let state) = Self.completed(snapshot)
             {
                 last = result

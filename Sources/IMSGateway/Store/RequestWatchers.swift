@@ -29,6 +29,8 @@ final class RequestWatchers: Sendable {
         var entries: [String: Entry] = [:]
         var nextWaiter: UInt64 = 0
         var listening = false
+        /// Followers waiting for a read, by waiter id: ``interrupt()`` answers them at once.
+        var readWaiters: [UInt64: FirstValue] = [:]
     }
 
     private let state = Mutex(State())
@@ -62,9 +64,14 @@ final class RequestWatchers: Sendable {
     /// started under an older generation is not joined.
     /// - Parameters:
     ///   - generation: ``generation(_:)`` as the caller read it before this call.
+    ///   - deadline: when the caller stops waiting for the read (its answer is due): nil is
+    ///     returned then, the read going on for the others (a store query cannot be cut).
     ///   - body: the store read; it runs in a task of its own, so a cancelled follower does
     ///     not cut the read of the others.
-    func read(_ requestID: String, generation: UInt64, _ body: @escaping @Sendable () async -> Snapshot) async -> Snapshot {
+    func read(
+        _ requestID: String, generation: UInt64, until deadline: ContinuousClock.Instant,
+        _ body: @escaping @Sendable () async -> Snapshot
+    ) async -> Snapshot {
         let task = state.withLock { state -> Task<Snapshot, Never> in
             if let reading = state.entries[requestID]?.reading, reading.generation == generation {
                 state.entries[requestID]?.readers += 1
@@ -75,7 +82,7 @@ final class RequestWatchers: Sendable {
             state.entries[requestID]?.readers = 1
             return task
         }
-        let snapshot = await task.value
+        let snapshot = await value(of: task, until: deadline)
         state.withLock { state in
             guard let reading = state.entries[requestID]?.reading, reading.task == task else { return }
             state.entries[requestID]?.readers -= 1
@@ -86,6 +93,55 @@ final class RequestWatchers: Sendable {
             }
         }
         return snapshot
+    }
+
+    /// `task`'s value, or nil once `deadline` passes first (the task is not awaited further).
+    private func value(of task: Task<Snapshot, Never>, until deadline: ContinuousClock.Instant) async -> Snapshot {
+        let first = FirstValue()
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            state.readWaiters[state.nextWaiter] = first
+            return state.nextWaiter
+        }
+        defer { _ = state.withLock { $0.readWaiters.removeValue(forKey: id) } }
+        let timer = Mutex<Task<Void, Never>?>(nil)
+        let snapshot = await withCheckedContinuation { (continuation: CheckedContinuation<Snapshot, Never>) in
+            first.set(continuation)
+            timer.withLock { slot in
+                slot = Task {
+                    try? await Task.sleep(until: deadline)
+                    first.resume(nil)
+                }
+            }
+            Task { first.resume(await task.value) }
+        }
+        timer.withLock { $0?.cancel() }
+        return snapshot
+    }
+
+    /// The drain started: every follower waiting for a change or a read stops waiting at once
+    /// (reads answer nil), so that it can answer by the drain's deadline.
+    func interrupt() {
+        let (woken, readers) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [FirstValue]) in
+            var woken: [CheckedContinuation<Void, Never>] = []
+            for id in Array(state.entries.keys) {
+                state.entries[id]?.generation += 1
+                woken.append(contentsOf: state.entries[id]?.waiters.values ?? [:].values)
+                state.entries[id]?.waiters = [:]
+            }
+            return (woken, Array(state.readWaiters.values))
+        }
+        for waiter in woken { waiter.resume() }
+        for reader in readers { reader.resume(nil) }
+    }
+
+    /// A continuation resumed once, by the first of its racers.
+    private final class FirstValue: Sendable {
+        private let continuation = Mutex<CheckedContinuation<Snapshot, Never>?>(nil)
+
+        func set(_ value: CheckedContinuation<Snapshot, Never>) { continuation.withLock { $0 = value } }
+
+        func resume(_ value: Snapshot) { continuation.withLock { $0.take() }?.resume(returning: value) }
     }
 
     /// The followers waiting for the read of `requestID` in flight (0 when none).

@@ -45,6 +45,38 @@ extension ReplicaTests {
             #expect(try await fixture.calls(Self.submit) == 1)
         }
     }
+
+    @Test("SIGTERM during long polls: the owner's long poll answers 202 (the request goes on, stored), and a follower on the other replica answers by the drain deadline, not at its 10 s safety read")
+    func longPollsCutByDrain() async throws {
+        try await Self.withDatabase { storeURL in
+            let fixture = try await CrashFixture.start(jobDurationMs: 20_000)
+            defer { fixture.stop() }
+            let environment = ["IMSGW_DRAIN_TIMEOUT_SECONDS": "1"]
+            let ((a, aBase), (b, bBase)) = try await Self.twoReplicas(fixture, environment: environment, storeURL: storeURL)
+            let cut = try await fixture.http.execute(fixture.accept(aBase, key: "drained-poll", waitSeconds: 1))
+            #expect(cut.status == 504)
+            let requestID = try #require(AnswerDocument(cut).requestID)
+
+            // B follows the request A runs; SIGTERM to B.
+            let follower = fixture.send(Self.read(fixture, bBase, requestID, wait: 60))
+            try await Task.sleep(for: .milliseconds(1500))
+            let stopped = ContinuousClock.now
+            b.signal(SIGTERM)
+            guard case .success(let followed) = await follower.value else { throw ChildProcessError("B's follower got no answer") }
+            let followedAfter = ContinuousClock.now - stopped
+            #expect(followed.status == 202, "\(String(decoding: followed.body, as: UTF8.self))")
+            // Drain 1 s; the safety read would be at 10 s. Loose: a loaded machine.
+            #expect(followedAfter < .seconds(6), "B's follower answered \(followedAfter) after SIGTERM")
+
+            // A's own long poll, cut by A's drain: 202, never 504.
+            let owner = fixture.send(Self.read(fixture, aBase, requestID, wait: 60))
+            try await Task.sleep(for: .milliseconds(1500))
+            a.signal(SIGTERM)
+            guard case .success(let joined) = await owner.value else { throw ChildProcessError("A's long poll got no answer") }
+            #expect(joined.status == 202, "\(String(decoding: joined.body, as: UTF8.self))")
+            #expect(AnswerDocument(joined).outcome == "running")
+        }
+    }
 }
 
 extension ReplicaTests {

@@ -58,8 +58,8 @@ struct GatewayHarness: Sendable {
     }
 
     /// GET on the gateway, as the client of `key` when given.
-    func get(_ path: String, key: String? = nil) async throws -> Answer {
-        let headers = key.map { [(name: "Authorization", value: "Bearer \($0)")] } ?? []
+    func get(_ path: String, key: String? = nil, headers extra: [(String, String)] = []) async throws -> Answer {
+        let headers = (key.map { [(name: "Authorization", value: "Bearer \($0)")] } ?? []) + extra.map { (name: $0.0, value: $0.1) }
         let response = try await http.execute(CurlHTTPRequest(method: "GET", url: gateway.baseURL + path, headers: headers))
         return Answer(status: response.status, headers: response.headers, body: response.body)
     }
