@@ -55,6 +55,13 @@ public struct JSONObjectWriter: Sendable {
         bytes.append(UInt8(ascii: "}"))
     }
 
+    /// Adds `"key":` followed by `json`, one JSON value already written (e.g. a document's
+    /// ``utf8``); the caller vouches for it.
+    public mutating func addJSON(_ key: String, _ json: [UInt8]) {
+        member(key)
+        bytes.append(contentsOf: json)
+    }
+
     /// Adds `"key":[...]`, an array of objects.
     public mutating func add(_ key: String, _ objects: [JSONObjectWriter]) {
         member(key)

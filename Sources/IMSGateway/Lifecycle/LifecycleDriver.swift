@@ -36,6 +36,26 @@ final class LifecycleDriver: Sendable {
         /// writes the audit lines. Otherwise (a 504 and a background wait, a request resumed
         /// at start; repeats that join write none) the driver writes them when it ends.
         var starterGotSettled = false
+        /// What each batch's last stored `batch` event (or its state at admission) showed: a
+        /// change of it is stored as a progress event (docs/ARCHITECTURE.md, "Progress events").
+        var reported: [Int: ProgressMark] = [:]
+        /// The last write of the serial chain (progress, final, drain): each waits for the one
+        /// before, so that a batch row never goes back to an older state.
+        var lastWrite: Task<Void, Never>?
+    }
+
+    /// What a `batch` event is stored for: a job id, a new job status word or a new state (a
+    /// poll that changes only the poll count is not).
+    struct ProgressMark: Equatable {
+        var jobID: String?
+        var jobStatus: String?
+        var state: BatchState
+
+        init(_ batch: BatchResult) {
+            jobID = batch.jobID
+            jobStatus = batch.jobStatus
+            state = batch.state
+        }
     }
 
     private let state: Mutex<State>
@@ -53,9 +73,11 @@ final class LifecycleDriver: Sendable {
             }
             return batch
         }
-        self.state = Mutex(State(lifecycle: RequestLifecycle(
+        var initial = State(lifecycle: RequestLifecycle(
             requestID: request.requestID, plan: request.plan, settings: context.settings, started: request.started,
-            backgroundUntil: request.backgroundUntil, batches: batches)))
+            backgroundUntil: request.backgroundUntil, batches: batches))
+        for batch in initial.lifecycle.batches { initial.reported[batch.index] = ProgressMark(batch.result) }
+        self.state = Mutex(initial)
     }
 
     /// The lifecycle as it stands (for tests and `GET`).
@@ -161,6 +183,56 @@ final class LifecycleDriver: Sendable {
             self?.send(.timeReached(now: now))
         }
         for action in actions { perform(action) }
+        storeProgress()
+    }
+
+    // MARK: - Progress events
+
+    /// Stores a `batch` event for every batch whose job id, job status word or state changed
+    /// since its last event, with its row, while the request runs (a settled request's final
+    /// write carries them). Retried for a few seconds, then dropped with a log line: the final
+    /// write stores the batches as they end anyway.
+    private func storeProgress() {
+        let changed = state.withLock { state -> [LifecycleBatch] in
+            guard !state.stopped, state.stored, !state.lifecycle.isSettled, case .running = state.lifecycle.stage else {
+                return []
+            }
+            return Self.unreported(&state)
+        }
+        guard !changed.isEmpty else { return }
+        let records = changed.map { $0.record(date: RequestRegistry.date) }
+        let events = changed.map { RequestEvents.batch($0.result) }
+        chain { [registry, request] in
+            let failure = await registry.retrying(
+                "progress", requestID: request.requestID, until: .now.advanced(by: .seconds(3))
+            ) { [store = registry.store] () async throws(StoreError) in
+                try await store.update(requestID: request.requestID, batches: records, change: nil, events: events)
+            }
+            if failure?.kind == .leaseLost { self.leaseLost() }
+        }
+    }
+
+    /// The batches whose ``ProgressMark`` moved since their last event, marked reported.
+    private static func unreported(_ state: inout State) -> [LifecycleBatch] {
+        var changed: [LifecycleBatch] = []
+        for batch in state.lifecycle.batches {
+            let mark = ProgressMark(batch.result)
+            guard state.reported[batch.index] != mark else { continue }
+            state.reported[batch.index] = mark
+            changed.append(batch)
+        }
+        return changed
+    }
+
+    /// Runs `write` after every write chained before it.
+    private func chain(_ write: @escaping @Sendable () async -> Void) {
+        state.withLock { state in
+            let previous = state.lastWrite
+            state.lastWrite = Task {
+                await previous?.value
+                await write()
+            }
+        }
     }
 
     // MARK: - Actions
@@ -261,13 +333,22 @@ final class LifecycleDriver: Sendable {
     /// Stores a job id: a few quick tries inline, then in the background until the store has
     /// it (the final write carries it too, and a late job-id write never replaces a newer state).
     private func storeJobID(_ index: Int, jobID: String, attempt: Int) {
-        let batch = state.withLock { $0.lifecycle.batches[index] }
+        let batch = state.withLock { state in
+            let batch = state.lifecycle.batches[index]
+            state.reported[index] = ProgressMark(batch.result)
+            return batch
+        }
         var record = batch.record(date: RequestRegistry.date)
         if record.jobID == nil {
             record.jobID = jobID
             record.state = "pending"
         }
-        let event = RequestEvents.submitted(index: index, jobID: jobID, submitAttempts: batch.submitAttempts)
+        var shown = batch.result
+        if shown.jobID == nil {
+            shown.jobID = jobID
+            shown.state = .pending
+        }
+        let event = RequestEvents.batch(shown)
         let write = { [store = registry.store, request] () async throws(StoreError) in
             try await store.recordJobID(
                 jobID, requestID: request.requestID, batchIndex: index, attempt: attempt, batch: record, events: [event])
@@ -289,32 +370,34 @@ final class LifecycleDriver: Sendable {
     /// until it lands (the request stays known here until then).
     private func storeFinal(_ end: RequestState) {
         let now = context.now
-        let (batches, result) = state.withLock { state in
-            (state.lifecycle.batches.map { $0.record(date: RequestRegistry.date) }, state.lifecycle.document(now: now))
+        let (batches, result, ended) = state.withLock { state in
+            (state.lifecycle.batches.map { $0.record(date: RequestRegistry.date) }, state.lifecycle.document(now: now),
+             Self.unreported(&state))
         }
         let change = RequestChange(state: end, at: Date(), elapsedMs: result.elapsedMs, warnings: result.warnings)
-        let events = [RequestEvents.result(result, state: end)]
-        let write = { [store = registry.store, request] () async throws(StoreError) in
-            try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)
-        }
-        Task { [registry, request] in
+        // The batches that changed in this last step, then the result: one transaction.
+        let events = ended.map { RequestEvents.batch($0.result) } + [RequestEvents.result(result, state: end)]
+        chain { [self, registry, request] in
+            let write = { [store = registry.store] () async throws(StoreError) in
+                try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)
+            }
             let grace = ContinuousClock.now.advanced(by: RequestRegistry.finalWriteGrace)
             let failure = await registry.retrying("final", requestID: request.requestID, until: grace, write)
             if let failure, failure.kind == .leaseLost {
                 // The new owner's outcome is the one stored: the callers get it.
-                leaseLost()
+                self.leaseLost()
                 return
             } else if let failure {
-                send(.storeWriteFailed(.final, failure, now: context.now))
+                self.send(.storeWriteFailed(.final, failure, now: self.context.now))
                 if await registry.retrying("final", requestID: request.requestID, until: nil, write)?.kind == .leaseLost {
-                    leaseLost()
+                    self.leaseLost()
                     return
                 }
             } else {
                 #if DEBUG
                 if end == .final { DebugFaultPoint.afterFinalStored.hit() }
                 #endif
-                send(.finalStored(now: context.now))
+                self.send(.finalStored(now: self.context.now))
             }
             registry.forget(self)
         }
@@ -330,7 +413,7 @@ final class LifecycleDriver: Sendable {
             }
         }
         let records = batches.map { $0.record(date: RequestRegistry.date) }
-        Task { [registry, request] in
+        chain { [registry, request] in
             _ = await registry.retrying("running", requestID: request.requestID, until: .now.advanced(by: .seconds(5))) {
                 [store = registry.store] () async throws(StoreError) in
                 try await store.update(requestID: request.requestID, batches: records, change: nil, events: [])

@@ -21,8 +21,9 @@ extension MemberStatusResult {
 }
 
 extension BatchResult {
-    /// The batch's members in sorted key order (``MemberStatusResult/jsonUTF8``).
-    fileprivate var jsonObject: JSONObjectWriter {
+    /// The batch's members in sorted key order (``MemberStatusResult/jsonUTF8``; the data of
+    /// a `batch` event).
+    var jsonObject: JSONObjectWriter {
         var object = JSONObjectWriter()
         object.addIfPresent("begin_time", beginTime)
         object.addIfPresent("end_time", endTime)

@@ -310,6 +310,9 @@ final class RequestRegistry: Sendable {
                 try await write()
                 metrics.storeWrite(operation: operation)
                 health.succeeded()
+                // Event streams of this request on this replica read it again (on a shared
+                // store the notification reaches the other replicas' streams).
+                watchers.changed(requestID)
                 return nil
             } catch {
                 failure = error

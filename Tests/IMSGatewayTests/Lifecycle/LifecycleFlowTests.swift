@@ -18,7 +18,7 @@ struct LifecycleFlowTests {
         .success(Job(status: JobStatus(word), rawStatus: word, jobID: "job-1"))
     }
 
-    @Test("one batch: submit, RUNNING at 1 s, SUCCESS at 2 s; answered 200 at 2 s with 3 write transactions")
+    @Test("one batch: submit, RUNNING at 1 s, SUCCESS at 2 s; answered 200 at 2 s with 4 write transactions (the new status word RUNNING is a progress event)")
     func oneBatchSucceeds() async throws {
         let flow = try LifecycleFlow(
             jobs: { clock in FakeIMSJobs(showJobAnswers: [Self.job("RUNNING"), Self.job("SUCCESS")], now: { clock.now }) },
@@ -51,12 +51,17 @@ struct LifecycleFlowTests {
         let polls = await flow.jobs.showJobs
         #expect(polls.map(\.at) == [t0.advanced(by: .seconds(1)), t0.advanced(by: .seconds(2))])
         #expect(polls.allSatisfy { $0.priority == .poll && $0.deadline == t0.advanced(by: .seconds(30)) })
-        // Admit, job id, final: the final state is stored before the answer.
+        // Admit, job id, RUNNING, final: the final state is stored before the answer.
         let stored = try #require(try await flow.store.request(id: driver.request.requestID))
         #expect(stored.request.state == .final)
         #expect(stored.batches.map(\.state) == ["succeeded"])
         #expect(stored.batches.map(\.jobID) == ["job-1"])
-        try await flow.eventually("job id written") { flow.store.writeTransactions - writesBefore == 3 }
+        try await flow.eventually("job id written") { flow.store.writeTransactions - writesBefore == 4 }
+        let events = try await flow.store.events(requestID: driver.request.requestID, afterID: 0, limit: 10)
+        #expect(events.map(\.kind) == ["admitted", "batch", "batch", "batch", "result"])
+        #expect(events.map(\.id) == [1, 2, 3, 4, 5])
+        #expect(events[2].data.contains(#""job_status":"RUNNING""#))
+        #expect(events[3].data.contains(#""state":"succeeded""#))
     }
 
     @Test("the caller's deadline at 2.5 s: 504 with the job pending; the background wait polls at background priority and stores SUCCESS")

@@ -66,8 +66,9 @@ struct DurableRequestsTests {
             #expect(stored.request.state == .final)
             #expect(stored.attempts.map(\.jobID) == [result.batches[0].jobID])
             let events = try await harness.store.events(requestID: result.requestID, afterID: 0, limit: 10)
-            #expect(events.map(\.kind) == ["admitted", "batch", "result"])
-            #expect(events.map(\.id) == [1, 2, 3])
+            // The batch's end and the result come in the final write.
+            #expect(events.map(\.kind) == ["admitted", "batch", "batch", "result"])
+            #expect(events.map(\.id) == [1, 2, 3, 4])
         }
     }
 

@@ -94,7 +94,9 @@ struct RequestWatchersTests {
         let snapshot = await watchers.read(
             "r1", generation: watchers.generation("r1"), until: .now.advanced(by: .milliseconds(50)), { await stuck.body() })
         #expect(snapshot == nil)
-        #expect(ContinuousClock.now - started < .seconds(5), "loose bound: it did not wait for the read")
+        // The read never ends before `release`: any return is the deadline's. Loose bound: a
+        // loaded 2-core machine ran this timer 11 s late once.
+        #expect(ContinuousClock.now - started < .seconds(60), "it did not give up the read")
         #expect(watchers.readers("r1") == 0)
         stuck.release()
     }
