@@ -12,7 +12,7 @@ enum ConfigSources {
 
     /// Settings that must not come from the configuration file (it is often in a ConfigMap or
     /// under version control).
-    static let secretKeys = ["iam.password", "aksk.secretKey", "store.password"]
+    static let secretKeys = ["iam.password", "aksk.secretKey", "store.password", "browserTokens.secret"]
 
     /// - Parameters:
     ///   - flags: declared options already parsed, by config key (strings).

@@ -31,7 +31,9 @@ extension GatewayConfiguration {
     /// `drain.timeoutSeconds`, `clients.file`, `insecureNoAuth`, `clients.defaultRate`,
     /// `clients.defaultBurst`, `outcomes.maxPerClient`, `outcomes.ttlSeconds`, `outcomes.reapIntervalSeconds`, `store.url`, `store.leaseSeconds`, `store.leaseRenewSeconds`,
     /// `store.password` (secret), `store.passwordFile`, `wait.maxBackgroundSeconds`, `upstream.rate`, `upstream.burst`, `upstream.maxPauseSeconds`,
-    /// `clients.maxPendingRequests`.
+    /// `clients.maxPendingRequests`, `events.keepAliveSeconds`, `events.maxStreamsPerClient`,
+    /// `events.maxStreams`, `cors.allowedOrigins` (comma-separated), `cors.maxAgeSeconds`,
+    /// `browserTokens.secret` (secret), `browserTokens.secretFile`, `browserTokens.maxTtlSeconds`.
     /// - Throws: ``ConfigurationError`` naming the first missing or invalid setting.
     public init(reader: ConfigReader) throws(ConfigurationError) {
         self = try Self.load(from: reader).configuration
@@ -50,6 +52,8 @@ extension GatewayConfiguration {
         "upstream.timeoutMs", "upstream.rate", "upstream.burst", "upstream.maxPauseSeconds", "submit.maxAttempts", "tls.caBundle", "drain.timeoutSeconds", "clients.file",
         "clients.defaultRate", "clients.defaultBurst", "clients.maxPendingRequests", "insecureNoAuth", "outcomes.maxPerClient",
         "outcomes.ttlSeconds", "outcomes.reapIntervalSeconds", "store.url", "store.password", "store.passwordFile", "store.leaseSeconds", "store.leaseRenewSeconds",
+        "events.keepAliveSeconds", "events.maxStreamsPerClient", "events.maxStreams", "cors.allowedOrigins",
+        "cors.maxAgeSeconds", "browserTokens.secret", "browserTokens.secretFile", "browserTokens.maxTtlSeconds",
         "logLevel", "logFormat",
     ]
 
@@ -185,6 +189,21 @@ extension GatewayConfiguration {
             burst: try settings.int("clients.defaultBurst", default: defaultClientRateLimit.burst, range: 1...1_000_000))
         maxPendingRequestsPerClient = try settings.int(
             "clients.maxPendingRequests", default: maxPendingRequestsPerClient, range: 1...1_000_000)
+        eventsKeepAliveSeconds = try settings.int("events.keepAliveSeconds", default: eventsKeepAliveSeconds, range: 1...300)
+        eventsMaxStreamsPerClient = try settings.int(
+            "events.maxStreamsPerClient", default: eventsMaxStreamsPerClient, range: 1...1_000_000)
+        eventsMaxStreams = try settings.int("events.maxStreams", default: eventsMaxStreams, range: 1...1_000_000)
+        if let origins = settings.string("cors.allowedOrigins") {
+            corsAllowedOrigins = try CORSOrigins.parse(origins)
+        }
+        corsMaxAgeSeconds = try settings.int("cors.maxAgeSeconds", default: corsMaxAgeSeconds, range: 0...86_400)
+        browserTokensSecret = try settings.optionalSecret("browserTokens.secret", fileKey: "browserTokens.secretFile")
+        if let secret = browserTokensSecret, secret.utf8.count < 32 {
+            throw ConfigurationError(
+                "setting browserTokens.secret: at least 32 bytes are needed (an HS256 key; e.g. openssl rand -hex 32)")
+        }
+        browserTokensMaxTTLSeconds = try settings.int(
+            "browserTokens.maxTtlSeconds", default: browserTokensMaxTTLSeconds, range: 10...900)
         let insecureNoAuth = try settings.bool("insecureNoAuth", default: false)
         switch (settings.string("clients.file"), insecureNoAuth) {
         case (let path?, false):

@@ -39,6 +39,12 @@ extension GatewayConfiguration {
             ("store.password", storePassword == nil ? "<unset>" : "<redacted>"), ("store.leaseSeconds", "\(storeLeaseSeconds)"),
             ("store.leaseRenewSeconds", "\(storeLeaseRenewSeconds)"), ("outcomes.ttlSeconds", "\(outcomeTTLSeconds)"),
             ("outcomes.reapIntervalSeconds", "\(outcomeReapIntervalSeconds)"),
+            ("events.keepAliveSeconds", "\(eventsKeepAliveSeconds)"), ("events.maxStreamsPerClient", "\(eventsMaxStreamsPerClient)"),
+            ("events.maxStreams", "\(eventsMaxStreams)"),
+            ("cors.allowedOrigins", corsAllowedOrigins.isEmpty ? "<none: CORS off>" : corsAllowedOrigins.joined(separator: ",")),
+            ("cors.maxAgeSeconds", "\(corsMaxAgeSeconds)"),
+            ("browserTokens.secret", browserTokensSecret == nil ? "<unset: POST /browser-tokens off>" : "<redacted>"),
+            ("browserTokens.maxTtlSeconds", "\(browserTokensMaxTTLSeconds)"),
             ("clients.defaultRate", "\(defaultClientRateLimit.rate)"), ("clients.defaultBurst", "\(defaultClientRateLimit.burst)"),
             ("clients.maxPendingRequests", "\(maxPendingRequestsPerClient)"),
         ]

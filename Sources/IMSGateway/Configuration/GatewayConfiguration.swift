@@ -107,6 +107,23 @@ public struct GatewayConfiguration: Sendable {
     /// background once the caller was answered 504, in seconds (`max_background_wait`,
     /// default 3,600).
     public var maxBackgroundWaitSeconds: Int = 3600
+    /// Seconds between two comment lines of an idle event stream (default 15), so that
+    /// proxies do not cut it.
+    public var eventsKeepAliveSeconds: Int = 15
+    /// Most event streams one client holds open at once on this gateway (default 20).
+    public var eventsMaxStreamsPerClient: Int = 20
+    /// Most event streams open at once on this gateway, all clients together (default 1,000).
+    public var eventsMaxStreams: Int = 1000
+    /// The origins whose browser pages may call the gateway (CORS, exact matches such as
+    /// `https://portal.example.com`); empty (the default) turns CORS off.
+    public var corsAllowedOrigins: [String] = []
+    /// How long a browser may keep a preflight's answer, in seconds (default 600).
+    public var corsMaxAgeSeconds: Int = 600
+    /// The HS256 key browser tokens are signed with (`browserTokens.secret`, environment or
+    /// file only; the same on every replica); nil turns `POST /browser-tokens` off.
+    public var browserTokensSecret: String?
+    /// The longest lifetime of a browser token, in seconds (default and most 900).
+    public var browserTokensMaxTTLSeconds: Int = 900
 
     /// Creates a configuration with the defaults for everything but the upstream.
     /// - Parameters:

@@ -25,6 +25,11 @@ final class MemberStatusController: Sendable {
     /// Long polls (`GET .../{request_id}` with `Prefer: wait`) held now, per client: at most
     /// the client's bound on pending requests (`clients.maxPendingRequests`) on this replica.
     let longPolls: ClientSlots
+    /// Event streams open now (`GET .../events` and `POST` with `Accept: text/event-stream`):
+    /// at most `events.maxStreamsPerClient` per client and `events.maxStreams` in all.
+    let streams: ClientSlots
+    /// Writes a request's stored events as Server-Sent Events.
+    let eventStream: EventStream
 
     /// Creates it from its parts (one per stored property). A class, not a struct: a struct
     /// this size was copied into the async frame of every waiting request
@@ -46,6 +51,11 @@ final class MemberStatusController: Sendable {
         self.log = log
         self.upstreamWait = upstreamWait
         longPolls = ClientSlots(total: configuration.maxCallersWaiting)
+        streams = ClientSlots(total: configuration.eventsMaxStreams)
+        eventStream = EventStream(
+            store: registry.store, watchers: registry.watchers, drain: drain,
+            keepAlive: .seconds(configuration.eventsKeepAliveSeconds),
+            notified: { [registry] in !registry.store.isShared || registry.watchers.isListening })
     }
 
     static let idempotencyKeyHeader = HTTPField.Name("Idempotency-Key")!
@@ -59,6 +69,9 @@ final class MemberStatusController: Sendable {
             router.get(RouterPath(route + "/:requestID")) { request, context in
                 try await self.stored(request: request, context: context, route: route)
             }
+            router.get(RouterPath(route + "/:requestID/events")) { request, context in
+                try await self.events(request: request, context: context, route: route)
+            }
         }
     }
 
@@ -71,10 +84,28 @@ final class MemberStatusController: Sendable {
         // The body is read before a caller slot is taken: a client that sends its body slowly
         // must not hold slots of `maxCallersWaiting` that other clients need.
         let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
-        try admit(client: client, requestID: requestID, route: route)
-        defer { drain.finish() }
+        let streaming = EventStream.isAsked(request.headers[.accept])
+        let stream: Bool? = streaming ? try takeStream(client: client, requestID: requestID, route: route) : nil
+        do {
+            try admit(client: client, requestID: requestID, route: route)
+        } catch {
+            if streaming { streams.release(client.name) }
+            throw error
+        }
+        // A stream keeps its caller slot (and its stream slot) until the stream ends.
+        var handedToStream = false
+        defer {
+            if !handedToStream {
+                drain.finish()
+                if stream != nil { streams.release(client.name) }
+            }
+        }
         let begun = try await begin(
             plan, request: request, client: client, requestID: requestID, context: context, route: route, started: started)
+        if streaming, let response = streamed(begun, client: client, requestID: requestID, route: route, context: context) {
+            handedToStream = true
+            return response
+        }
         switch begun.admission {
         case .conflict(let earlierID):
             throw refused(
@@ -134,7 +165,7 @@ final class MemberStatusController: Sendable {
     }
 
     /// A request that passed validation and was entered in the outcome store.
-    private struct Begun {
+    struct Begun {
         var admission: RequestRegistry.Admission
         var wait: WaitPreference
         var deadline: ContinuousClock.Instant
@@ -248,39 +279,9 @@ final class MemberStatusController: Sendable {
     /// when another replica runs it; `Preference-Applied: wait=N` says so. A wait takes a
     /// caller slot (`maxCallersWaiting`) and is cut by a drain like any other.
     private func stored(request: Request, context: GatewayRequestContext, route: String) async throws -> Response {
-        let requestID = context.parameters.get("requestID") ?? ""
         let clientName = context.client?.name ?? "-"
-        let memberStatus: MemberStatus = route == "/accept-images" ? .accepted : .rejected
-        let found: KnownRequest?
-        do throws(StoreError) {
-            found = try await registry.find(client: clientName, memberStatus: memberStatus, requestID: requestID)
-        } catch {
-            var problem = GatewayProblem(
-                ProblemDetails(
-                    slug: "store-unavailable", title: "Store unavailable", status: 503,
-                    detail: "the gateway cannot read its store (\(error.kind.rawValue); the log has the details); ask again shortly",
-                    requestID: context.requestID))
-            problem.headers[ResponseFactory.retryAfterHeader] = "\(Self.storeRetryAfterSeconds)"
-            throw problem
-        }
-        guard let found else {
-            let shown = InputExcerpt.of(requestID)
-            throw GatewayProblem(
-                ProblemDetails(
-                    slug: "not-found", title: "Not Found", status: 404,
-                    detail: "no request \(shown) of this client is stored at \(route) (outcomes are kept \(configuration.outcomeTTLSeconds) s)",
-                    requestID: context.requestID))
-        }
-        // The clients file may have taken the project away since.
+        let found = try await known(context: context, route: route)
         let stored = found.request
-        guard context.client?.allows(projectID: stored.plan.projectID) == true else {
-            metrics.clientAuthFailure(reason: "project_not_allowed")
-            throw GatewayProblem(
-                ProblemDetails(
-                    slug: "project-not-allowed", title: "Project not allowed", status: 403,
-                    detail: "client \(clientName) may no longer use project \(stored.plan.projectID)",
-                    requestID: context.requestID))
-        }
         var result: MemberStatusResult
         var isComplete: Bool
         switch found {
@@ -291,6 +292,7 @@ final class MemberStatusController: Sendable {
             result = stored
             isComplete = state != .running
         }
+
         let wait = WaitPreference(
             PreferHeader(request.headers[values: ResponseFactory.preferHeader]), defaultSeconds: 0,
             maxSeconds: configuration.maxWaitSeconds)
@@ -395,7 +397,7 @@ final class MemberStatusController: Sendable {
     /// A refusal before any upstream call, logged with its status; `retryAfter` (whole
     /// seconds) becomes its `Retry-After` header when given.
     @inline(never)
-    private func refused(
+    func refused(
         _ status: Int, _ slug: String, _ title: String, _ detail: String, _ client: ClientIdentity, _ requestID: String,
         _ route: String, retryAfter: Int? = nil
     ) -> GatewayProblem {

@@ -161,8 +161,14 @@ let testClientKey = "test-client-key-0123456789abcdef"
 let testClients = ClientRegistry(entries: [
     ClientEntry(
         identity: ClientIdentity(name: "tester", projects: .all, rateLimit: ClientRateLimit(rate: 100_000, burst: 100_000)),
-        keys: [testClientKey])
+        keys: [testClientKey]),
+    ClientEntry(
+        identity: ClientIdentity(name: "other", projects: .all, rateLimit: ClientRateLimit(rate: 100_000, burst: 100_000)),
+        keys: [otherClientKey]),
 ])
+
+/// The key of a second client (`other`), for the requests one client must not see of another.
+let otherClientKey = "other-client-key-0123456789abcdef"
 
 /// The member project every harness test uses.
 let testProjectID = "0123456789abcdef0123456789abcdef"

@@ -134,6 +134,46 @@ final class RawHTTPConnection: @unchecked Sendable {
         }
     }
 
+    /// Reads the head of the next answer (status line and fields) and leaves its body in
+    /// the buffer, for a body read as it comes (``nextBytes(timeout:)``): an event stream.
+    /// - Throws: ``Failure`` when the connection closes or `timeout` passes before the head.
+    func readHead(timeout: Duration = .seconds(10)) async throws -> Response {
+        try await onQueue {
+            let deadline = ContinuousClock.now.advanced(by: timeout)
+            let separator: [UInt8] = Array("\r\n\r\n".utf8)
+            while self.received.firstRange(of: separator) == nil {
+                guard try self.receive(until: deadline) else {
+                    throw Failure(description: "no head (\(self.peerClosed ? "connection closed" : "timed out"))")
+                }
+            }
+            let headEnd = self.received.firstRange(of: separator)!
+            let lines = String(decoding: self.received[..<headEnd.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+            let statusLine = lines.first?.split(separator: " ", maxSplits: 2) ?? []
+            guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+                throw Failure(description: "not a status line: \(lines.first ?? "")")
+            }
+            let headers = lines.dropFirst().compactMap { line -> (name: String, value: String)? in
+                guard let colon = line.firstIndex(of: ":") else { return nil }
+                return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            }
+            self.received.removeSubrange(..<headEnd.upperBound)
+            return Response(status: status, version: String(statusLine[0]), headers: headers, body: [])
+        }
+    }
+
+    /// The bytes received since the last call (those left after a head first), waiting up to
+    /// `timeout` for some; empty on timeout; nil once the peer closed and nothing is left.
+    func nextBytes(timeout: Duration) async throws -> [UInt8]? {
+        try await onQueue {
+            if self.received.isEmpty {
+                _ = try self.receive(until: ContinuousClock.now.advanced(by: timeout))
+            }
+            if self.received.isEmpty { return self.peerClosed ? nil : [] }
+            defer { self.received = [] }
+            return self.received
+        }
+    }
+
     /// Bytes received and not parsed as an answer.
     func unparsed() async throws -> [UInt8] {
         try await onQueue { self.received }
