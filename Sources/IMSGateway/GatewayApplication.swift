@@ -113,6 +113,12 @@ public enum GatewayApplication {
         // Metrics outermost: they see every answer, errors already turned into problems.
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: RequestIDMiddleware(logger: logger))
+        // CORS before anything that may refuse: preflights are answered before authentication,
+        // and every answer of a listed origin (problems included) carries its headers.
+        if !configuration.corsAllowedOrigins.isEmpty {
+            router.add(middleware: GatewayCORSMiddleware(
+                origins: configuration.corsAllowedOrigins, maxAgeSeconds: configuration.corsMaxAgeSeconds))
+        }
         router.add(middleware: CanonicalPathMiddleware())
         let registry = RequestRegistry(
             store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), context: lifecycle,
