@@ -129,11 +129,15 @@ public enum GatewayApplication {
                 "CLIENT AUTHENTICATION IS OFF (insecure-no-auth): anyone who reaches this port can accept and reject images in every project; use it on a local machine only")
         }
         let limiter = ClientRateLimiter(clock: ContinuousClock())
+        let browserTokens = configuration.browserTokensSecret.map {
+            BrowserTokens(secret: $0, maxLifetimeSeconds: configuration.browserTokensMaxTTLSeconds)
+        }
         let clientRoutes = router.group()
             .add(middleware: ClientMiddleware(
                 authentication: configuration.clientAuthentication, limiter: limiter,
                 shared: sharedBuckets.map { SharedClientBuckets(buckets: $0, fallback: limiter, replicas: replicas, health: health) },
-                metrics: metrics, log: log))
+                browserTokens: browserTokens, metrics: metrics, log: log))
+        BrowserTokenController(configuration: configuration, tokens: browserTokens, metrics: metrics).addRoutes(to: clientRoutes)
         MemberStatusController(
             configuration: configuration,
             planner: BatchPlanner(

@@ -70,6 +70,11 @@ public final class ClientRegistry: Sendable {
         return current.clients[stored.client]
     }
 
+    /// The client named `name` as loaded now, or nil (removed from the clients file since).
+    public func client(named name: String) -> ClientIdentity? {
+        snapshot.withLock { $0.clients.first { $0.name == name } }
+    }
+
     /// Every client loaded now.
     public var clients: [ClientIdentity] {
         snapshot.withLock { $0.clients }

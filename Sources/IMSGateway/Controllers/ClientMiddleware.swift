@@ -6,12 +6,20 @@ import Hummingbird
 /// `Authorization: Bearer <key>` (401 with `WWW-Authenticate: Bearer` when missing or unknown),
 /// takes one token from its bucket (429 with `Retry-After` when empty) and puts
 /// `RateLimit-Policy` and `RateLimit` on every answer to it, errors included.
+///
+/// A bearer credential that is no client's key and has the shape of a JWT is taken for a
+/// browser token (``BrowserTokens``): accepted only when this gateway signed it and it has not
+/// expired (401 otherwise), only from the page origin it names (403 `origin-not-allowed`), and
+/// only for the projects it names that its client may still use; it counts against its
+/// client's rate limit like the client's own calls.
 struct ClientMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let authentication: ClientAuthentication
     let limiter: ClientRateLimiter<ContinuousClock>
     /// The buckets shared by every replica (a PostgreSQL store); nil: `limiter` alone.
     var shared: SharedClientBuckets? = nil
+    /// Browser tokens, when `browserTokens.secret` is set.
+    var browserTokens: BrowserTokens? = nil
     let metrics: GatewayMetrics
     let log: RequestLog
 
@@ -20,7 +28,7 @@ struct ClientMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let client = try authenticate(request, context: context)
+        let (client, origin) = try await authenticate(request, context: context)
         let rateLimitFields: HTTPFields
         if let shared {
             rateLimitFields = try Self.limited(await shared.admit(client: client.name, limit: client.rateLimit), client, context, metrics, log)
@@ -29,6 +37,7 @@ struct ClientMiddleware: RouterMiddleware {
         }
         var context = context
         context.client = client
+        context.browserTokenOrigin = origin
         do {
             var response = try await next(request, context)
             response.headers.append(contentsOf: rateLimitFields)
@@ -41,27 +50,64 @@ struct ClientMiddleware: RouterMiddleware {
     /// The client of the request.
     /// Out of line, like ``adding(_:to:)``: what they build would otherwise sit in the async frame
     /// that every request keeps while it waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
-    /// - Throws: ``GatewayProblem`` 401 (no or unknown key).
+    /// - Returns: the client, and the page origin when it came with a browser token.
+    /// - Throws: ``GatewayProblem`` 401 (no or unknown key, an invalid or expired browser
+    ///   token), 403 (a browser token from another origin).
     @inline(never)
-    private func authenticate(_ request: Request, context: Context) throws -> ClientIdentity {
-        let client: ClientIdentity
+    private func authenticate(_ request: Request, context: Context) async throws -> (ClientIdentity, String?) {
         switch authentication {
         case .insecureNoAuth(let rateLimit):
-            client = ClientIdentity(name: ClientAuthentication.anonymousClientName, projects: .all, rateLimit: rateLimit)
+            return (ClientIdentity(name: ClientAuthentication.anonymousClientName, projects: .all, rateLimit: rateLimit), nil)
         case .clients(let registry):
             guard let key = Self.bearerKey(request.headers[.authorization]) else {
                 throw unauthorized(
                     reason: "missing", detail: "send the client key as Authorization: Bearer <key>",
                     challenge: Self.realm, request: request, context: context)
             }
-            guard let known = registry.authenticate(bearerKey: key) else {
+            if let known = registry.authenticate(bearerKey: key) { return (known, nil) }
+            guard let browserTokens, BrowserTokens.looksLikeToken(key) else {
                 throw unauthorized(
                     reason: "unknown_key", detail: "the client key is not known to the gateway",
                     challenge: Self.realm + #", error="invalid_token""#, request: request, context: context)
             }
-            client = known
+            return try await browserClient(key, tokens: browserTokens, registry: registry, request: request, context: context)
         }
-        return client
+    }
+
+    /// The client of a browser token, its projects narrowed to the token's.
+    @inline(never)
+    private func browserClient(
+        _ token: String, tokens: BrowserTokens, registry: ClientRegistry, request: Request, context: Context
+    ) async throws -> (ClientIdentity, String?) {
+        let claims: BrowserTokens.Claims
+        switch await tokens.verify(token) {
+        case .success(let verified):
+            claims = verified
+        case .failure(.expired):
+            throw unauthorized(
+                reason: "browser_token_expired", detail: "the browser token has expired; get a new one from the portal's backend",
+                challenge: Self.realm + #", error="invalid_token""#, request: request, context: context)
+        case .failure(.invalid):
+            throw unauthorized(
+                reason: "browser_token_invalid", detail: "the browser token is not valid (malformed, or not signed by this gateway)",
+                challenge: Self.realm + #", error="invalid_token""#, request: request, context: context)
+        }
+        guard let origin = request.headers[.origin], origin == claims.origin else {
+            metrics.clientAuthFailure(reason: "origin_not_allowed")
+            let sent = request.headers[.origin].map { "from origin \(InputExcerpt.of($0))" } ?? "without an Origin"
+            let detail = "this browser token is for pages of \(claims.origin); the request came \(sent)"
+            log.refused(status: 403, detail: detail, client: claims.client, route: context.endpointPath ?? "unknown", requestID: context.requestID)
+            throw GatewayProblem(
+                ProblemDetails(slug: "origin-not-allowed", title: "Origin not allowed", status: 403, detail: detail, requestID: context.requestID))
+        }
+        guard var client = registry.client(named: claims.client) else {
+            throw unauthorized(
+                reason: "browser_token_client_gone", detail: "the browser token's client is no longer known to the gateway",
+                challenge: Self.realm + #", error="invalid_token""#, request: request, context: context)
+        }
+        // Only the token's projects, and of those only what the client may still use.
+        client.projects = .only(Set(claims.projects.filter { client.allows(projectID: $0) }))
+        return (client, origin)
     }
 
     /// The rate limit header fields of an admitted request's answer. Out of line, as above.

@@ -12,6 +12,9 @@ public struct GatewayRequestContext: RequestContext {
     public var correlationID: String = ""
     /// The authenticated client of an accept/reject request; set by the client middleware.
     public var client: ClientIdentity?
+    /// The page origin of the browser token the request came with (docs/ARCHITECTURE.md,
+    /// "Portals"); nil for a client key.
+    public var browserTokenOrigin: String?
 
     /// Creates a context for one request.
     public init(source: Source) {
