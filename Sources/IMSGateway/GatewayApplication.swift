@@ -117,7 +117,7 @@ public enum GatewayApplication {
         // and every answer of a listed origin (problems included) carries its headers.
         if !configuration.corsAllowedOrigins.isEmpty {
             router.add(middleware: GatewayCORSMiddleware(
-                origins: configuration.corsAllowedOrigins, maxAgeSeconds: configuration.corsMaxAgeSeconds))
+                origins: configuration.corsAllowedOrigins, maxAgeSeconds: configuration.corsMaxAgeSeconds, metrics: metrics))
         }
         router.add(middleware: CanonicalPathMiddleware())
         let registry = RequestRegistry(

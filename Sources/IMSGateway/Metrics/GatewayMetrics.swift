@@ -31,6 +31,7 @@ import Prometheus
 /// | `imsgw_requests_taken_over_total` | counter (running requests this replica took over from one whose lease expired or was released) | |
 /// | `imsgw_leases_lost_total` | counter (running requests this replica stopped because another took them over) | |
 /// | `imsgw_store_reachable` | gauge (1 while the store answers; 0 from the first failure of an outage until the next success) | |
+/// | `imsgw_cors_preflights_total` | counter (CORS preflights: `OPTIONS` with an `Origin`) | `origin` (`listed` in `cors.allowedOrigins`, or `unlisted`: answered without `Access-Control-Allow-Origin`) |
 /// | `imsgw_store_listening` | gauge (PostgreSQL: 1 while the change listener is connected; 0 while it reconnects, when followers on this replica read the store every second) | |
 /// | `imsgw_lease_renewal_lag_seconds` | gauge (seconds since this replica last renewed its leases, read at each renewal pass; near `store.leaseSeconds` its requests are taken over) | |
 ///
@@ -111,6 +112,12 @@ public final class GatewayMetrics: Sendable {
     /// Whether the store answers, as the request path last saw it: 1, or 0 during an outage.
     func storeReachable(_ reachable: Bool) {
         CoreMetrics.Gauge(label: "imsgw_store_reachable", factory: factory).record(reachable ? 1 : 0)
+    }
+
+    /// A CORS preflight from a listed origin, or from an unlisted one (refused).
+    func corsPreflight(listed: Bool) {
+        Counter(label: "imsgw_cors_preflights_total", dimensions: [("origin", listed ? "listed" : "unlisted")], factory: factory)
+            .increment()
     }
 
     /// Whether the store's change listener is connected: 1, or 0 while it reconnects.

@@ -30,11 +30,14 @@ struct GatewayCORSMiddleware: RouterMiddleware {
     private let byOrigin: [String: CORSMiddleware<Context>]
     private let unlisted: CORSMiddleware<Context>
     private let exposed: String
+    private let metrics: GatewayMetrics
 
     /// - Parameters:
     ///   - origins: the exact origins allowed (`scheme://host[:port]`).
     ///   - maxAgeSeconds: how long a browser may keep a preflight's answer.
-    init(origins: [String], maxAgeSeconds: Int) {
+    ///   - metrics: where preflights are counted (`imsgw_cors_preflights_total`).
+    init(origins: [String], maxAgeSeconds: Int, metrics: GatewayMetrics) {
+        self.metrics = metrics
         var byOrigin: [String: CORSMiddleware<Context>] = [:]
         for origin in origins {
             byOrigin[origin] = CORSMiddleware(
@@ -49,6 +52,7 @@ struct GatewayCORSMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let origin = request.headers[.origin]
         let listed = origin.flatMap { byOrigin[$0] }
+        if origin != nil, request.method == .options { metrics.corsPreflight(listed: listed != nil) }
         var response: Response
         do {
             response = try await (listed ?? unlisted).handle(request, context: context, next: next)
