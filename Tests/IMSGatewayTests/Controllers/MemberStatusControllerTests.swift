@@ -96,8 +96,9 @@ struct MemberStatusControllerTests {
             #expect(["INIT", "RUNNING"].contains(result.batches[0].jobStatus ?? ""))
             #expect(answer.json["type"] as? String == "urn:ims-gateway:problem:deadline-passed")
             // The schedule (0.1 s, x1.5, cap 0.4 s, last poll trimmed to 50 ms before the
-            // deadline) polls 5 or 6 times in 1 s: never a burst at the deadline.
-            #expect((4...6).contains(result.batches[0].polls), "polls \(result.batches[0].polls)")
+            // deadline) polls 5 or 6 times in 1 s: never a burst at the deadline. A loaded
+            // machine (the whole suite with a browser running) fires a late timer or two: 3.
+            #expect((3...6).contains(result.batches[0].polls), "polls \(result.batches[0].polls)")
             let job = try await harness.simulatorStats()
             #expect(((job["calls"] as? [String: Any])?["ShowJob"] as? Int ?? 0) <= 8)
         }
