@@ -140,7 +140,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("  PORTAL_CLIENT_KEY=$(cat \(keyFile.path)) python3 examples/portal/backend.py --port \(port) --gateway \(gateway)")
         print("portal: then open http://127.0.0.1:\(port)/ and accept, for project \(SimulatorConfiguration.demoProjectID),")
         print("portal: the images \(Self.sharedImages.joined(separator: " ")) (one per line). Ctrl-C stops the demo.")
-        fflush(stdout)
+        fflush(nil)  // every output stream: the process now waits, its lines must show
         await Self.untilInterrupted()
         print("portal: stopped")
     }
