@@ -68,8 +68,34 @@ extension MemberStatusController {
             }
             after = id
         }
-        _ = try takeStream(client: client, requestID: context.requestID, route: route)
         let requestID = found.request.requestID
+        // The request's last event id: a Last-Event-ID past it names no event of this stream;
+        // one at it, of a request that ended, means nothing more will come (204: the WHATWG
+        // rule makes a browser stop reconnecting).
+        let snapshot: StoredRequestSnapshot?
+        do throws(StoreError) {
+            snapshot = try await registry.store.request(id: requestID)
+        } catch {
+            let problem = refused(
+                503, "store-unavailable", "Store unavailable",
+                "the gateway cannot read its store (\(error.kind.rawValue); the log has the details); ask again shortly", client,
+                context.requestID, route, retryAfter: Self.storeRetryAfterSeconds)
+            throw problem
+        }
+        if let snapshot {
+            let last = snapshot.request.eventCounter
+            if after > last {
+                var problem = refused(
+                    400, "invalid-request", "Invalid request", "Last-Event-ID \(after) is past the last event of this request (\(last))",
+                    client, context.requestID, route)
+                problem.problem.errors = [FieldError(field: "Last-Event-ID", detail: "at most \(last), the id of this request's last event")]
+                throw problem
+            }
+            if after == last, snapshot.request.state != .running {
+                return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+            }
+        }
+        _ = try takeStream(client: client, requestID: context.requestID, route: route)
         let (eventStream, streams, resumeAfter) = (eventStream, streams, after)
         return Response(
             status: .ok, headers: EventStream.headers,

@@ -21,14 +21,18 @@ enum GatewayRoutes {
     /// for a path the gateway does not serve.
     static func route(for path: some StringProtocol) -> Route? {
         switch path {
-        case "/accept-images", "/reject-images":
+        case "/accept-images", "/reject-images", "/browser-tokens":
             return Route(pattern: String(path), allow: "POST")
         case "/healthz", "/readyz", "/metrics":
             return Route(pattern: String(path), allow: "GET, HEAD")
         default:
             for prefix in ["/accept-images/", "/reject-images/"] where path.hasPrefix(prefix) {
-                let rest = path.dropFirst(prefix.count)
-                return !rest.isEmpty && !rest.contains("/") ? Route(pattern: prefix + "{requestID}", allow: "GET, HEAD") : nil
+                let rest = path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+                if rest.count == 1, !rest[0].isEmpty { return Route(pattern: prefix + "{requestID}", allow: "GET, HEAD") }
+                if rest.count == 2, !rest[0].isEmpty, rest[1] == "events" {
+                    return Route(pattern: prefix + "{requestID}/events", allow: "GET, HEAD")
+                }
+                return nil
             }
             return nil
         }

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import IMSClient
 import IMSGateway
@@ -122,6 +123,31 @@ struct EventStreamTests {
             let invalid = try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", "abc")])
             #expect(invalid.status == 400)
             #expect((invalid.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "Last-Event-ID")
+        }
+    }
+
+    @Test("Last-Event-ID past the request's last event is 400; at the last event of an ended request, 204 (nothing more will come); other methods on the events URL and on /browser-tokens are 405 with Allow")
+    func edges() async throws {
+        let images = testImages(1)
+        try await withGateway(shared: images, jobDuration: .milliseconds(200)) { harness in
+            let stream = try await Self.postStream(harness, images: images, wait: 30)
+            let events = try await stream.rest()
+            let result = try #require(events.last)
+            #expect(result.type == "result")
+            let requestID = try #require((result.json["document"] as? [String: Any])?["request_id"] as? String)
+            let path = "/accept-images/\(requestID)/events"
+            let past = try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", "\(Int(result.lastEventID)! + 1)")])
+            #expect(past.status == 400)
+            #expect(try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", "9223372036854775807")]).status == 400)
+            let done = try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", result.lastEventID)])
+            #expect(done.status == 204)
+            for (method, target, allow) in [("DELETE", path, "GET, HEAD"), ("PUT", "/browser-tokens", "POST")] {
+                let answer = try await harness.http.execute(CurlHTTPRequest(
+                    method: method, url: harness.gateway.baseURL + target,
+                    headers: [(name: "Authorization", value: "Bearer \(testClientKey)")]))
+                #expect(answer.status == 405, "\(method) \(target)")
+                #expect(answer.header("Allow") == allow, "\(method) \(target)")
+            }
         }
     }
 }
