@@ -112,13 +112,14 @@ public enum GatewayApplication {
         let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
         // Metrics outermost: they see every answer, errors already turned into problems.
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(middleware: RequestIDMiddleware(logger: logger))
-        // CORS before anything that may refuse: preflights are answered before authentication,
-        // and every answer of a listed origin (problems included) carries its headers.
+        // CORS around everything that may refuse: preflights are answered before authentication,
+        // and every answer of a listed origin (problems included, made by the request-id
+        // middleware inside it) carries its headers.
         if !configuration.corsAllowedOrigins.isEmpty {
             router.add(middleware: GatewayCORSMiddleware(
                 origins: configuration.corsAllowedOrigins, maxAgeSeconds: configuration.corsMaxAgeSeconds, metrics: metrics))
         }
+        router.add(middleware: RequestIDMiddleware(logger: logger))
         router.add(middleware: CanonicalPathMiddleware())
         let registry = RequestRegistry(
             store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), context: lifecycle,

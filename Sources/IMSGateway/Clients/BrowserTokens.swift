@@ -78,6 +78,9 @@ final class BrowserTokens: Sendable {
     /// The claims of `token` when this gateway's key signed it and it has not expired at `now`.
     func verify(_ token: String, now: Date = Date()) async -> Result<Claims, Refusal> {
         await ready.value
+        // One spelling only: unpadded base64url parts, and the header this gateway writes
+        // (HS256; jwt-kit picks the key by `kid` and does not hold `alg` to it).
+        guard !token.contains("="), Self.headerAlgorithm(token) == "HS256" else { return .failure(.invalid) }
         let claims: Claims
         do {
             claims = try await keys.verify(token, as: Claims.self)
@@ -85,8 +88,25 @@ final class BrowserTokens: Sendable {
             return .failure(.invalid)
         }
         let lifetime = claims.exp.value.timeIntervalSince(claims.iat.value)
+        // Issued in the future (more than the clock skew replicas may have): not a token this
+        // gateway made; it would outlive its lifetime.
+        guard claims.iat.value <= now.addingTimeInterval(Self.clockSkewSeconds) else { return .failure(.invalid) }
         guard now < claims.exp.value, lifetime <= TimeInterval(maxLifetimeSeconds) else { return .failure(.expired) }
         return .success(claims)
+    }
+
+    /// How far a replica's clock may be ahead of another's, in seconds.
+    static let clockSkewSeconds: TimeInterval = 60
+
+    /// The `alg` of a compact JWT's header, or nil when the header is not base64url JSON.
+    static func headerAlgorithm(_ token: String) -> String? {
+        guard let part = token.split(separator: ".", maxSplits: 1).first else { return nil }
+        var base64 = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64),
+            let header = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return nil }
+        return header["alg"] as? String
     }
 
     /// Whether a bearer credential has the shape of a JWT (three base64url parts, the first a

@@ -193,8 +193,8 @@ extension GatewayConfiguration {
         eventsMaxStreamsPerClient = try settings.int(
             "events.maxStreamsPerClient", default: eventsMaxStreamsPerClient, range: 1...1_000_000)
         eventsMaxStreams = try settings.int("events.maxStreams", default: eventsMaxStreams, range: 1...1_000_000)
-        if let origins = settings.string("cors.allowedOrigins") {
-            corsAllowedOrigins = try CORSOrigins.parse(origins)
+        if let origins = settings.stringList("cors.allowedOrigins") {
+            corsAllowedOrigins = try CORSOrigins.parse(origins.joined(separator: ","))
         }
         corsMaxAgeSeconds = try settings.int("cors.maxAgeSeconds", default: corsMaxAgeSeconds, range: 0...86_400)
         browserTokensSecret = try settings.optionalSecret("browserTokens.secret", fileKey: "browserTokens.secretFile")
@@ -240,6 +240,17 @@ final class SettingsReader {
         guard let value = reader.string(forKey: ConfigKey(key)) else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// A setting given as one comma-separated string (an environment variable) or as a list
+    /// (a YAML or JSON array; a flag whose value has commas, which the command-line source
+    /// reads as one).
+    func stringList(_ key: String) -> [String]? {
+        usedKeys.insert(key)
+        if let list = reader.stringArray(forKey: ConfigKey(key)), !list.isEmpty, list.count > 1 || list.first?.contains(",") == false {
+            return list
+        }
+        return string(key).map { [$0] }
     }
 
     func required(_ key: String) throws(ConfigurationError) -> String {

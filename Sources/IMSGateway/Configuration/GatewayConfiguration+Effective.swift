@@ -57,3 +57,16 @@ extension GatewayConfiguration {
         return settings
     }
 }
+
+/// A configuration described by its effective settings, secrets redacted: whatever logs or
+/// prints one (ServiceLifecycle logs its services at debug level) never shows a password or
+/// a key.
+extension GatewayConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "GatewayConfiguration(" + effectiveSettings().map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror { Mirror(self, children: ["settings": description], displayStyle: .struct) }
+}

@@ -58,20 +58,21 @@ extension MemberStatusController {
         let found = try await known(context: context, route: route)
         let client = context.client ?? ClientIdentity(name: "-", projects: .only([]), rateLimit: .init(rate: 1, burst: 1))
         var after: Int64 = 0
-        if let header = request.headers[Self.lastEventIDHeader]?.trimmingCharacters(in: .whitespaces), !header.isEmpty {
-            guard let id = Int64(header), id >= 0 else {
+        if let header = request.headers[Self.lastEventIDHeader]?.trimmingCharacters(in: CharacterSet(charactersIn: " \t")), !header.isEmpty {
+            // 1 to 18 ASCII digits (an event id; Int64 holds them all), as openapi.yaml says.
+            guard header.utf8.count <= 18, header.utf8.allSatisfy({ (48...57).contains($0) }), let id = Int64(header) else {
                 var problem = refused(
                     400, "invalid-request", "Invalid request", "Last-Event-ID \(InputExcerpt.of(header)) is not an event id",
                     client, context.requestID, route)
-                problem.problem.errors = [FieldError(field: "Last-Event-ID", detail: "must be the id of an event of this stream (a whole number)")]
+                problem.problem.errors = [FieldError(field: "Last-Event-ID", detail: "must be the id of an event of this stream (a whole number of at most 18 digits)")]
                 throw problem
             }
             after = id
         }
         let requestID = found.request.requestID
-        // The request's last event id: a Last-Event-ID past it names no event of this stream;
-        // one at it, of a request that ended, means nothing more will come (204: the WHATWG
-        // rule makes a browser stop reconnecting).
+        // A Last-Event-ID at or past the last event of a request that ended: nothing more will
+        // come (204: the WHATWG rule makes a browser stop reconnecting). Of a running request,
+        // the stream waits for the events after it, as asked.
         let snapshot: StoredRequestSnapshot?
         do throws(StoreError) {
             snapshot = try await registry.store.request(id: requestID)
@@ -82,18 +83,8 @@ extension MemberStatusController {
                 context.requestID, route, retryAfter: Self.storeRetryAfterSeconds)
             throw problem
         }
-        if let snapshot {
-            let last = snapshot.request.eventCounter
-            if after > last {
-                var problem = refused(
-                    400, "invalid-request", "Invalid request", "Last-Event-ID \(after) is past the last event of this request (\(last))",
-                    client, context.requestID, route)
-                problem.problem.errors = [FieldError(field: "Last-Event-ID", detail: "at most \(last), the id of this request's last event")]
-                throw problem
-            }
-            if after == last, snapshot.request.state != .running {
-                return Response(status: .noContent, headers: [.cacheControl: "no-store"])
-            }
+        if let snapshot, after >= snapshot.request.eventCounter, snapshot.request.state != .running {
+            return Response(status: .noContent, headers: [.cacheControl: "no-store"])
         }
         _ = try takeStream(client: client, requestID: context.requestID, route: route)
         let (eventStream, streams, resumeAfter) = (eventStream, streams, after)
@@ -183,12 +174,18 @@ extension MemberStatusController {
                     log.answered(
                         answer.result, status: answer.result.httpStatus, client: client.name, route: route, source: source,
                         requestID: requestID, correlationID: context.correlationID)
-                case .closed:
-                    waiter?.cancel()
-                case .result, .drained, .storeFailed:
-                    break
+                case .result, .closed, .drained, .storeFailed:
+                    // The request line and the audit lines of the batches, as a synchronous
+                    // caller's answer writes them: the end's document once the caller got it
+                    // (at once after the result is stored), else the document as it stands.
+                    if end != .result { waiter?.cancel() }
+                    if let answer = await waiter?.value {
+                        log.answered(
+                            answer.result, status: answer.result.httpStatus, client: client.name, route: route, source: source,
+                            requestID: requestID, correlationID: context.correlationID)
+                    }
                 }
-                try await writer.finish(nil)
+                try? await writer.finish(nil)
             })
     }
 }

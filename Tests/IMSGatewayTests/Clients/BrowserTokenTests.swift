@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import IMSClient
 import IMSSimulator
 import Testing
 
@@ -137,6 +138,35 @@ struct BrowserTokenTests {
             let over = try await Self.accept(harness, token: token, origin: Self.portal, images: images)
             #expect(over.status == 429)
             #expect(try await harness.post("/browser-tokens", json: ["origin": Self.portal, "projects": [testProjectID]]).status == 429)
+        }
+    }
+
+    @Test("one spelling only: a padded part, a header other than HS256, or an iat in the future is refused; the secret never shows in the configuration's description")
+    func strictTokens() async throws {
+        let tokens = BrowserTokens(secret: Self.secret, maxLifetimeSeconds: 900)
+        let good = try await tokens.issue(client: "tester", origin: Self.portal, projects: [testProjectID], lifetimeSeconds: 60).token
+        guard case .success = await tokens.verify(good) else {
+            Issue.record("a good token was refused")
+            return
+        }
+        #expect(await tokens.verify(good + "=") == .failure(.invalid))
+        #expect(BrowserTokens.headerAlgorithm(good) == "HS256")
+        // {"alg":"HS512","typ":"JWT"}
+        #expect(BrowserTokens.headerAlgorithm("eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.e30.x") == "HS512")
+        let ahead = try await tokens.issue(
+            client: "tester", origin: Self.portal, projects: [testProjectID], lifetimeSeconds: 600,
+            now: Date().addingTimeInterval(3600)).token
+        #expect(await tokens.verify(ahead) == .failure(.invalid), "issued an hour from now: it would outlive its lifetime")
+
+        var configuration = GatewayConfiguration(
+            imsBaseURL: "http://127.0.0.1:1", iamBaseURL: "http://127.0.0.1:1",
+            credentials: .password(.init(domainName: "d", userName: "u", password: "iam-password-secret")))
+        configuration.browserTokensSecret = Self.secret
+        configuration.storePassword = "store-password-secret"
+        for text in [String(describing: configuration), String(reflecting: configuration), "\(Mirror(reflecting: configuration).children.map(\.value))"] {
+            for secret in [Self.secret, "store-password-secret", "iam-password-secret"] {
+                #expect(!text.contains(secret), "\(secret) in \(text.prefix(200))")
+            }
         }
     }
 }

@@ -34,7 +34,10 @@ struct EventStreamTests {
     @Test("POST with Accept: text/event-stream: 200 text/event-stream at once, admitted first with the events URL, every batch's job id before the end, then result with status 200 and the final document; ids 1, 2, 3... in order")
     func postStreamsToResult() async throws {
         let images = testImages(5)
-        try await withGateway(shared: images, jobDuration: .milliseconds(800), adjust: { $0.maxImagesPerJob = 2 }) { harness in
+        let capture = LogCapture()
+        try await withGateway(
+            shared: images, jobDuration: .milliseconds(800), logger: capture.logger(), adjust: { $0.maxImagesPerJob = 2 }
+        ) { harness in
             let stream = try await Self.postStream(harness, images: images, wait: 30)
             #expect(stream.head.status == 200)
             #expect(stream.head.header("Content-Type") == "text/event-stream")
@@ -60,6 +63,9 @@ struct EventStreamTests {
             // Every batch showed its job id in a batch event before the result.
             let shown = Set(events.dropLast().filter { $0.type == "batch" }.compactMap { $0.json["job_id"] as? String })
             #expect(shown == Set(jobIDs))
+            // The audit trail of a streamed request is the synchronous one: a line per batch.
+            let audit = try await Self.eventually { capture.text.split(separator: "\n").filter { $0.contains("audit=true") && $0.contains(requestID) }.count == 3 }
+            #expect(audit, "no audit lines for \(requestID)")
             // The same events, from the store, for a GET after the end; Last-Event-ID resumes after it.
             let again = try await Self.getStream(harness, "/accept-images/\(requestID)/events")
             #expect(again.head.status == 200)
@@ -126,7 +132,7 @@ struct EventStreamTests {
         }
     }
 
-    @Test("Last-Event-ID past the request's last event is 400; at the last event of an ended request, 204 (nothing more will come); other methods on the events URL and on /browser-tokens are 405 with Allow")
+    @Test("Last-Event-ID at or past the last event of an ended request: 204 (nothing more will come); other methods on the events URL and on /browser-tokens are 405 with Allow")
     func edges() async throws {
         let images = testImages(1)
         try await withGateway(shared: images, jobDuration: .milliseconds(200)) { harness in
@@ -137,8 +143,10 @@ struct EventStreamTests {
             let requestID = try #require((result.json["document"] as? [String: Any])?["request_id"] as? String)
             let path = "/accept-images/\(requestID)/events"
             let past = try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", "\(Int(result.lastEventID)! + 1)")])
-            #expect(past.status == 400)
+            #expect(past.status == 204)
+            #expect(try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", "999999999999999999")]).status == 204)
             #expect(try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", "9223372036854775807")]).status == 400)
+            #expect(try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", "+1")]).status == 400)
             let done = try await harness.get(path, key: testClientKey, headers: [("Last-Event-ID", result.lastEventID)])
             #expect(done.status == 204)
             for (method, target, allow) in [("DELETE", path, "GET, HEAD"), ("PUT", "/browser-tokens", "POST")] {
@@ -149,5 +157,14 @@ struct EventStreamTests {
                 #expect(answer.header("Allow") == allow, "\(method) \(target)")
             }
         }
+    }
+
+    /// Polls `condition` every 20 ms for up to 5 s (the log line comes right after the stream ends).
+    static func eventually(_ condition: () -> Bool) async throws -> Bool {
+        for _ in 0..<250 {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
     }
 }

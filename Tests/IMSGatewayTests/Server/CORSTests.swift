@@ -86,4 +86,20 @@ struct CORSTests {
             #expect(preflight.header("Access-Control-Allow-Methods") == nil)
         }
     }
+
+    @Test("with CORS on, a wrong method is still 405 with Allow and an unknown path a 404 problem, both with the CORS headers of a listed origin")
+    func routingErrorsKeepTheirShape() async throws {
+        try await withGateway(shared: [], adjust: { $0.corsAllowedOrigins = [Self.portal] }) { harness in
+            let wrong = try await Self.send(
+                harness, "DELETE", "/accept-images", headers: [("Origin", Self.portal), ("Authorization", "Bearer \(testClientKey)")])
+            #expect(wrong.status == 405)
+            #expect(wrong.header("Allow") == "POST")
+            #expect(wrong.header("Content-Type") == "application/problem+json")
+            #expect(wrong.header("Access-Control-Allow-Origin") == Self.portal)
+            let unknown = try await Self.send(harness, "GET", "/nope", headers: [("Origin", Self.portal)])
+            #expect(unknown.status == 404)
+            #expect(unknown.header("Content-Type") == "application/problem+json")
+            #expect(unknown.header("X-Request-Id") != nil)
+        }
+    }
 }
