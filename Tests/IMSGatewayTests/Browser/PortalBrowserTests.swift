@@ -79,6 +79,19 @@ struct PortalBrowserTests {
         try await body("http://127.0.0.1:\(portalPort)", gatewayBase, http)
     }
 
+    /// The page's `data-phase` once it is `done` or `error` (read every 200 ms), or as it is
+    /// when `limit` passes.
+    static func endPhase(_ browser: WebDriverSession, within limit: Duration) async throws -> String {
+        var phase = ""
+        let end = ContinuousClock.now.advanced(by: limit)
+        while ContinuousClock.now < end {
+            phase = try await browser.run("return document.body.dataset.phase;") as? String ?? ""
+            if phase == "done" || phase == "error" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return phase
+    }
+
     /// 50 distinct image ids.
     static let images = (0..<50).map { String(format: "%08x-1bc3-4c3f-893e-%012x", 0xd164b5df + $0, 0x3e471fd16e64 + $0) }
 
@@ -100,13 +113,7 @@ struct PortalBrowserTests {
                     start();
                     return true;
                     """, [Self.projectID, Self.images.joined(separator: "\n")])
-                var phase = ""
-                let end = ContinuousClock.now.advanced(by: .seconds(90))
-                while ContinuousClock.now < end {
-                    phase = try await browser.run("return document.body.dataset.phase;") as? String ?? ""
-                    if phase == "done" || phase == "error" { break }
-                    try await Task.sleep(for: .milliseconds(200))
-                }
+                let phase = try await Self.endPhase(browser, within: .seconds(90))
                 try? FileManager.default.createDirectory(
                     at: Self.screenshot.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try? (try await browser.screenshot()).write(to: Self.screenshot)
@@ -155,14 +162,7 @@ struct PortalBrowserTests {
                     document.getElementById('accept').click();
                     return true;
                     """, [Self.projectID, Self.images.prefix(5).joined(separator: "\n")])
-                var phase = ""
-                let end = ContinuousClock.now.advanced(by: .seconds(30))
-                while ContinuousClock.now < end {
-                    phase = try await browser.run("return document.body.dataset.phase;") as? String ?? ""
-                    if phase == "error" || phase == "done" { break }
-                    try await Task.sleep(for: .milliseconds(200))
-                }
-                #expect(phase == "error")
+                #expect(try await Self.endPhase(browser, within: .seconds(30)) == "error")
             } catch {
                 await browser.close()
                 throw error

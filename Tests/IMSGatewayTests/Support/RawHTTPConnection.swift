@@ -147,17 +147,9 @@ final class RawHTTPConnection: @unchecked Sendable {
                 }
             }
             let headEnd = self.received.firstRange(of: separator)!
-            let lines = String(decoding: self.received[..<headEnd.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
-            let statusLine = lines.first?.split(separator: " ", maxSplits: 2) ?? []
-            guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
-                throw Failure(description: "not a status line: \(lines.first ?? "")")
-            }
-            let headers = lines.dropFirst().compactMap { line -> (name: String, value: String)? in
-                guard let colon = line.firstIndex(of: ":") else { return nil }
-                return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
-            }
+            let head = try Self.head(self.received[..<headEnd.lowerBound])
             self.received.removeSubrange(..<headEnd.upperBound)
-            return Response(status: status, version: String(statusLine[0]), headers: headers, body: [])
+            return Response(status: head.status, version: head.version, headers: head.headers, body: [])
         }
     }
 
@@ -203,15 +195,7 @@ final class RawHTTPConnection: @unchecked Sendable {
     private func parseResponse(toHead: Bool) throws -> Response? {
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
         guard let headEnd = received.firstRange(of: separator) else { return nil }
-        let lines = String(decoding: received[..<headEnd.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
-        let statusLine = lines.first?.split(separator: " ", maxSplits: 2) ?? []
-        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
-            throw Failure(description: "not a status line: \(lines.first ?? "")")
-        }
-        let headers = lines.dropFirst().compactMap { line -> (name: String, value: String)? in
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
-        }
+        let (status, version, headers) = try Self.head(received[..<headEnd.lowerBound])
         let bodyStart = headEnd.upperBound
         let length: Int
         if toHead || status < 200 || status == 204 || status == 304 {
@@ -226,7 +210,23 @@ final class RawHTTPConnection: @unchecked Sendable {
         guard received.count - bodyStart >= length else { return nil }
         let body = Array(received[bodyStart..<(bodyStart + length)])
         received.removeSubrange(..<(bodyStart + length))
-        return Response(status: status, version: String(statusLine[0]), headers: headers, body: body)
+        return Response(status: status, version: version, headers: headers, body: body)
+    }
+
+    /// The status line and fields of a head (without its blank line).
+    private static func head(
+        _ bytes: ArraySlice<UInt8>
+    ) throws -> (status: Int, version: String, headers: [(name: String, value: String)]) {
+        let lines = String(decoding: bytes, as: UTF8.self).components(separatedBy: "\r\n")
+        let statusLine = lines.first?.split(separator: " ", maxSplits: 2) ?? []
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+            throw Failure(description: "not a status line: \(lines.first ?? "")")
+        }
+        let headers = lines.dropFirst().compactMap { line -> (name: String, value: String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        return (status, String(statusLine[0]), headers)
     }
 
     private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
