@@ -87,19 +87,24 @@ struct LifecycleBatch: Sendable, Equatable {
             && lhs.submitNotBefore == rhs.submitNotBefore && lhs.retryAfter == rhs.retryAfter
     }
 
+    /// The batch's `state` in the answer document (``result``), without building the rest.
+    var resultState: BatchState {
+        switch phase {
+        case .queued, .submitting: return .queued
+        case .pending: return .pending
+        case .succeeded: return .succeeded
+        case .failed: return .failed
+        case .submitFailed: return .submitFailed
+        case .notSubmitted: return .notSubmitted
+        }
+    }
+
     /// The batch as the answer shows it (docs/ARCHITECTURE.md, "The answer document"):
     /// `queued` while not yet submitted (also while an attempt is in flight), `pending` once
     /// its job runs.
     var result: BatchResult {
         var result = BatchResult(index: index, images: images)
-        switch phase {
-        case .queued, .submitting: result.state = .queued
-        case .pending: result.state = .pending
-        case .succeeded: result.state = .succeeded
-        case .failed: result.state = .failed
-        case .submitFailed: result.state = .submitFailed
-        case .notSubmitted: result.state = .notSubmitted
-        }
+        result.state = resultState
         result.jobID = jobID
         result.jobStatus = job?.rawStatus
         result.beginTime = job?.beginTime

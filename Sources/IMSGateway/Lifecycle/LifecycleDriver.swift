@@ -51,10 +51,12 @@ final class LifecycleDriver: Sendable {
         var jobStatus: String?
         var state: BatchState
 
-        init(_ batch: BatchResult) {
+        /// Read from the batch itself: this runs for every batch at each event of a request,
+        /// so it builds no ``BatchResult``.
+        init(_ batch: LifecycleBatch) {
             jobID = batch.jobID
-            jobStatus = batch.jobStatus
-            state = batch.state
+            jobStatus = batch.job?.rawStatus
+            state = batch.resultState
         }
     }
 
@@ -76,7 +78,7 @@ final class LifecycleDriver: Sendable {
         var initial = State(lifecycle: RequestLifecycle(
             requestID: request.requestID, plan: request.plan, settings: context.settings, started: request.started,
             backgroundUntil: request.backgroundUntil, batches: batches))
-        for batch in initial.lifecycle.batches { initial.reported[batch.index] = ProgressMark(batch.result) }
+        for batch in initial.lifecycle.batches { initial.reported[batch.index] = ProgressMark(batch) }
         self.state = Mutex(initial)
     }
 
@@ -216,7 +218,7 @@ final class LifecycleDriver: Sendable {
     private static func unreported(_ state: inout State) -> [LifecycleBatch] {
         var changed: [LifecycleBatch] = []
         for batch in state.lifecycle.batches {
-            let mark = ProgressMark(batch.result)
+            let mark = ProgressMark(batch)
             guard state.reported[batch.index] != mark else { continue }
             state.reported[batch.index] = mark
             changed.append(batch)
@@ -335,7 +337,7 @@ final class LifecycleDriver: Sendable {
     private func storeJobID(_ index: Int, jobID: String, attempt: Int) {
         let batch = state.withLock { state in
             let batch = state.lifecycle.batches[index]
-            state.reported[index] = ProgressMark(batch.result)
+            state.reported[index] = ProgressMark(batch)
             return batch
         }
         var record = batch.record(date: RequestRegistry.date)
