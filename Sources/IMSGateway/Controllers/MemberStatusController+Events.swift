@@ -72,21 +72,29 @@ extension MemberStatusController {
         let requestID = found.request.requestID
         // A Last-Event-ID at or past the last event of a request that ended: nothing more will
         // come (204: the WHATWG rule makes a browser stop reconnecting). Of a running request,
-        // the stream waits for the events after it, as asked.
-        let snapshot: StoredRequestSnapshot?
-        do throws(StoreError) {
-            snapshot = try await registry.store.request(id: requestID)
-        } catch {
-            let problem = refused(
-                503, "store-unavailable", "Store unavailable",
-                "the gateway cannot read its store (\(error.kind.rawValue); the log has the details); ask again shortly", client,
-                context.requestID, route, retryAfter: Self.storeRetryAfterSeconds)
-            throw problem
+        // the stream waits for the events after it, as asked. The event counter is read only
+        // for a resumed stream of a request that has ended or is settling here (one more read
+        // of its row); a request running goes straight to its stream.
+        let ended: Bool
+        switch found {
+        case .ended(_, _, let state): ended = state != .running
+        case .running(let driver): ended = driver.isSettled
+        }
+        var snapshot: StoredRequestSnapshot?
+        if after > 0, ended {
+            do throws(StoreError) {
+                snapshot = try await registry.store.request(id: requestID)
+            } catch {
+                throw refused(
+                    503, "store-unavailable", "Store unavailable",
+                    "the gateway cannot read its store (\(error.kind.rawValue); the log has the details); ask again shortly",
+                    client, context.requestID, route, retryAfter: Self.storeRetryAfterSeconds)
+            }
         }
         if let snapshot, after >= snapshot.request.eventCounter, snapshot.request.state != .running {
             return Response(status: .noContent, headers: [.cacheControl: "no-store"])
         }
-        _ = try takeStream(client: client, requestID: context.requestID, route: route)
+        try takeStream(client: client, requestID: context.requestID, route: route)
         let (eventStream, streams, resumeAfter) = (eventStream, streams, after)
         return Response(
             status: .ok, headers: EventStream.headers,
@@ -97,14 +105,13 @@ extension MemberStatusController {
             })
     }
 
-    /// Takes a stream slot for `client`.
-    /// - Returns: true (the slot is held; release it with `streams.release`).
+    /// Takes a stream slot for `client`; give it back with `streams.release`.
     /// - Throws: ``GatewayProblem`` 429 `too-many-streams` (the client's bound) or 503
     ///   `too-many-streams` (the gateway's), with `Retry-After`.
-    func takeStream(client: ClientIdentity, requestID: String, route: String) throws -> Bool {
+    func takeStream(client: ClientIdentity, requestID: String, route: String) throws {
         switch streams.take(client.name, perClient: configuration.eventsMaxStreamsPerClient) {
         case .taken:
-            return true
+            return
         case .clientFull(let limit):
             throw refused(
                 429, "too-many-streams", "Too many event streams",

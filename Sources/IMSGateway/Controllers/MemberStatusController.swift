@@ -85,7 +85,7 @@ final class MemberStatusController: Sendable {
         // must not hold slots of `maxCallersWaiting` that other clients need.
         let plan = try await validated(request, memberStatus: memberStatus, client: client, requestID: requestID, route: route)
         let streaming = EventStream.isAsked(request.headers[.accept])
-        let stream: Bool? = streaming ? try takeStream(client: client, requestID: requestID, route: route) : nil
+        if streaming { try takeStream(client: client, requestID: requestID, route: route) }
         do {
             try admit(client: client, requestID: requestID, route: route)
         } catch {
@@ -97,7 +97,7 @@ final class MemberStatusController: Sendable {
         defer {
             if !handedToStream {
                 drain.finish()
-                if stream != nil { streams.release(client.name) }
+                if streaming { streams.release(client.name) }
             }
         }
         let begun = try await begin(
@@ -292,7 +292,6 @@ final class MemberStatusController: Sendable {
             result = stored
             isComplete = state != .running
         }
-
         let wait = WaitPreference(
             PreferHeader(request.headers[values: ResponseFactory.preferHeader]), defaultSeconds: 0,
             maxSeconds: configuration.maxWaitSeconds)
