@@ -78,6 +78,74 @@ final class MemberStatusController: Sendable {
     private func handle(
         _ request: Request, context: GatewayRequestContext, memberStatus: MemberStatus, route: String
     ) async throws -> Response {
+        // Every step up to the wait runs in a task of its own: this frame, which a caller keeps
+        // for as long as it waits, holds only what the wait needs (``inTaskOfItsOwn(_:)``).
+        let step = try await Self.inTaskOfItsOwn {
+            try await self.admitted(request, context: context, memberStatus: memberStatus, route: route)
+        }
+        guard case .waits(let waiting) = step else {
+            if case .answered(let response) = step { return response }
+            preconditionFailure("a step either answers or waits")
+        }
+        defer { finished(waiting) }
+        let answer = await waiting.wait(registry: registry)
+        return respond(answer, to: waiting)
+    }
+
+    /// What ``admitted(_:context:memberStatus:route:)`` leaves to the request's own task.
+    enum Step: Sendable {
+        /// Answered without waiting (a refusal is thrown instead).
+        case answered(Response)
+        /// The caller waits, then gets ``respond(_:to:)``.
+        case waits(Waiting)
+    }
+
+    /// An admitted request whose caller waits: on what, and how its answer is made.
+    struct Waiting: Sendable {
+        enum On: Sendable {
+            /// The request this one started (`starting`), or an earlier one running here.
+            case driver(LifecycleDriver, starting: Bool)
+            /// An earlier request with the same key that runs on another replica.
+            case elsewhere(requestID: String, document: MemberStatusResult)
+        }
+        var on: On
+        var begun: Begun
+        var replayed: Bool
+        var source: RequestLog.Source
+        var client: ClientIdentity
+        var requestID: String
+        var route: String
+        var correlationID: String
+        /// A streaming POST whose stream did not start: its stream slot is released at the end.
+        var releasesStream: Bool
+
+        func wait(registry: RequestRegistry) async -> CallerAnswer {
+            switch on {
+            case .driver(let driver, let starting): await driver.wait(until: begun.deadline, starting: starting)
+            case .elsewhere(let id, let document): await registry.follow(requestID: id, from: document, until: begun.deadline)
+            }
+        }
+    }
+
+    @inline(never)
+    private func respond(_ answer: CallerAnswer, to waiting: Waiting) -> Response {
+        respond(
+            answer, waiting.begun, replayed: waiting.replayed, client: waiting.client, requestID: waiting.requestID,
+            route: waiting.route, source: waiting.source, correlationID: waiting.correlationID)
+    }
+
+    @inline(never)
+    private func finished(_ waiting: Waiting) {
+        drain.finish()
+        if waiting.releasesStream { streams.release(waiting.client.name) }
+    }
+
+    /// Validates and admits the request, and answers it when it needs no wait.
+    /// - Throws: ``GatewayProblem`` for every refusal (415, 413, 400, 403, 422, 429, 503).
+    @inline(never)
+    private func admitted(
+        _ request: Request, context: GatewayRequestContext, memberStatus: MemberStatus, route: String
+    ) async throws -> Step {
         let started = ContinuousClock.now
         let requestID = context.requestID
         let client = context.client ?? ClientIdentity(name: "-", projects: .only([]), rateLimit: .init(rate: 1, burst: 1))
@@ -92,10 +160,11 @@ final class MemberStatusController: Sendable {
             if streaming { streams.release(client.name) }
             throw error
         }
-        // A stream keeps its caller slot (and its stream slot) until the stream ends.
-        var handedToStream = false
+        // A stream keeps its caller slot (and its stream slot) until the stream ends; a caller
+        // that waits keeps them until ``handle`` ends.
+        var handedOn = false
         defer {
-            if !handedToStream {
+            if !handedOn {
                 drain.finish()
                 if streaming { streams.release(client.name) }
             }
@@ -103,8 +172,19 @@ final class MemberStatusController: Sendable {
         let begun = try await begin(
             plan, request: request, client: client, requestID: requestID, context: context, route: route, started: started)
         if streaming, let response = streamed(begun, client: client, requestID: requestID, route: route, context: context) {
-            handedToStream = true
-            return response
+            handedOn = true
+            return .answered(response)
+        }
+        func waits(on: Waiting.On, replayed: Bool, source: RequestLog.Source) -> Step {
+            handedOn = true
+            return .waits(Waiting(
+                on: on, begun: begun, replayed: replayed, source: source, client: client, requestID: requestID, route: route,
+                correlationID: context.correlationID, releasesStream: streaming))
+        }
+        func answered(_ answer: CallerAnswer, replayed: Bool, source: RequestLog.Source) -> Step {
+            .answered(respond(
+                answer, begun, replayed: replayed, client: client, requestID: requestID, route: route, source: source,
+                correlationID: context.correlationID))
         }
         switch begun.admission {
         case .conflict(let earlierID):
@@ -132,35 +212,22 @@ final class MemberStatusController: Sendable {
         case .repeated(.ended(_, let result, let state)):
             let answer = CallerAnswer(
                 result: result, continuesInBackground: false, cutByDrain: false, isFinal: state == .final, retryAfter: nil)
-            return respond(
-                answer, begun, replayed: state == .final, client: client, requestID: requestID, route: route, source: .repeated,
-                correlationID: context.correlationID)
+            return answered(answer, replayed: state == .final, source: .repeated)
         case .elsewhere(let earlierID, let document):
-            let answer = begun.answersAtOnce
-                ? Self.goesOn(document)
-                : await registry.follow(requestID: earlierID, from: document, until: begun.deadline)
-            return respond(
-                answer, begun, replayed: false, client: client, requestID: requestID, route: route, source: .repeated,
-                correlationID: context.correlationID)
+            if begun.answersAtOnce { return answered(Self.goesOn(document), replayed: false, source: .repeated) }
+            return waits(on: .elsewhere(requestID: earlierID, document: document), replayed: false, source: .repeated)
         case .repeated(.running(let earlier)):
             let replayed = earlier.isSettled
-            let answer = begun.answersAtOnce && !replayed ? Self.goesOn(earlier.current()) : await earlier.wait(until: begun.deadline)
-            return respond(
-                answer, begun, replayed: replayed, client: client, requestID: requestID, route: route, source: .repeated,
-                correlationID: context.correlationID)
+            if begun.answersAtOnce && !replayed { return answered(Self.goesOn(earlier.current()), replayed: false, source: .repeated) }
+            return waits(on: .driver(earlier, starting: false), replayed: replayed, source: .repeated)
         case .new(let driver), .resumed(let driver):
-            let answer: CallerAnswer
             if begun.answersAtOnce {
                 // No caller joins: the request runs as a background wait from the start (its
                 // submits bounded by wait.maxBackgroundSeconds, not by a caller's deadline).
                 driver.start(recovered: false)
-                answer = Self.goesOn(driver.current())
-            } else {
-                answer = await driver.wait(until: begun.deadline, starting: true)
+                return answered(Self.goesOn(driver.current()), replayed: false, source: .submitted)
             }
-            return respond(
-                answer, begun, replayed: false, client: client, requestID: requestID, route: route, source: .submitted,
-                correlationID: context.correlationID)
+            return waits(on: .driver(driver, starting: true), replayed: false, source: .submitted)
         }
     }
 
@@ -181,6 +248,18 @@ final class MemberStatusController: Sendable {
     // The steps of `handle` that do not wait are out of line (never inlined into it): what
     // they build would otherwise sit in the async frame that every request keeps while it
     // waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
+
+    /// Runs `step` in a task of its own and returns what it returns (or throws what it throws).
+    /// The Swift task allocator keeps every slab a task's async frames ever took until the task
+    /// ends, so a deep step (reading the body, the store's write path) run in the request's own
+    /// task would keep its frames' memory for as long as the caller waits (minutes for a long
+    /// job). Run here, they are freed when the step ends (BENCHMARKS.md, "Memory per waiting
+    /// caller"). The step is not cancelled with the caller: it is short, and an admission that
+    /// was stored must finish.
+    @inline(never)
+    static func inTaskOfItsOwn<T: Sendable>(_ step: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await step() }.value
+    }
 
     /// Counts the request as running, or refuses it (503) while draining or full.
     @inline(never)

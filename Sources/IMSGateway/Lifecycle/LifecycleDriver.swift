@@ -42,6 +42,8 @@ final class LifecycleDriver: Sendable {
         /// The last write of the serial chain (progress, final, drain): each waits for the one
         /// before, so that a batch row never goes back to an older state.
         var lastWrite: Task<Void, Never>?
+        /// Writes chained so far: tells whether ``lastWrite`` is still the last one.
+        var writesChained = 0
     }
 
     /// What a `batch` event is stored for: a job id, a new job status word or a new state (a
@@ -226,13 +228,20 @@ final class LifecycleDriver: Sendable {
         return changed
     }
 
-    /// Runs `write` after every write chained before it.
+    /// Runs `write` after every write chained before it. The last write's task is let go once
+    /// it has ended: a task kept referenced keeps its frames' memory (about 3 KB), for as long
+    /// as the request waits.
     private func chain(_ write: @escaping @Sendable () async -> Void) {
         state.withLock { state in
             let previous = state.lastWrite
-            state.lastWrite = Task {
+            state.writesChained += 1
+            let number = state.writesChained
+            state.lastWrite = Task { [self] in
                 await previous?.value
                 await write()
+                self.state.withLock { state in
+                    if state.writesChained == number { state.lastWrite = nil }
+                }
             }
         }
     }
