@@ -83,13 +83,13 @@ final class MemberStatusController: Sendable {
         let step = try await Self.inTaskOfItsOwn {
             try await self.admitted(request, context: context, memberStatus: memberStatus, route: route)
         }
-        guard case .waits(let waiting) = step else {
-            if case .answered(let response) = step { return response }
-            preconditionFailure("a step either answers or waits")
+        switch step {
+        case .answered(let response):
+            return response
+        case .waits(let waiting):
+            defer { finished(waiting) }
+            return respond(await waiting.wait(registry: registry), to: waiting)
         }
-        defer { finished(waiting) }
-        let answer = await waiting.wait(registry: registry)
-        return respond(answer, to: waiting)
     }
 
     /// What ``admitted(_:context:memberStatus:route:)`` leaves to the request's own task.
@@ -127,6 +127,7 @@ final class MemberStatusController: Sendable {
         }
     }
 
+    /// The answer to a caller that waited, logged.
     @inline(never)
     private func respond(_ answer: CallerAnswer, to waiting: Waiting) -> Response {
         respond(
@@ -134,6 +135,7 @@ final class MemberStatusController: Sendable {
             route: waiting.route, source: waiting.source, correlationID: waiting.correlationID)
     }
 
+    /// Gives back the caller slot (and the stream slot) of a caller that waited.
     @inline(never)
     private func finished(_ waiting: Waiting) {
         drain.finish()
