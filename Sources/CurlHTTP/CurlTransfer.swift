@@ -43,31 +43,25 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// One header line from libcurl's header callback (status lines included). A status line
-    /// starts a new response, so headers of a 1xx response are dropped.
+    /// starts a new response, so headers of a 1xx response are dropped. The line is split as
+    /// bytes (the first `:`, then spaces and tabs trimmed around the value, as RFC 9110's OWS
+    /// is): only the name and the value become strings, each with invalid UTF-8 replaced.
     func receiveHeaderLine(_ pointer: UnsafeMutablePointer<CChar>, count: Int) -> Int {
-        // The line ending is cut as bytes: in a Swift String "\r\n" is one Character, which
-        // neither hasSuffix("\n") nor hasSuffix("\r") matches.
         var bytes = UnsafeRawBufferPointer(start: pointer, count: count)[...]
         while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
             bytes.removeLast()
         }
-        let line = String(decoding: bytes, as: UTF8.self)
-        if line.hasPrefix("HTTP/") {
+        if bytes.starts(with: Self.statusLinePrefix) {
             responseHeaders.removeAll(keepingCapacity: true)
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = String(line[..<colon])
-            let value = line[line.index(after: colon)...].trimmingWhitespace()
-            responseHeaders.append((name: name, value: value))
+        } else if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            var value = bytes[(colon + 1)...]
+            while let first = value.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { value.removeFirst() }
+            while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value.removeLast() }
+            responseHeaders.append(
+                (name: String(decoding: bytes[..<colon], as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
         }
         return count
     }
-}
 
-extension Substring {
-    func trimmingWhitespace() -> String {
-        var slice = self[...]
-        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
-        return String(slice)
-    }
+    private static let statusLinePrefix = Array("HTTP/".utf8)
 }

@@ -22,7 +22,16 @@ extension StoreColumnValues {
     /// `value` with each NUL character replaced by U+FFFD (unchanged, not copied, when it
     /// has none).
     static func text(_ value: String) -> String {
-        value.utf8.contains(0) ? value.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : value
+        hasNUL(value) ? value.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : value
+    }
+
+    /// Whether `value` holds a NUL character: `memchr` over a native string's UTF-8 (the
+    /// generic `utf8.contains(0)` walked it byte by byte, 2 % of a request's instructions).
+    static func hasNUL(_ value: String) -> Bool {
+        value.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        } ?? value.utf8.contains(0)
     }
 
     /// ``text(_:)`` of an optional value.

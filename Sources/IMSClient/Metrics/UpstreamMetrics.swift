@@ -9,6 +9,8 @@ import CoreMetrics
 /// an id: `operation` is an API name, `status` an HTTP status or a transport failure kind.
 public struct UpstreamMetrics: Sendable {
     private let factory: any MetricsFactory
+    private let calls = MetricCache<MetricLabels, Counter>()
+    private let durations = MetricCache<String, Timer>()
 
     /// Metrics created through `factory`.
     public init(factory: any MetricsFactory) {
@@ -24,10 +26,12 @@ public struct UpstreamMetrics: Sendable {
     ///   - status: the HTTP status, or `transport_<kind>` when there was no answer.
     ///   - duration: from send to answer.
     public func call(operation: String, status: String, duration: Duration) {
-        Counter(label: "imsgw_upstream_calls_total", dimensions: [("operation", operation), ("status", status)], factory: factory)
-            .increment()
-        Timer(label: "imsgw_upstream_call_duration_seconds", dimensions: [("operation", operation)], factory: factory)
-            .recordNanoseconds(duration.wholeNanoseconds)
+        calls.metric(MetricLabels(operation, status)) {
+            Counter(label: "imsgw_upstream_calls_total", dimensions: [("operation", operation), ("status", status)], factory: factory)
+        }.increment()
+        durations.metric(operation) {
+            Timer(label: "imsgw_upstream_call_duration_seconds", dimensions: [("operation", operation)], factory: factory)
+        }.recordNanoseconds(duration.wholeNanoseconds)
         if status == "429" {
             Counter(label: "imsgw_rate_limited_total", dimensions: [("direction", "upstream")], factory: factory).increment()
         }

@@ -43,6 +43,15 @@ public final class GatewayMetrics: Sendable {
     private let waiting: Meter
     private let background: Meter
     private let pauseRemaining: CoreMetrics.Gauge
+    // The metrics of every request, made once per label set (``MetricCache``).
+    private let requests = MetricCache<MetricLabels, CoreMetrics.Counter>()
+    private let requestDurations = MetricCache<String, CoreMetrics.Timer>()
+    private let storeWrites = MetricCache<String, CoreMetrics.Counter>()
+    private let jobDurations = MetricCache<String, CoreMetrics.Timer>()
+    private let jobPolls: Recorder
+    private let requestUpstreamCalls: Recorder
+    /// Metrics of upstream calls, for ``IMSClient``.
+    public let upstream: UpstreamMetrics
 
     /// Creates an empty registry.
     public init() {
@@ -55,6 +64,9 @@ public final class GatewayMetrics: Sendable {
         self.waiting = Meter(label: "imsgw_callers_waiting", factory: factory)
         self.background = Meter(label: "imsgw_background_waits", factory: factory)
         self.pauseRemaining = CoreMetrics.Gauge(label: "imsgw_upstream_pause_remaining_seconds", factory: factory)
+        self.jobPolls = Recorder(label: "imsgw_job_polls", factory: factory)
+        self.requestUpstreamCalls = Recorder(label: "imsgw_request_upstream_calls", factory: factory)
+        self.upstream = UpstreamMetrics(factory: factory)
         pauseRemaining.record(0)
     }
 
@@ -72,7 +84,9 @@ public final class GatewayMetrics: Sendable {
     /// One write transaction of the store, by operation (`admit`, `attempt`, `job_id`,
     /// `final`, `resume`).
     func storeWrite(operation: String) {
-        Counter(label: "imsgw_store_writes_total", dimensions: [("operation", operation)], factory: factory).increment()
+        storeWrites.metric(operation) {
+            Counter(label: "imsgw_store_writes_total", dimensions: [("operation", operation)], factory: factory)
+        }.increment()
     }
 
     /// A store write that failed (it is retried), by operation.
@@ -130,15 +144,15 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "imsgw_reaped_requests_total", factory: factory).increment(by: count)
     }
 
-    /// Metrics of upstream calls, for ``IMSClient``.
-    public var upstream: UpstreamMetrics { UpstreamMetrics(factory: factory) }
-
     /// One answered request.
     func request(route: String, status: Int, duration: Duration) {
-        Counter(label: "imsgw_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
-            .increment()
-        Timer(label: "imsgw_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            .recordNanoseconds(duration.wholeNanoseconds)
+        let status = "\(status)"
+        requests.metric(MetricLabels(route, status)) {
+            Counter(label: "imsgw_requests_total", dimensions: [("route", route), ("status", status)], factory: factory)
+        }.increment()
+        requestDurations.metric(route) {
+            Timer(label: "imsgw_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+        }.recordNanoseconds(duration.wholeNanoseconds)
     }
 
     /// A caller started (+1) or stopped (-1) waiting on an accept/reject.
@@ -149,7 +163,7 @@ public final class GatewayMetrics: Sendable {
     /// A request ended (answered with a final outcome, or its background wait ended): the IMS
     /// calls made for it.
     func requestEnded(upstreamCalls: Int) {
-        Recorder(label: "imsgw_request_upstream_calls", factory: factory).record(upstreamCalls)
+        requestUpstreamCalls.record(upstreamCalls)
     }
 
     /// A background wait started (+1) or ended (-1).
@@ -170,9 +184,10 @@ public final class GatewayMetrics: Sendable {
 
     /// A job's wait ended: polls made and time from submit to the end of the wait.
     func job(polls: Int, duration: Duration, state: String) {
-        Recorder(label: "imsgw_job_polls", factory: factory).record(polls)
-        Timer(label: "imsgw_job_duration_seconds", dimensions: [("state", state)], factory: factory)
-            .recordNanoseconds(duration.wholeNanoseconds)
+        jobPolls.record(polls)
+        jobDurations.metric(state) {
+            Timer(label: "imsgw_job_duration_seconds", dimensions: [("state", state)], factory: factory)
+        }.recordNanoseconds(duration.wholeNanoseconds)
     }
 
     /// The Prometheus text exposition of every metric.

@@ -60,4 +60,16 @@ struct JSONLogHandlerTests {
         #expect(decoded["source"] as? String == "IMSGateway")
         #expect(decoded.count == 5)
     }
+
+    @Test(arguments: [(0, 0), (951_782_400, 5), (1_764_937_077, 999), (4_102_444_799, 123), (1_709_164_800, 42)])
+    func timestampIsISO8601WithMillisecondsAsFoundationWritesIt(seconds: Int, milliseconds: Int) {
+        let date = Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000 + 0.0002)
+        let foundation = date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        #expect(JSONLogHandler.timestamp(seconds: seconds, milliseconds: milliseconds) == foundation)
+    }
+
+    @Test func timestampOfNowIsTheWallClock() throws {
+        let parsed = try #require(try? Date(JSONLogHandler.timestamp(), strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        #expect(abs(parsed.timeIntervalSinceNow) < 5)
+    }
 }
