@@ -45,7 +45,9 @@ final class CurlTransfer: @unchecked Sendable {
     /// One header line from libcurl's header callback (status lines included). A status line
     /// starts a new response, so headers of a 1xx response are dropped. The line is split as
     /// bytes (the first `:`, then spaces and tabs trimmed around the value, as RFC 9110's OWS
-    /// is): only the name and the value become strings, each with invalid UTF-8 replaced.
+    /// is): only the name and the value become strings, each with invalid UTF-8 replaced. A line
+    /// that starts with a space or a tab continues the value before it (obs-fold); a line
+    /// without `:` is ignored.
     func receiveHeaderLine(_ pointer: UnsafeMutablePointer<CChar>, count: Int) -> Int {
         var bytes = UnsafeRawBufferPointer(start: pointer, count: count)[...]
         while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") {
@@ -53,14 +55,28 @@ final class CurlTransfer: @unchecked Sendable {
         }
         if bytes.starts(with: Self.statusLinePrefix) {
             responseHeaders.removeAll(keepingCapacity: true)
+        } else if let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+            // An obsolete line fold (RFC 9112 section 5.2): replaced by one space, the line
+            // continues the value before it; a fold before any field is dropped.
+            guard !responseHeaders.isEmpty else { return count }
+            let continuation = Self.trimmed(bytes)
+            if !continuation.isEmpty {
+                responseHeaders[responseHeaders.count - 1].value += " " + String(decoding: continuation, as: UTF8.self)
+            }
         } else if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
-            var value = bytes[(colon + 1)...]
-            while let first = value.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { value.removeFirst() }
-            while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value.removeLast() }
+            let value = Self.trimmed(bytes[(colon + 1)...])
             responseHeaders.append(
                 (name: String(decoding: bytes[..<colon], as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
         }
         return count
+    }
+
+    /// `bytes` without the spaces and tabs at either end (RFC 9110's OWS).
+    private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+        var bytes = bytes
+        while let first = bytes.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { bytes.removeFirst() }
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { bytes.removeLast() }
+        return bytes
     }
 
     private static let statusLinePrefix = Array("HTTP/".utf8)

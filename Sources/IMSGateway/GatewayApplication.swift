@@ -110,17 +110,15 @@ public enum GatewayApplication {
             retryPolicy: SubmitRetryPolicy(maxAttempts: configuration.maxSubmitAttempts),
             readiness: readiness, drain: drain, metrics: metrics, log: log, logger: logger)
         let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
-        // Metrics outermost: they see every answer, errors already turned into problems.
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
-        // CORS around everything that may refuse: preflights are answered before authentication,
-        // and every answer of a listed origin (problems included, made by the request-id
-        // middleware inside it) carries its headers.
-        if !configuration.corsAllowedOrigins.isEmpty {
-            router.add(middleware: GatewayCORSMiddleware(
-                origins: configuration.corsAllowedOrigins, maxAgeSeconds: configuration.corsMaxAgeSeconds, metrics: metrics))
-        }
-        router.add(middleware: RequestIDMiddleware(logger: logger))
-        router.add(middleware: CanonicalPathMiddleware())
+        // One middleware in front of every route: metrics, request ids, CORS, canonical paths
+        // and problem details (GatewayEdgeMiddleware says why one and in which order).
+        router.add(middleware: GatewayEdgeMiddleware(
+            metrics: metrics,
+            cors: configuration.corsAllowedOrigins.isEmpty
+                ? nil
+                : GatewayCORSMiddleware(
+                    origins: configuration.corsAllowedOrigins, maxAgeSeconds: configuration.corsMaxAgeSeconds, metrics: metrics),
+            logger: logger))
         let registry = RequestRegistry(
             store: store, maxBackgroundWait: .seconds(configuration.maxBackgroundWaitSeconds), context: lifecycle,
             logger: logger, recovered: recovered.resumed, health: health,

@@ -5,7 +5,7 @@ import Hummingbird
 public struct GatewayRequestContext: RequestContext {
     /// Hummingbird's storage (logger, allocator, parameters).
     public var coreContext: CoreRequestContextStorage
-    /// The gateway's id of this request, a new UUID; set by ``RequestIDMiddleware``.
+    /// The gateway's id of this request, a new UUID; set by ``GatewayEdgeMiddleware``.
     public var requestID: String = ""
     /// The caller's `X-Request-Id` when plain enough, else ``requestID``: echoed in the
     /// answer, logged, and sent upstream.

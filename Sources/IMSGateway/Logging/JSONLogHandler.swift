@@ -15,7 +15,8 @@ public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
 
     /// Serializes writes to standard error, so that lines of concurrent tasks never interleave.
-    private static let output = Mutex(())
+    /// Its value: whether the last line was cut short (see ``writeToStandardError(_:)``).
+    private static let output = Mutex(false)
 
     /// A handler for the logger labelled `label`, writing to standard error.
     public init(label: String) {
@@ -42,20 +43,43 @@ public struct JSONLogHandler: LogHandler {
         let line = Self.line(
             label: label, level: event.level, message: "\(event.message)", source: event.source, fields: fields,
             timestamp: Self.timestamp())
-        Self.output.withLock { _ in
-            line.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written > 0 {
-                        offset += written
-                    } else if written < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        return
-                    }
+        Self.output.withLock { lastLineCut in
+            if lastLineCut {
+                guard Self.writeToStandardError(Self.newline[...]) == 1 else { return }
+                lastLineCut = false
+            }
+            let written = Self.writeToStandardError(line[...])
+            lastLineCut = written > 0 && written < line.count
+        }
+    }
+
+    private static let newline: [UInt8] = [UInt8(ascii: "\n")]
+
+    /// Writes `bytes` to standard error, all of them unless it fails: a write cut short by a
+    /// signal goes on; on a non-blocking standard error that is full (EAGAIN) it waits up to
+    /// 1 s for room (`poll`), then gives up. Any other error gives up at once (a closed or
+    /// broken standard error drops lines; it never stops the gateway).
+    /// - Returns: the number of bytes written. A line cut short is ended by a newline before
+    ///   the next, so that the next line is still one JSON object.
+    private static func writeToStandardError(_ bytes: ArraySlice<UInt8>) -> Int {
+        bytes.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    var room = pollfd(fd: STDERR_FILENO, events: Int16(POLLOUT), revents: 0)
+                    var ready: Int32
+                    repeat { ready = poll(&room, 1, 1000) } while ready < 0 && errno == EINTR
+                    if ready < 1 { break }
+                } else {
+                    break
                 }
             }
+            return offset
         }
     }
 
@@ -139,7 +163,13 @@ public struct JSONLogHandler: LogHandler {
 
     /// `seconds` since the Unix epoch plus `milliseconds` (0 to 999) as ISO 8601 UTC: the
     /// civil date from the day number by H. Hinnant's `civil_from_days` (proleptic Gregorian).
+    /// Instants outside the years 0000 to 9999, which ISO 8601's four digits cannot write, are
+    /// written as the first or last millisecond of that range.
     static func timestamp(seconds: Int, milliseconds: Int) -> String {
+        let (seconds, milliseconds) =
+            seconds < -62_167_219_200 ? (-62_167_219_200, 0)
+            : seconds > 253_402_300_799 ? (253_402_300_799, 999)
+            : (seconds, min(max(milliseconds, 0), 999))
         var days = seconds / 86_400
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }

@@ -68,6 +68,25 @@ struct JSONLogHandlerTests {
         #expect(JSONLogHandler.timestamp(seconds: seconds, milliseconds: milliseconds) == foundation)
     }
 
+    @Test(arguments: [
+        (-1, 999, "1969-12-31T23:59:59.999Z"), (-86_400 * 365, 0, "1969-01-01T00:00:00.000Z"),
+        (4_107_542_400 - 1, 0, "2100-02-28T23:59:59.000Z"), (4_107_542_400, 0, "2100-03-01T00:00:00.000Z"),
+        (951_868_800 - 1, 0, "2000-02-29T23:59:59.000Z"), (1_709_251_199, 7, "2024-02-29T23:59:59.007Z"),
+        (1_714_521_599, 0, "2024-04-30T23:59:59.000Z"), (1_735_689_599, 500, "2024-12-31T23:59:59.500Z"),
+        (-62_167_219_200, 0, "0000-01-01T00:00:00.000Z"), (253_402_300_799, 999, "9999-12-31T23:59:59.999Z"),
+    ])
+    func timestampAtMonthEndsLeapDaysAndBeforeTheEpoch(seconds: Int, milliseconds: Int, expected: String) {
+        #expect(JSONLogHandler.timestamp(seconds: seconds, milliseconds: milliseconds) == expected)
+    }
+
+    @Test(arguments: [
+        (-62_167_219_201, 0, "0000-01-01T00:00:00.000Z"), (Int.min / 2, 5, "0000-01-01T00:00:00.000Z"),
+        (253_402_300_800, 0, "9999-12-31T23:59:59.999Z"), (Int.max / 2, 0, "9999-12-31T23:59:59.999Z"),
+    ])
+    func timestampOutsideFourDigitYearsIsClamped(seconds: Int, milliseconds: Int, expected: String) {
+        #expect(JSONLogHandler.timestamp(seconds: seconds, milliseconds: milliseconds) == expected)
+    }
+
     @Test func timestampOfNowIsTheWallClock() throws {
         let parsed = try #require(try? Date(JSONLogHandler.timestamp(), strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
         #expect(abs(parsed.timeIntervalSinceNow) < 5)

@@ -4,39 +4,19 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Gives every request a new id and a correlation id (the caller's valid `X-Request-Id`, else
-/// the request id), echoes the correlation id in every answer's `X-Request-Id`, and turns every error that
-/// reaches it into RFC 9457 problem details (404; 405 with `Allow` for a method a known path
-/// does not serve; 400 for a body whose HTTP framing broke; 413; framework errors; and 500
-/// for anything unexpected, whose detail is logged but not shown).
-struct RequestIDMiddleware: RouterMiddleware {
-    typealias Context = GatewayRequestContext
-    let logger: Logger
-
-    func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        var context = context
-        let requestID = RequestIdentifier.make()
-        let correlationID = RequestIdentifier.correlation(request.headers[ResponseFactory.requestIDHeader]) ?? requestID
-        context.requestID = requestID
-        context.correlationID = correlationID
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch {
-            response = try Self.response(for: error, request: request, context: context, logger: logger)
-        }
-        response.headers[ResponseFactory.requestIDHeader] = correlationID
-        return response
-    }
-
-    /// The problem details answer for an error thrown by the routes. Out of line (never inlined
-    /// into ``handle(_:context:next:)``): its temporaries would otherwise be in the async frame
-    /// that every request keeps while it waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
+/// RFC 9457 problem details for every error that reaches ``GatewayEdgeMiddleware``: a
+/// ``GatewayProblem`` as it is; 404; 405 with `Allow` for a method a known path does not serve;
+/// 400 for a body whose HTTP framing broke; 413; other framework errors by their status; and 500
+/// for anything unexpected, whose detail is logged but not shown.
+enum ProblemResponses {
+    /// The problem details answer for `error`, thrown by a route or a middleware inside
+    /// ``GatewayEdgeMiddleware``. Out of line (never inlined into the middleware's `handle`):
+    /// its temporaries would otherwise be in the async frame that every request keeps while it
+    /// waits (BENCHMARKS.md, "Memory with 10,000 waiting callers").
+    /// - Throws: what ``GatewayProblem/response(from:context:)`` throws (a body it cannot encode).
     @inline(never)
-    private static func response(
-        for error: any Error, request: Request, context: Context, logger: Logger
+    static func response(
+        for error: any Error, request: Request, context: GatewayRequestContext, logger: Logger
     ) throws -> Response {
         let requestID = context.requestID
         switch error {
