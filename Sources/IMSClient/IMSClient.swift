@@ -304,18 +304,29 @@ enum PathSegment {
     static func escape(_ segment: String) -> String {
         // "." and ".." are dot segments that URL normalisation would remove.
         if segment == "." || segment == ".." { return String(repeating: "%2E", count: segment.count) }
+        // A project id or a job id: nothing to escape, nothing to copy.
+        if segment.utf8.allSatisfy(isUnreserved) { return segment }
         var output = ""
         for byte in segment.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "_"), UInt8(ascii: "~"):
+            if isUnreserved(byte) {
                 output.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
+            } else {
                 let hex = String(byte, radix: 16, uppercase: true)
                 output += "%" + (hex.count == 1 ? "0" + hex : hex)
             }
         }
         return output
+    }
+
+    /// RFC 3986 section 2.3: `A-Z a-z 0-9 - . _ ~`.
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
     }
 }

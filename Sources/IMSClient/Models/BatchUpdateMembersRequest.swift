@@ -27,10 +27,32 @@ public struct BatchUpdateMembersRequest: Sendable, Equatable, Codable {
         case vaultID = "vault_id"
     }
 
-    /// The JSON bytes sent upstream (`vault_id` omitted when nil).
+    /// The JSON bytes sent upstream (`vault_id` omitted when nil): what `JSONEncoder` writes
+    /// with sorted keys and unescaped slashes. Written here directly when no string needs an
+    /// escape (validated image, project and vault ids never do), which costs a fortieth of
+    /// `JSONEncoder` (BENCHMARKS.md, "The request path's CPU"); else by `JSONEncoder`.
     public func jsonBytes() -> [UInt8] {
+        if images.allSatisfy(Self.isPlain), Self.isPlain(projectID), Self.isPlain(status.rawValue),
+            vaultID.map(Self.isPlain) ?? true
+        {
+            var text = #"{"images":["#
+            for (index, image) in images.enumerated() {
+                text += index == 0 ? "\"" : ",\""
+                text += image
+                text += "\""
+            }
+            text += #"],"project_id":""# + projectID + #"","status":""# + status.rawValue + "\""
+            if let vaultID { text += #","vault_id":""# + vaultID + "\"" }
+            text += "}"
+            return Array(text.utf8)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? Array(encoder.encode(self))) ?? []
+    }
+
+    /// Whether `text` goes into a JSON string as it is: no `"`, `\\` or control character.
+    private static func isPlain(_ text: String) -> Bool {
+        !text.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
     }
 }

@@ -127,7 +127,7 @@ public enum JobStatus: Sendable, Equatable {
             self = .missing
             return
         }
-        switch raw.trimmingCharacters(in: .whitespaces).uppercased() {
+        switch raw.trimmingWhitespace().uppercased() {
         case "INIT": self = .initializing
         case "RUNNING": self = .running
         case "SUCCESS", "SUCCEEDED", "SUCCEED": self = .success

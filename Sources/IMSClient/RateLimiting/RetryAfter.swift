@@ -8,7 +8,7 @@ public enum RetryAfter {
     ///   - header: the header's value as sent.
     ///   - now: the current wall-clock time (HTTP-dates are absolute).
     public static func delay(_ header: String?, now: Date = Date()) -> Duration? {
-        guard let text = header?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        guard let text = header?.trimmingWhitespace(), !text.isEmpty else { return nil }
         if text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
             // Beyond a day is not a pause anybody means: a day, then.
             return .seconds(Int(text).map { min($0, 86_400) } ?? 86_400)

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import IMSClient
 
 /// Who calls, and how often (docs/ARCHITECTURE.md, "Callers and their limits"): finds the client of
 /// `Authorization: Bearer <key>` (401 with `WWW-Authenticate: Bearer` when missing or unknown),
@@ -159,7 +160,7 @@ struct ClientMiddleware: RouterMiddleware {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let key = parts[1].trimmingCharacters(in: .whitespaces)
+        let key = parts[1].trimmingWhitespace()
         return key.isEmpty ? nil : key
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import GatewayStore
 import HTTPTypes
 import Hummingbird
+import IMSClient
 import NIOCore
 
 /// One request's progress events as a Server-Sent Events stream (docs/ARCHITECTURE.md,
@@ -126,7 +127,7 @@ struct EventStream: Sendable {
     static func isAsked(_ accept: String?) -> Bool {
         guard let accept else { return false }
         return accept.split(separator: ",").contains { range in
-            range.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } == "text/event-stream"
+            range.split(separator: ";").first.map { $0.trimmingWhitespace().lowercased() } == "text/event-stream"
         }
     }
 }

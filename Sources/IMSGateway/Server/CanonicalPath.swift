@@ -7,16 +7,34 @@ enum CanonicalPath {
     /// Whether `target` (a request target; a query after `?` is ignored) is canonical. `/`
     /// itself is.
     static func isCanonical(_ target: some StringProtocol) -> Bool {
-        let path = target.prefix(while: { $0 != "?" && $0 != "#" })
-        guard path.first == "/" else { return false }
+        let bytes = target.utf8
+        let end = bytes.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? bytes.endIndex
+        let path = bytes[..<end]
+        guard path.first == UInt8(ascii: "/") else { return false }
         guard path.count > 1 else { return true }
-        for segment in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            if segment.isEmpty { return false }
-            if dotSegments.contains(segment.lowercased()) { return false }
+        for segment in path.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            if segment.isEmpty || isDotSegment(segment) { return false }
         }
         return true
     }
 
-    /// `.` and `..`, each dot also percent-encoded (RFC 3986 section 2.3: `%2E` is `.`).
-    private static let dotSegments: Set<String> = [".", "..", "%2e", "%2e%2e", ".%2e", "%2e."]
+    /// `.` or `..`, each dot also percent-encoded (RFC 3986 section 2.3: `%2E` or `%2e` is `.`).
+    private static func isDotSegment(_ segment: some Collection<UInt8>) -> Bool {
+        var rest = segment[...]
+        var dots = 0
+        while !rest.isEmpty {
+            if rest.first == UInt8(ascii: ".") {
+                rest = rest.dropFirst()
+            } else if rest.count >= 3, rest.first == UInt8(ascii: "%"), rest.dropFirst().first == UInt8(ascii: "2"),
+                rest.dropFirst(2).first.map({ $0 | 0x20 }) == UInt8(ascii: "e")
+            {
+                rest = rest.dropFirst(3)
+            } else {
+                return false
+            }
+            dots += 1
+            if dots > 2 { return false }
+        }
+        return dots > 0
+    }
 }

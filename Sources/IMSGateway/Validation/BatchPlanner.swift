@@ -45,7 +45,7 @@ public struct BatchPlanner: Sendable {
         case nil:
             errors.append(FieldError(field: "project_id", detail: "is required"))
         case let value as String:
-            let normalized = value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+            let normalized = value.trimmingWhitespace(andNewlines: true).lowercased()
             if Self.isProjectID(normalized) {
                 projectID = normalized
             } else {
@@ -60,7 +60,7 @@ public struct BatchPlanner: Sendable {
             if memberStatus != .accepted {
                 errors.append(FieldError(field: "vault_id", detail: "is allowed only when accepting images"))
             } else if let text = value as? String {
-                let normalized = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+                let normalized = text.trimmingWhitespace(andNewlines: true).lowercased()
                 if Self.isUUID(normalized) {
                     vaultID = normalized
                 } else {
@@ -89,7 +89,7 @@ public struct BatchPlanner: Sendable {
                         errors.append(FieldError(field: "images[\(index)]", detail: "must be a string"))
                         continue
                     }
-                    let normalized = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+                    let normalized = text.trimmingWhitespace(andNewlines: true).lowercased()
                     guard Self.isUUID(normalized) else {
                         errors.append(FieldError(field: "images[\(index)]", detail: "must be an image ID (UUID, 8-4-4-4-12 hexadecimal)"))
                         continue

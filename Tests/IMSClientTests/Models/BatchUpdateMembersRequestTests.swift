@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import IMSClient
@@ -30,5 +31,19 @@ struct BatchUpdateMembersRequestTests {
         let request = BatchUpdateMembersRequest(images: [], projectID: "p/1", status: .rejected)
         let json = String(decoding: request.jsonBytes(), as: UTF8.self)
         #expect(json == #"{"images":[],"project_id":"p/1","status":"rejected"}"#)
+    }
+
+    /// Written directly or by `JSONEncoder`, the bytes are the same: strings that need no escape
+    /// (non-ASCII, slashes, DEL, U+2028) and strings that do (quotes, backslashes, controls).
+    @Test(arguments: [
+        "fedcba9876543210fedcba9876543210", "é/ü\u{7F}\u{2028}", "", #"q"uote"#, #"back\slash"#, "tab\tnew\nline\u{1}",
+    ])
+    func bytesAreWhatJSONEncoderWrites(text: String) throws {
+        for vaultID in [nil, text] {
+            let request = BatchUpdateMembersRequest(images: [text, "b"], projectID: text, status: .accepted, vaultID: vaultID)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            #expect(request.jsonBytes() == Array(try encoder.encode(request)))
+        }
     }
 }
