@@ -17,9 +17,19 @@ extension PostgresGatewayStore {
         let gatewayVersion = gatewayVersion
         let logger = logger
         let from: Int? = try await write("migrating", counted: false) { connection in
+            // Another replica's migration may take longer than `lock_timeout` (5 s) and
+            // `statement_timeout` (15 s): wait up to ``migrationLockWaitSeconds`` for it, then
+            // go back to the usual limits for the steps (a step must not queue long behind
+            // running traffic).
+            for setting in ["lock_timeout", "statement_timeout"] {
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "SET LOCAL \(setting) = '\(Self.migrationLockWaitSeconds)s'"), logger: logger)
+            }
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger
             ).collect()
+            try await connection.query("SET LOCAL lock_timeout TO DEFAULT", logger: logger)
+            try await connection.query("SET LOCAL statement_timeout TO DEFAULT", logger: logger)
             let stored = try await Self.readMeta(connection, logger: logger)
             if let version = stored.schemaVersion {
                 try StoreSchema.checkCompatible(
@@ -95,6 +105,10 @@ extension PostgresGatewayStore {
         }
         return (meta.schemaVersion, meta.minimumGatewayVersion)
     }
+
+    /// How long a migration waits for another replica's (seconds), beyond which it fails as
+    /// `.unavailable`.
+    static let migrationLockWaitSeconds = 120
 
     /// The key of the advisory lock migrations hold (one `bigint`: the two-`int4` keys that
     /// admissions take per client are another key space). ASCII "IMSGWMIG".

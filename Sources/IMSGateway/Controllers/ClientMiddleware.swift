@@ -29,16 +29,8 @@ struct ClientMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let (client, origin) = try await authenticate(request, context: context)
-        let rateLimitFields: HTTPFields
-        if let shared {
-            rateLimitFields = try Self.limited(await shared.admit(client: client.name, limit: client.rateLimit), client, context, metrics, log)
-        } else {
-            rateLimitFields = try Self.limited(limiter.admit(client: client.name, limit: client.rateLimit), client, context, metrics, log)
-        }
         var context = context
-        context.client = client
-        context.browserTokenOrigin = origin
+        let rateLimitFields = try await admitted(request, context: &context)
         do {
             var response = try await next(request, context)
             response.headers.append(contentsOf: rateLimitFields)
@@ -46,6 +38,26 @@ struct ClientMiddleware: RouterMiddleware {
         } catch {
             throw Self.adding(rateLimitFields, to: error)
         }
+    }
+
+    /// Authenticates the request and takes a token of its client's bucket; sets the context's
+    /// client and browser-token origin. Out of line: its temporaries would otherwise stay in the
+    /// frame of ``handle(_:context:next:)``, which every waiting caller keeps (BENCHMARKS.md,
+    /// "Memory per waiting caller").
+    /// - Returns: the `RateLimit-Policy` and `RateLimit` fields for the answer.
+    /// - Throws: ``GatewayProblem`` 401 or 403 (see ``authenticate(_:context:)``), 429.
+    @inline(never)
+    private func admitted(_ request: Request, context: inout Context) async throws -> HTTPFields {
+        let (client, origin) = try await authenticate(request, context: context)
+        let rateLimitFields: HTTPFields
+        if let shared {
+            rateLimitFields = try Self.limited(await shared.admit(client: client.name, limit: client.rateLimit), client, context, metrics, log)
+        } else {
+            rateLimitFields = try Self.limited(limiter.admit(client: client.name, limit: client.rateLimit), client, context, metrics, log)
+        }
+        context.client = client
+        context.browserTokenOrigin = origin
+        return rateLimitFields
     }
 
     /// The client of the request.

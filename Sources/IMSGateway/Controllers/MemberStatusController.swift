@@ -100,24 +100,41 @@ final class MemberStatusController: Sendable {
         case waits(Waiting)
     }
 
-    /// An admitted request whose caller waits: on what, and how its answer is made.
-    struct Waiting: Sendable {
+    /// An admitted request whose caller waits: on what, and how its answer is made. A class:
+    /// the frames of the wait, which every waiting caller keeps, hold one reference to it
+    /// rather than copies of its fields (BENCHMARKS.md, "Memory per waiting caller").
+    final class Waiting: Sendable {
         enum On: Sendable {
             /// The request this one started (`starting`), or an earlier one running here.
             case driver(LifecycleDriver, starting: Bool)
             /// An earlier request with the same key that runs on another replica.
             case elsewhere(requestID: String, document: MemberStatusResult)
         }
-        var on: On
-        var begun: Begun
-        var replayed: Bool
-        var source: RequestLog.Source
-        var client: ClientIdentity
-        var requestID: String
-        var route: String
-        var correlationID: String
+        let on: On
+        let begun: Begun
+        let replayed: Bool
+        let source: RequestLog.Source
+        let client: ClientIdentity
+        let requestID: String
+        let route: String
+        let correlationID: String
         /// A streaming POST whose stream did not start: its stream slot is released at the end.
-        var releasesStream: Bool
+        let releasesStream: Bool
+
+        init(
+            on: On, begun: Begun, replayed: Bool, source: RequestLog.Source, client: ClientIdentity, requestID: String,
+            route: String, correlationID: String, releasesStream: Bool
+        ) {
+            self.on = on
+            self.begun = begun
+            self.replayed = replayed
+            self.source = source
+            self.client = client
+            self.requestID = requestID
+            self.route = route
+            self.correlationID = correlationID
+            self.releasesStream = releasesStream
+        }
 
         func wait(registry: RequestRegistry) async -> CallerAnswer {
             switch on {

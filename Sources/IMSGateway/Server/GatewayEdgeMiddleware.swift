@@ -30,25 +30,15 @@ struct GatewayEdgeMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let started = ContinuousClock.now
-        let waits = request.method == .post
-        if waits { metrics.callersWaiting(1) }
-        defer { if waits { metrics.callersWaiting(-1) } }
+        // Only what the wait needs stays in this frame, which every waiting caller keeps: the
+        // steps before and after it are out of line (``arrived(_:context:)``,
+        // ``answered(_:request:context:arrival:)``), and so is CORS (``withCORS(_:_:context:next:)``).
         var context = context
-        let requestID = RequestIdentifier.make()
-        let correlationID = RequestIdentifier.correlation(request.headers[ResponseFactory.requestIDHeader]) ?? requestID
-        context.requestID = requestID
-        context.correlationID = correlationID
+        let arrival = arrived(request, context: &context)
+        defer { if arrival.waits { metrics.callersWaiting(-1) } }
         var response: Response
         if let cors {
-            response = try await cors.handle(request, context: context) { [logger] request, context in
-                do {
-                    try Self.requireCanonicalPath(request, context: context)
-                    return try await next(request, context)
-                } catch {
-                    return try ProblemResponses.response(for: error, request: request, context: context, logger: logger)
-                }
-            }
+            response = try await withCORS(cors, request, context: context, next: next)
         } else {
             do {
                 try Self.requireCanonicalPath(request, context: context)
@@ -57,11 +47,50 @@ struct GatewayEdgeMiddleware: RouterMiddleware {
                 response = try ProblemResponses.response(for: error, request: request, context: context, logger: logger)
             }
         }
-        response.headers[ResponseFactory.requestIDHeader] = correlationID
+        answered(&response, request: request, context: context, arrival: arrival)
+        return response
+    }
+
+    /// When a request arrived, and whether it counts as a waiting caller (a `POST`).
+    struct Arrival {
+        var started: ContinuousClock.Instant
+        var waits: Bool
+    }
+
+    /// Gives the request its ids and counts a `POST` as a waiting caller.
+    @inline(never)
+    private func arrived(_ request: Request, context: inout Context) -> Arrival {
+        let requestID = RequestIdentifier.make()
+        context.requestID = requestID
+        context.correlationID = RequestIdentifier.correlation(request.headers[ResponseFactory.requestIDHeader]) ?? requestID
+        let waits = request.method == .post
+        if waits { metrics.callersWaiting(1) }
+        return Arrival(started: .now, waits: waits)
+    }
+
+    /// Echoes the correlation id, counts and times the answer.
+    @inline(never)
+    private func answered(_ response: inout Response, request: Request, context: Context, arrival: Arrival) {
+        response.headers[ResponseFactory.requestIDHeader] = context.correlationID
         let status = Int(response.status.code)
         let route = GatewayRoutes.metricLabel(endpointPath: context.endpointPath, target: request.head.path ?? "", status: status)
-        metrics.request(route: route, status: status, duration: started.duration(to: .now))
-        return response
+        metrics.request(route: route, status: status, duration: arrival.started.duration(to: .now))
+    }
+
+    /// The answer when CORS origins are configured: CORS around the canonical-path check, the
+    /// route and the problem details, so that refusals carry its headers too.
+    @inline(never)
+    private func withCORS(
+        _ cors: GatewayCORSMiddleware, _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        try await cors.handle(request, context: context) { [logger] request, context in
+            do {
+                try Self.requireCanonicalPath(request, context: context)
+                return try await next(request, context)
+            } catch {
+                return try ProblemResponses.response(for: error, request: request, context: context, logger: logger)
+            }
+        }
     }
 
     /// - Throws: ``GatewayProblem`` 404 when the request's path is not canonical.

@@ -37,7 +37,7 @@ struct UpstreamHostileTests {
         try await withGateway(
             shared: images, logger: capture.logger(),
             adjust: { configuration in
-                configuration.upstreamMaxPauseSeconds = 2
+                configuration.upstreamMaxPauseSeconds = 5
                 configuration.upstreamRate = 2
                 configuration.upstreamBurst = 10
                 configuration.probeProjectID = testProjectID
@@ -64,20 +64,21 @@ struct UpstreamHostileTests {
             #expect(during.status == 200)
             #expect(during.upstream["paused"] as? Bool == true)
             #expect(during.upstream["retry_after"] as? String == "100000")
-            #expect((1...2).contains(during.upstream["resumes_in_seconds"] as? Int ?? -1))
+            #expect((1...5).contains(during.upstream["resumes_in_seconds"] as? Int ?? -1))
             let metrics = String(decoding: try await harness.get("/metrics").body, as: UTF8.self)
             #expect(metrics.contains("imsgw_upstream_pauses_total 1"))
-            // The 2 s pause, partly gone by the time of the scrape (more on a loaded machine).
+            // The 5 s pause (5 rather than a shorter one: a loaded machine can take seconds between the
+            // fault and these reads), partly gone by the time of the scrape (more on a loaded machine).
             let remaining = metrics.split(separator: "\n")
                 .first { $0.hasPrefix("imsgw_upstream_pause_remaining_seconds ") }
                 .flatMap { Double($0.split(separator: " ").last ?? "") }
-            #expect(remaining.map { $0 > 0 && $0 <= 2 } == true, "\(String(describing: remaining))")
+            #expect(remaining.map { $0 > 0 && $0 <= 5 } == true, "\(String(describing: remaining))")
 
             let answer = try await first.value
             let elapsed = started.duration(to: .now)
             #expect(answer.status == 200)
-            #expect(elapsed >= .milliseconds(1_900))
-            #expect(elapsed < .seconds(10))
+            #expect(elapsed >= .milliseconds(4_900))
+            #expect(elapsed < .seconds(15))
             #expect(capture.text.contains("IMS asked for a pause longer than upstream.maxPauseSeconds"))
             #expect(capture.text.contains("retry_after=100000"))
 

@@ -94,7 +94,7 @@ struct GracefulShutdownTests {
 
         let http = try CurlHTTPClient(configuration: .init(maxConnections: 128))
         defer { http.shutdown() }
-        let ready = try await poll(within: .seconds(20)) {
+        let ready = try await poll(within: .seconds(60)) {
             try await http.execute(CurlHTTPRequest(method: "GET", url: base + "/readyz")).status == 200
         }
         try #require(ready, "the gateway did not become ready:\n\(gateway.log)")
