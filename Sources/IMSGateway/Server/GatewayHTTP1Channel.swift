@@ -51,7 +51,7 @@ struct GatewayHTTP1Channel: ServerChildChannel {
         let metrics = metrics
         let framingLogger = self.logger
         return http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, Self.receiveAllocator)
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveAllocator)
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try operations.addHandler(HTTPFramingHandler(metrics: metrics, logger: framingLogger), position: .after(decoder))
