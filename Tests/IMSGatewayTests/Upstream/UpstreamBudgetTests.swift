@@ -42,7 +42,8 @@ struct UpstreamBudgetTests {
             let elapsed = started.duration(to: .now)
             #expect(answer.status == 200)
             #expect(elapsed >= .seconds(2))
-            #expect(elapsed < .seconds(6))
+            // Loose: the whole suite on 2 cores can add seconds; 30 s (the wait) would be a hang.
+            #expect(elapsed < .seconds(15))
             let batch = try answer.result().batches[0]
             #expect(batch.state == .succeeded)
             #expect(batch.submitAttempts == 1)
@@ -75,7 +76,7 @@ struct UpstreamBudgetTests {
             let elapsed = started.duration(to: .now)
             #expect(answer.status == 200)
             #expect(elapsed >= .milliseconds(800))
-            #expect(elapsed < .seconds(5))
+            #expect(elapsed < .seconds(15))
             #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 2)
         }
     }
