@@ -61,7 +61,9 @@ final class CurlTransfer: @unchecked Sendable {
             guard !responseHeaders.isEmpty else { return count }
             let continuation = Self.trimmed(bytes)
             if !continuation.isEmpty {
-                responseHeaders[responseHeaders.count - 1].value += " " + String(decoding: continuation, as: UTF8.self)
+                let text = String(decoding: continuation, as: UTF8.self)
+                let last = responseHeaders.count - 1
+                responseHeaders[last].value = responseHeaders[last].value.isEmpty ? text : responseHeaders[last].value + " " + text
             }
         } else if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
             let value = Self.trimmed(bytes[(colon + 1)...])

@@ -39,6 +39,11 @@ struct CurlTransferHeaderTests {
         #expect(got.map(\.value) == ["first second: part third", "2"])
     }
 
+    @Test func aFoldAfterAnEmptyValueIsTheValue() {
+        let got = headers(["HTTP/1.1 200 OK\r\n", "X-A:\r\n", "  b\r\n"])
+        #expect(got.map(\.value) == ["b"])
+    }
+
     @Test func aFoldBeforeAnyHeaderIsIgnored() {
         #expect(headers(["HTTP/1.1 200 OK\r\n", " orphan: x\r\n"]).isEmpty)
     }

@@ -14,9 +14,18 @@ public struct JSONLogHandler: LogHandler {
     /// Lines below this level are not written.
     public var logLevel: Logger.Level = .info
 
-    /// Serializes writes to standard error, so that lines of concurrent tasks never interleave.
-    /// Its value: whether the last line was cut short (see ``writeToStandardError(_:)``).
-    private static let output = Mutex(false)
+    /// Serializes writes to standard error, so that lines of concurrent tasks never interleave;
+    /// holds what the next write must know (see ``writeToStandardError(_:state:)``).
+    private static let output = Mutex(OutputState())
+
+    /// The state of standard error between lines.
+    private struct OutputState {
+        /// The last line was cut short: the next one starts on a new line.
+        var lastLineCut = false
+        /// Standard error stayed full (EAGAIN) for a whole wait: lines are dropped at once,
+        /// without waiting, until a write goes through again.
+        var stalled = false
+    }
 
     /// A handler for the logger labelled `label`, writing to standard error.
     public init(label: String) {
@@ -43,38 +52,48 @@ public struct JSONLogHandler: LogHandler {
         let line = Self.line(
             label: label, level: event.level, message: "\(event.message)", source: event.source, fields: fields,
             timestamp: Self.timestamp())
-        Self.output.withLock { lastLineCut in
-            if lastLineCut {
-                guard Self.writeToStandardError(Self.newline[...]) == 1 else { return }
-                lastLineCut = false
+        Self.output.withLock { state in
+            if state.lastLineCut {
+                guard Self.writeToStandardError(Self.newline[...], state: &state) == 1 else { return }
+                state.lastLineCut = false
             }
-            let written = Self.writeToStandardError(line[...])
-            lastLineCut = written > 0 && written < line.count
+            let written = Self.writeToStandardError(line[...], state: &state)
+            state.lastLineCut = written > 0 && written < line.count
         }
     }
 
     private static let newline: [UInt8] = [UInt8(ascii: "\n")]
 
     /// Writes `bytes` to standard error, all of them unless it fails: a write cut short by a
-    /// signal goes on; on a non-blocking standard error that is full (EAGAIN) it waits up to
-    /// 1 s for room (`poll`), then gives up. Any other error gives up at once (a closed or
+    /// signal goes on; on a non-blocking standard error that is full (EAGAIN) it waits for room
+    /// (`poll`), at most 1 s for the whole line, and when that passes marks the output
+    /// `stalled`: later lines are dropped at once until a write goes through, so that a log
+    /// reader that stopped slows no request. Any other error gives up at once (a closed or
     /// broken standard error drops lines; it never stops the gateway).
     /// - Returns: the number of bytes written. A line cut short is ended by a newline before
     ///   the next, so that the next line is still one JSON object.
-    private static func writeToStandardError(_ bytes: ArraySlice<UInt8>) -> Int {
-        bytes.withUnsafeBytes { bytes in
+    private static func writeToStandardError(_ bytes: ArraySlice<UInt8>, state: inout OutputState) -> Int {
+        let giveUp = ContinuousClock.now.advanced(by: .seconds(1))
+        return bytes.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
                 if written > 0 {
                     offset += written
+                    state.stalled = false
                 } else if written < 0 && errno == EINTR {
                     continue
                 } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    if state.stalled { break }
+                    let left = ContinuousClock.now.duration(to: giveUp)
+                    let milliseconds = Int32(max(0, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
                     var room = pollfd(fd: STDERR_FILENO, events: Int16(POLLOUT), revents: 0)
                     var ready: Int32
-                    repeat { ready = poll(&room, 1, 1000) } while ready < 0 && errno == EINTR
-                    if ready < 1 { break }
+                    repeat { ready = poll(&room, 1, milliseconds) } while ready < 0 && errno == EINTR
+                    if ready < 1 {
+                        state.stalled = true
+                        break
+                    }
                 } else {
                     break
                 }
