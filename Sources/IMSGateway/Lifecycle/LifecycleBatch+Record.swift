@@ -3,7 +3,7 @@ import GatewayStore
 import IMSClient
 
 extension LifecycleBatch {
-    /// The batch as the store keeps it (docs/ARCHITECTURE.md, "Schema"): its phase as the
+    /// The batch as the store keeps it (docs/ARCHITECTURE.md, "Tables"): its phase as the
     /// words `queued`, `submitting`, `pending`, `succeeded`, `failed`, `submit_failed`,
     /// `not_submitted`.
     /// - Parameter date: the wall-clock time of an instant of the continuous clock.

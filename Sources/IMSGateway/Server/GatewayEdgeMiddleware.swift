@@ -1,7 +1,7 @@
 import Hummingbird
 import Logging
 
-/// The one middleware in front of every route (docs/ARCHITECTURE.md, "Request flow"), in this
+/// The one middleware in front of every route (docs/ARCHITECTURE.md, "The path of one request"), in this
 /// order, outermost first:
 /// 1. **metrics**: counts and times every answer by route
 ///    (``GatewayRoutes/metricLabel(endpointPath:target:status:)``: the matched route pattern or
