@@ -62,9 +62,10 @@ struct PostgresTokenBucketTests {
         try await store.pauseBucket("upstream", rate: 10, milliseconds: 1_000)
         let refused = try await store.takeToken(bucket: "upstream", rate: 10, burst: 10)
         #expect(!refused.granted)
-        #expect((58_000...60_000).contains(refused.retryAfterMs), "\(refused)")
+        // Loose: seconds can pass between the pause and the take on a loaded machine.
+        #expect((45_000...60_000).contains(refused.retryAfterMs), "\(refused)")
         // The pause is named as such, for the replicas that did not store it (their /readyz).
-        #expect((58_000...60_000).contains(refused.pausedForMs), "\(refused)")
+        #expect((45_000...60_000).contains(refused.pausedForMs), "\(refused)")
 
         // A short pause ends, and the bucket restarts with exactly one token.
         // 3 s: loose, so that the take right after the pause comes before its end even on a

@@ -40,14 +40,15 @@ struct QuotaEnforcementTests {
     func windowSlides() async throws {
         try await withSimulatorClient { client in
             let auth = try await client.auth()
-            try await client.putFaults(["quota": ["calls": 2, "window_seconds": 1]])
+            // A 5 s window: the three calls must fall in one window even on a loaded machine.
+            try await client.putFaults(["quota": ["calls": 2, "window_seconds": 5]])
             let unknown = "ff80808100000000000000000000dead"
             #expect(try await client.showJob(unknown, auth: auth).status == 404)
             #expect(try await client.showJob(unknown, auth: auth).status == 404)
             let refused = try await client.showJob(unknown, auth: auth)
             #expect(refused.status == 429)
-            #expect((refused.json["error_msg"] as? String)?.hasSuffix("limit:2, time:1 second") == true)
-            try await Task.sleep(for: .milliseconds(1100))
+            #expect((refused.json["error_msg"] as? String)?.hasSuffix("limit:2, time:5 second") == true)
+            try await Task.sleep(for: .milliseconds(5100))
             #expect(try await client.showJob(unknown, auth: auth).status == 404)
             let stats = try await client.stats()
             #expect(stats["quota_rejections"] as? Int == 1)
