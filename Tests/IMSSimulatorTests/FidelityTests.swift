@@ -8,14 +8,14 @@ import Testing
 struct FidelityTests {
     @Test("ShowJobProgress: never results, always entities.subJobId (camelCase); ShowJob: results once final, no subJobId")
     func showJobProgressShape() async throws {
-        try await withSimulatorClient(SimulatorClient.configuration(jobDuration: .seconds(1))) { client in
+        try await withSimulatorClient(SimulatorClient.configuration(jobDuration: SimulatorClient.runningJob)) { client in
             let auth = try await client.auth()
             let jobID = try await client.submitJob(auth: auth)
             let running = try await client.showJobProgress(jobID, auth: auth).json
             #expect(["INIT", "RUNNING"].contains(running["status"] as? String ?? ""))
             #expect(running["entities"] as? [String: String] == ["subJobId": ""])
             #expect((try await client.showJob(jobID, auth: auth).json["entities"] as? [String: Any])?.isEmpty == true)
-            try await Task.sleep(for: .milliseconds(1100))
+            try await Task.sleep(for: SimulatorClient.runningJob + .milliseconds(100))
             let done = try await client.showJobProgress(jobID, auth: auth).json
             #expect(done["status"] as? String == "SUCCESS")
             #expect(done["job_type"] as? String == "imsUpdateImageMembersJob")

@@ -157,10 +157,16 @@ struct MemberStatusControllerTests {
     @Test("more callers than maxCallersWaiting: 503 with Retry-After, the others answered")
     func tooManyCallers() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .seconds(1), adjust: { $0.maxCallersWaiting = 2 }) { harness in
+        try await withGateway(shared: images, jobDuration: .seconds(5), adjust: { $0.maxCallersWaiting = 2 }) { harness in
             async let first = harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
             async let second = harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
-            try await Task.sleep(for: .milliseconds(300))
+            // Both waiting, by the gauge rather than by a sleep (a loaded machine admits late).
+            let started = ContinuousClock.now
+            while started.duration(to: .now) < .seconds(30) {
+                let metrics = String(decoding: try await harness.get("/metrics").body, as: UTF8.self)
+                if metrics.split(separator: "\n").contains("imsgw_callers_waiting 2.0") { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let third = try await harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
             #expect(third.status == 503)
             #expect(third.header("Retry-After") == "1")

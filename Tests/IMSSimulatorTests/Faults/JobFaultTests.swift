@@ -50,12 +50,12 @@ struct JobFaultTests {
 
     @Test("status_word with phase running: the word while the job runs, then the real final status")
     func unknownWordWhileRunning() async throws {
-        try await withSimulatorClient(SimulatorClient.configuration(jobDuration: .seconds(1))) { client in
+        try await withSimulatorClient(SimulatorClient.configuration(jobDuration: SimulatorClient.runningJob)) { client in
             let auth = try await client.auth()
             try await client.putFaults(["jobs": [["fault": "status_word", "status": "PAUSED", "phase": "running"]]])
             let jobID = try await client.submitJob(auth: auth)
             #expect(try await client.showJob(jobID, auth: auth).json["status"] as? String == "PAUSED")
-            try await Task.sleep(for: .milliseconds(1100))
+            try await Task.sleep(for: SimulatorClient.runningJob + .milliseconds(100))
             #expect(try await client.showJob(jobID, auth: auth).json["status"] as? String == "SUCCESS")
         }
     }

@@ -25,6 +25,12 @@ struct SimulatorClient: Sendable {
     let http: CurlHTTPClient
     let baseURL: String
 
+    /// How long a job runs in the tests that look at it while it runs: long enough that a loaded
+    /// 2-core CI machine still sees it running after a submit, a poll and a measure (1 s was not).
+    static let runningJob: Duration = .seconds(5)
+    /// ``runningJob`` in ms, as `GET /_sim/jobs/{job_id}` reports `duration_ms`.
+    static let runningJobMs: Int64 = 5000
+
     /// The configuration the fault tests use: user acct/user/secret, ``shared`` and
     /// ``wholeMachine`` shared with ``project``, ``wholeMachine`` marked whole-machine.
     static func configuration(jobDuration: Duration = .milliseconds(300)) -> SimulatorConfiguration {
