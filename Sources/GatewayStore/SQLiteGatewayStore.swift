@@ -87,6 +87,8 @@ public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
         configuration.label = "ims-gateway store"
         configuration.prepareDatabase { db in
             if !db.configuration.readonly {
+                // Before GRDB turns WAL on: a new file gets small pages, an existing one keeps its own.
+                try db.execute(sql: Statements.pageSize)
                 try db.execute(sql: Statements.synchronousNormal)
             }
             try db.execute(sql: Statements.foreignKeysOn)

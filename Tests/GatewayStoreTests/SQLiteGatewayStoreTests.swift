@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import GatewayStore
 import Testing
 
@@ -38,6 +39,35 @@ struct SQLiteGatewayStoreTests {
         #expect(try await reopened.request(id: "done")?.request.state == .final)
         #expect(try await reopened.events(requestID: "done", afterID: 0, limit: 10).map(\.id) == [1, 2])
         try reopened.close()
+    }
+
+    @Test("a new file gets 2 KB pages; a file made with 4 KB pages keeps them and works")
+    func pageSize() async throws {
+        let folder = try TemporaryFolder()
+        func pageSize(_ path: String) throws -> Int? {
+            var configuration = Configuration()
+            configuration.readonly = true
+            return try DatabaseQueue(path: path, configuration: configuration).read { db in
+                try Int.fetchOne(db, sql: "PRAGMA page_size")
+            }
+        }
+        let fresh = folder.file("fresh.sqlite")
+        let store = try Fixture.store(fresh)
+        #expect(try await Fixture.admit(store, Fixture.request("a")) == .admitted)
+        try store.close()
+        #expect(try pageSize(fresh) == 2048)
+
+        // As SQLite's default made every store before 2 KB pages: WAL on an empty 4 KB file.
+        let old = folder.file("old.sqlite")
+        try await DatabaseQueue(path: old).writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA page_size = 4096")
+            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+        }
+        let reopened = try Fixture.store(old)
+        #expect(try await Fixture.admit(reopened, Fixture.request("b")) == .admitted)
+        #expect(try await reopened.request(id: "b")?.request.id == "b")
+        try reopened.close()
+        #expect(try pageSize(old) == 4096)
     }
 
     @Test("backup: the copy opens as a store with the same requests; an existing file is not overwritten")
