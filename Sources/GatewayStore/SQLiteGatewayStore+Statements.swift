@@ -4,7 +4,8 @@ import GRDB
 extension SQLiteGatewayStore {
     /// Every SQL statement of the store, one per name; values are always bound (`?`), never
     /// interpolated. Each is run through GRDB's statement cache (`cachedStatement(sql:)`), so
-    /// it is parsed and planned once per connection, not at each use.
+    /// it is parsed and planned once per connection, not at each use; the writes bind their
+    /// values with ``GRDB/Database/run(_:_:)``.
     enum Statements {
         /// Connection setup, effective only on a file with no table yet (SQLite ignores it
         /// otherwise, and in WAL mode): 2 KB pages. Every commit appends each page it changed,
@@ -55,17 +56,28 @@ extension SQLiteGatewayStore {
                 event_counter, updated_at, finished_at, elapsed_ms
             ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
-        /// A request's new state: state, updated_at, finished_at, elapsed_ms (kept when NULL),
+        /// Adds to a request's event counter, giving the new one (no row: no such request):
+        /// events added, id.
+        static let addToEventCounter =
+            "UPDATE requests SET event_counter = event_counter + ? WHERE id = ? RETURNING event_counter"
+        /// A request's new state and events added to its counter, giving the new counter (no
+        /// row: no such request): state, updated_at, finished_at, elapsed_ms (kept when NULL),
         /// deadline (kept when NULL), background_until (kept when NULL), warnings (kept when
-        /// NULL), id.
-        static let updateRequestState = """
+        /// NULL), events added, id.
+        static let updateRequestStateAndCounter = """
             UPDATE requests SET state = ?, updated_at = ?, finished_at = ?,
                 elapsed_ms = COALESCE(?, elapsed_ms), deadline = COALESCE(?, deadline),
-                background_until = COALESCE(?, background_until), warnings = COALESCE(?, warnings)
-            WHERE id = ?
+                background_until = COALESCE(?, background_until), warnings = COALESCE(?, warnings),
+                event_counter = event_counter + ?
+            WHERE id = ? RETURNING event_counter
             """
-        /// A request's event counter: counter, id.
-        static let updateEventCounter = "UPDATE requests SET event_counter = ? WHERE id = ?"
+        /// A request's event counter and the job id of one of its batches (NULL: none yet, or
+        /// no such batch; no row: no such request): batch index, request id.
+        static let selectEventCounterAndJobID = """
+            SELECT requests.event_counter, batches.job_id FROM requests
+            LEFT JOIN batches ON batches.request_id = requests.id AND batches.batch_index = ?
+            WHERE requests.id = ?
+            """
         /// Finished requests finished before a time, oldest first (cascades): finished_at
         /// bound (ms), limit.
         static let deleteFinished = """
@@ -82,8 +94,6 @@ extension SQLiteGatewayStore {
                 error_code, fail_reason, begin_time, end_time, results_json, submitted_at
             ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
-        /// A batch's job id (NULL or no row: none yet): request id, batch index.
-        static let selectBatchJobID = "SELECT job_id FROM batches WHERE request_id = ? AND batch_index = ?"
         /// A request's batches in index order: request id.
         static let selectBatches = "SELECT * FROM batches WHERE request_id = ? ORDER BY batch_index"
 
@@ -137,55 +147,83 @@ extension SQLiteGatewayStore {
     }
 
     /// A client's counts.
+    /// - Throws: a GRDB error, or `DecodingError` when a count is not an integer.
     static func counts(_ db: Database, client: String) throws -> ClientRequestCounts {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: Statements.selectClientCounts), arguments: [client])
+        guard let row = try db.run(Statements.selectClientCounts, [.text(client)])
         else { return ClientRequestCounts(stored: 0, running: 0) }
-        return ClientRequestCounts(
-            stored: try row.decode(Int.self, atIndex: 0), running: try row.decode(Int.self, atIndex: 1))
+        guard let stored = row.integer(0), let running = row.integer(1) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "client_counts is not a number"))
+        }
+        return ClientRequestCounts(stored: Int(stored), running: Int(running))
     }
 
     /// Inserts a request row as given (its event counter included).
     static func insertRequest(_ db: Database, _ r: RequestRecord) throws {
-        let arguments: StatementArguments = [
-            text(r.id), text(r.client), text(r.route), text(r.idempotencyKey), text(r.bodyDigest),
-            text(r.memberStatus), text(r.projectID), text(r.vaultID), text(r.correlationID), jsonArray(r.warnings), r.weight, millis(r.createdAt), millis(r.deadline),
-            millis(r.backgroundUntil), r.state.rawValue, r.eventCounter, millis(r.updatedAt),
-            r.finishedAt.map(millis), r.elapsedMs,
-        ]
-        try db.cachedStatement(sql: Statements.insertRequest).execute(arguments: arguments)
+        try db.run(Statements.insertRequest, [
+            .text(text(r.id)), .text(text(r.client)), .text(text(r.route)), .text(text(r.idempotencyKey)),
+            .text(text(r.bodyDigest)), .text(text(r.memberStatus)), .text(text(r.projectID)), .text(text(r.vaultID)),
+            .text(text(r.correlationID)), .text(jsonArray(r.warnings)), .real(r.weight), .integer(millis(r.createdAt)),
+            .integer(millis(r.deadline)), .integer(millis(r.backgroundUntil)), .text(r.state.rawValue),
+            .integer(r.eventCounter), .integer(millis(r.updatedAt)), .integer(r.finishedAt.map(millis)),
+            .integer(r.elapsedMs),
+        ])
     }
 
     /// Inserts or replaces a batch row of a request.
     static func replaceBatch(_ db: Database, requestID: String, _ b: BatchRecord) throws {
-        let arguments: StatementArguments = [
-            requestID, b.index, jsonArray(b.images), text(b.state), text(b.jobID), text(b.jobStatus), b.polls,
-            b.submitAttempts, text(b.errorCode), text(b.failReason), text(b.beginTime), text(b.endTime),
-            text(b.resultsJSON), b.submittedAt.map(millis),
-        ]
-        try db.cachedStatement(sql: Statements.replaceBatch).execute(arguments: arguments)
+        try db.run(Statements.replaceBatch, [
+            .text(requestID), .integer(Int64(b.index)), .text(jsonArray(b.images)), .text(text(b.state)),
+            .text(text(b.jobID)), .text(text(b.jobStatus)), .integer(Int64(b.polls)), .integer(Int64(b.submitAttempts)),
+            .text(text(b.errorCode)), .text(text(b.failReason)), .text(text(b.beginTime)), .text(text(b.endTime)),
+            .text(text(b.resultsJSON)), .integer(b.submittedAt.map(millis)),
+        ])
     }
 
     /// Inserts or replaces a submit attempt row.
     static func replaceAttempt(_ db: Database, _ a: SubmitAttemptRecord) throws {
-        try db.cachedStatement(sql: Statements.replaceAttempt).execute(
-            arguments: [a.requestID, a.batchIndex, a.attempt, millis(a.startedAt), text(a.jobID)])
+        try db.run(Statements.replaceAttempt, [
+            .text(a.requestID), .integer(Int64(a.batchIndex)), .integer(Int64(a.attempt)),
+            .integer(millis(a.startedAt)), .text(text(a.jobID)),
+        ])
     }
 
     /// Inserts `events` with ids `firstID`, `firstID + 1`, ..., stamped now.
     static func insertEvents(_ db: Database, requestID: String, firstID: Int64, _ events: [NewEvent]) throws {
         let now = millis(Date())
         for (offset, event) in events.enumerated() {
-            try db.cachedStatement(sql: Statements.insertEvent).execute(
-                arguments: [requestID, firstID + Int64(offset), text(event.kind), text(event.data), now])
+            try db.run(Statements.insertEvent, [
+                .text(requestID), .integer(firstID + Int64(offset)), .text(text(event.kind)), .text(text(event.data)),
+                .integer(now),
+            ])
         }
     }
 
-    /// Appends `events` after the request's `counter` and stores the new counter.
-    static func appendEvents(_ db: Database, requestID: String, counter: Int64, _ events: [NewEvent]) throws {
-        guard !events.isEmpty else { return }
-        try insertEvents(db, requestID: requestID, firstID: counter + 1, events)
-        try db.cachedStatement(sql: Statements.updateEventCounter).execute(
-            arguments: [counter + Int64(events.count), requestID])
+    /// Adds `events.count` to the request's event counter and appends `events` with the ids
+    /// that frees, in one statement more than the events.
+    /// - Throws: ``StoreError`` `.notFound` (named by `path`) when the request is not stored;
+    ///   a GRDB error when a statement fails.
+    static func appendEvents(_ db: Database, requestID: String, path: String, _ events: [NewEvent]) throws {
+        guard !events.isEmpty else {
+            guard try db.run(Statements.selectEventCounter, [.text(requestID)]) != nil else { throw notFound(path: path) }
+            return
+        }
+        guard let row = try db.run(Statements.addToEventCounter, [.integer(Int64(events.count)), .text(requestID)])
+        else { throw notFound(path: path) }
+        try insertEvents(db, requestID: requestID, firstID: try counter(row) - Int64(events.count) + 1, events)
+    }
+
+    /// The event counter in column 0 of `row`.
+    /// - Throws: `DecodingError` when it is not an integer.
+    static func counter(_ row: StoreRow) throws -> Int64 {
+        guard let counter = row.integer(0) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "event_counter is not a number"))
+        }
+        return counter
+    }
+
+    /// The error of a write that names a request the store does not hold (no id in it).
+    static func notFound(path: String) -> StoreError {
+        StoreError(.notFound, "the store \(path) holds no such request")
     }
 
     /// A `requests` row as a record.

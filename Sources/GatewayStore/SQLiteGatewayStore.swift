@@ -220,12 +220,10 @@ public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
     {
         let path = self.path
         try await write("recording a submit attempt") { db in
-            guard let counter = try Int64.fetchOne(
-                db.cachedStatement(sql: Statements.selectEventCounter), arguments: [attempt.requestID])
-            else { throw Self.notFound(path: path) }
+            // First: no row is written for a request the store does not hold.
+            try Self.appendEvents(db, requestID: attempt.requestID, path: path, events)
             try Self.replaceAttempt(db, attempt)
             try Self.replaceBatch(db, requestID: attempt.requestID, batch)
-            try Self.appendEvents(db, requestID: attempt.requestID, counter: counter, events)
         }
     }
 
@@ -240,11 +238,13 @@ public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
     ) async throws(StoreError) {
         let path = self.path
         try await write("recording a job id") { db in
-            guard let counter = try Int64.fetchOne(
-                db.cachedStatement(sql: Statements.selectEventCounter), arguments: [requestID])
+            guard let row = try db.run(
+                Statements.selectEventCounterAndJobID, [.integer(Int64(batchIndex)), .text(requestID)])
             else { throw Self.notFound(path: path) }
-            try db.cachedStatement(sql: Statements.updateAttemptJobID).execute(
-                arguments: [Self.text(jobID), requestID, batchIndex, attempt])
+            let counter = try Self.counter(row)
+            try db.run(Statements.updateAttemptJobID, [
+                .text(Self.text(jobID)), .text(requestID), .integer(Int64(batchIndex)), .integer(Int64(attempt)),
+            ])
             if db.changesCount == 0 {
                 let started = batch.submittedAt ?? Date()
                 try Self.replaceAttempt(
@@ -254,11 +254,11 @@ public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
             }
             // A write that comes late (retried while the store was unreachable) never replaces a
             // newer state: a later write already carried the job id.
-            let stored = try String.fetchOne(
-                db.cachedStatement(sql: Statements.selectBatchJobID), arguments: [requestID, batchIndex])
-            guard stored == nil else { return }
+            guard row.text(1) == nil else { return }
             try Self.replaceBatch(db, requestID: requestID, batch)
-            try Self.appendEvents(db, requestID: requestID, counter: counter, events)
+            guard !events.isEmpty else { return }
+            try Self.insertEvents(db, requestID: requestID, firstID: counter + 1, events)
+            try db.run(Statements.addToEventCounter, [.integer(Int64(events.count)), .text(requestID)])
         }
     }
 
@@ -271,22 +271,24 @@ public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
     ) async throws(StoreError) {
         let path = self.path
         try await write("updating a request") { db in
-            guard let counter = try Int64.fetchOne(
-                db.cachedStatement(sql: Statements.selectEventCounter), arguments: [requestID])
-            else { throw Self.notFound(path: path) }
+            // First, with the event counter: no row is written for a request the store does not hold.
+            if let change {
+                let at = Self.millis(change.at)
+                guard let row = try db.run(Statements.updateRequestStateAndCounter, [
+                    .text(change.state.rawValue), .integer(at), .integer(change.state == .running ? nil : at),
+                    .integer(change.elapsedMs), .integer(change.deadline.map(Self.millis)),
+                    .integer(change.backgroundUntil.map(Self.millis)), .text(change.warnings.map(Self.jsonArray)),
+                    .integer(Int64(events.count)), .text(requestID),
+                ])
+                else { throw Self.notFound(path: path) }
+                let counter = try Self.counter(row)
+                try Self.insertEvents(db, requestID: requestID, firstID: counter - Int64(events.count) + 1, events)
+            } else {
+                try Self.appendEvents(db, requestID: requestID, path: path, events)
+            }
             for batch in batches {
                 try Self.replaceBatch(db, requestID: requestID, batch)
             }
-            if let change {
-                let at = Self.millis(change.at)
-                try db.cachedStatement(sql: Statements.updateRequestState).execute(
-                    arguments: [
-                        change.state.rawValue, at, change.state == .running ? nil : at, change.elapsedMs,
-                        change.deadline.map(Self.millis), change.backgroundUntil.map(Self.millis),
-                        change.warnings.map(Self.jsonArray), requestID,
-                    ])
-            }
-            try Self.appendEvents(db, requestID: requestID, counter: counter, events)
         }
     }
 
@@ -429,11 +431,6 @@ public final class SQLiteGatewayStore: GatewayStore, StoreColumnValues {
         default:
             return StoreError(.failed, "the store \(file): \(operation) failed (\(sqlite))")
         }
-    }
-
-    /// The error of a write that names a request the store does not hold (no id in it).
-    private static func notFound(path: String) -> StoreError {
-        StoreError(.notFound, "the store \(path) holds no such request")
     }
 
     // MARK: - Leases
