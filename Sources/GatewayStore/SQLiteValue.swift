@@ -26,7 +26,7 @@ enum SQLiteValue {
 
     /// SQLite copies a bound text at once (`SQLITE_TRANSIENT`), so the Swift string need not
     /// outlive the bind.
-    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+    private static var transient: sqlite3_destructor_type { unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self) }
 
     /// Binds the value to the 1-based parameter `index` of `statement`.
     /// - Returns: SQLite's result code (`SQLITE_OK`, `SQLITE_RANGE`, `SQLITE_TOOBIG`, `SQLITE_NOMEM`).
@@ -35,10 +35,13 @@ enum SQLiteValue {
         case .text(let string):
             var string = string
             return string.withUTF8 { utf8 in
-                // A zero-length buffer may have no address; SQLite reads a null pointer as NULL.
-                sqlite3_bind_text(
-                    statement, index, UnsafeRawPointer(utf8.baseAddress ?? emptyText).assumingMemoryBound(to: CChar.self),
-                    Int32(utf8.count), Self.transient)
+                // An empty buffer may have no address, and SQLite binds a null pointer as NULL.
+                guard let base = utf8.baseAddress, !utf8.isEmpty else {
+                    return sqlite3_bind_text(statement, index, "", 0, Self.transient)
+                }
+                return base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                    sqlite3_bind_text(statement, index, $0, Int32(utf8.count), Self.transient)
+                }
             }
         case .integer(let value): return sqlite3_bind_int64(statement, index, value)
         case .real(let value): return sqlite3_bind_double(statement, index, value)
@@ -46,9 +49,6 @@ enum SQLiteValue {
         }
     }
 }
-
-/// The address bound for an empty text, so that it stays `''` and never becomes NULL.
-private let emptyText = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
 extension Database {
     /// Runs `sql`, one of ``SQLiteGatewayStore/Statements`` (from GRDB's statement cache), with
