@@ -75,7 +75,7 @@ struct IMSSimulatorTests {
 
     @Test("a job goes INIT/RUNNING, then SUCCESS with per-image results")
     func jobSucceeds() async throws {
-        try await withSimulator(jobDuration: .milliseconds(400)) { client in
+        try await withSimulator(jobDuration: SimulatorClient.runningJob) { client in
             let token = try #require(try await client.token().header("X-Subject-Token"))
             let auth = [("X-Auth-Token", token)]
             let submit = try await client.call(
@@ -86,7 +86,7 @@ struct IMSSimulatorTests {
             let early = try await client.call("GET", "/v1/\(Self.project)/jobs/\(jobID)", headers: auth)
             #expect(["INIT", "RUNNING"].contains(early.json["status"] as? String ?? ""))
             #expect(early.json["end_time"] as? String == "")
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: SimulatorClient.runningJob + .milliseconds(100))
             let done = try await client.call("GET", "/v1/\(Self.project)/jobs/\(jobID)", headers: auth)
             #expect(done.json["status"] as? String == "SUCCESS")
             #expect(done.json["job_type"] as? String == "imsUpdateImageMembersJob")

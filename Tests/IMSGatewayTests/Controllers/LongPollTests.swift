@@ -10,7 +10,7 @@ struct LongPollTests {
     @Test("long polls of one client are bounded by its pending-request bound: the one over it gets 429 too-many-long-polls with Retry-After; the others answer 200")
     func boundedPerClient() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .seconds(3), adjust: { $0.maxPendingRequestsPerClient = 2 }) {
+        try await withGateway(shared: images, jobDuration: .seconds(10), adjust: { $0.maxPendingRequestsPerClient = 2 }) {
             harness in
             let started = try await harness.post(
                 "/accept-images", json: ["project_id": testProjectID, "images": images], headers: [("Prefer", "wait=1")])
@@ -19,7 +19,7 @@ struct LongPollTests {
             let path = "/accept-images/\(requestID)"
             async let first = harness.get(path, key: testClientKey, headers: [("Prefer", "wait=20")])
             async let second = harness.get(path, key: testClientKey, headers: [("Prefer", "wait=20")])
-            try await Task.sleep(for: .milliseconds(500))
+            try await waitUntil("both long polls holding their slots") { try await harness.callersWaiting(2) }
             let third = try await harness.get(path, key: testClientKey, headers: [("Prefer", "wait=20")])
             #expect(third.status == 429)
             #expect(third.json["type"] as? String == "urn:ims-gateway:problem:too-many-long-polls")

@@ -97,8 +97,9 @@ struct MemberStatusControllerTests {
             #expect(answer.json["type"] as? String == "urn:ims-gateway:problem:deadline-passed")
             // The schedule (0.1 s, x1.5, cap 0.4 s, last poll trimmed to 50 ms before the
             // deadline) polls 5 or 6 times in 1 s: never a burst at the deadline. A loaded
-            // machine (the whole suite with a browser running) fires a late timer or two: 3.
-            #expect((3...6).contains(result.batches[0].polls), "polls \(result.batches[0].polls)")
+            // machine (the whole suite with a browser running) fires late timers and submits
+            // late: 1. The upper bound is the point.
+            #expect((1...6).contains(result.batches[0].polls), "polls \(result.batches[0].polls)")
             let job = try await harness.simulatorStats()
             #expect(((job["calls"] as? [String: Any])?["ShowJob"] as? Int ?? 0) <= 8)
         }
@@ -161,12 +162,7 @@ struct MemberStatusControllerTests {
             async let first = harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
             async let second = harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
             // Both waiting, by the gauge rather than by a sleep (a loaded machine admits late).
-            let started = ContinuousClock.now
-            while started.duration(to: .now) < .seconds(30) {
-                let metrics = String(decoding: try await harness.get("/metrics").body, as: UTF8.self)
-                if metrics.split(separator: "\n").contains("imsgw_callers_waiting 2.0") { break }
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await waitUntil("two callers waiting") { try await harness.callersWaiting(2) }
             let third = try await harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
             #expect(third.status == 503)
             #expect(third.header("Retry-After") == "1")

@@ -77,7 +77,7 @@ struct AccessKeyCredentialsTests {
         let images = testImages(1)
         let first = SimulatorConfiguration.AccessKey(
             accessKey: "TMPAK0000000000000001", secretKey: "tmp-secret-one-000000000000000000", securityToken: "sec-token-one",
-            expiresAt: Date().addingTimeInterval(3))
+            expiresAt: Date().addingTimeInterval(8))
         let second = SimulatorConfiguration.AccessKey(
             accessKey: "TMPAK0000000000000002", secretKey: "tmp-secret-two-000000000000000000", securityToken: "sec-token-two",
             expiresAt: Date().addingTimeInterval(3600))
@@ -89,7 +89,8 @@ struct AccessKeyCredentialsTests {
         ) { harness in
             let answer = try await harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
             #expect(answer.status == 200)
-            try await Task.sleep(for: .seconds(3.2))
+            // Until the first keys have expired (8 s: room for a loaded machine's start and first accept).
+            try await Task.sleep(for: .seconds(max(0, first.expiresAt?.timeIntervalSinceNow ?? 0) + 0.2))
             _ = try Self.writeTemporaryFile(second, at: path)
             let later = try await harness.post("/accept-images", json: ["project_id": testProjectID, "images": images])
             #expect(later.status == 200)

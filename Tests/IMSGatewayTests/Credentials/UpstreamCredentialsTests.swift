@@ -42,10 +42,11 @@ struct UpstreamCredentialsTests {
     @Test("tokens revoked mid-wait: one refresh, one replay, the wait completes")
     func revokedMidWait() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .seconds(2)) { harness in
+        try await withGateway(shared: images, jobDuration: .seconds(5)) { harness in
             async let answer = harness.post(
                 "/accept-images", json: ["project_id": testProjectID, "images": images], headers: [("Prefer", "wait=30")])
-            try await Task.sleep(for: .milliseconds(700))
+            // Revoked once the gateway holds its token and submitted with it, the job still running.
+            try await waitUntil("the submit") { try await harness.simulatorCalls("BatchUpdateMembers") == 1 }
             let revoke = try await harness.http.execute(
                 CurlHTTPRequest(method: "POST", url: harness.simulator.baseURL + "/_sim/revoke-tokens"))
             #expect(revoke.status == 200)

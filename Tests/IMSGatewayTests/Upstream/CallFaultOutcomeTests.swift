@@ -161,11 +161,13 @@ struct CallFaultOutcomeTests {
     @Test("slow polls up to the caller's deadline: the 504 still carries the last state read and the polls made")
     func slowPollsUntilDeadline() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .seconds(30), adjust: { $0.maxBackgroundWaitSeconds = 1 }) { harness in
+        try await withGateway(shared: images, jobDuration: .seconds(30), adjust: { $0.maxBackgroundWaitSeconds = 2 }) { harness in
             // Every poll answered after 200 ms: the last one (sent 50 ms before the deadline)
             // is still out when the deadline comes, the ones before it were answered RUNNING.
             try await harness.setFaults(["calls": [["fault": "delay", "operation": "ShowJob", "delay_ms": 200]]])
-            let answer = try await harness.post("/accept-images", json: Self.body(images), headers: [("Prefer", "wait=1")])
+            // 2 s rather than 1: a loaded machine's token, submit and late timers leave 1 s too
+            // little for two polls of 200 ms each.
+            let answer = try await harness.post("/accept-images", json: Self.body(images), headers: [("Prefer", "wait=2")])
             #expect(answer.status == 504)
             let batch = try #require(try answer.result().batches.first)
             #expect(batch.state == .pending)
@@ -178,11 +180,11 @@ struct CallFaultOutcomeTests {
         }
     }
 
-    @Test("a submit slower than upstream.timeoutMs (300 ms): timed out, repeated, 200")
+    @Test("a submit slower than upstream.timeoutMs (1 s, so that a loaded machine's other calls fit in it): timed out, repeated, 200")
     func submitBeyondTimeout() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .zero, adjust: { $0.upstreamTimeoutMilliseconds = 300 }) { harness in
-            try await harness.setFaults(["calls": [["fault": "delay", "operation": "BatchUpdateMembers", "delay_ms": 1000, "count": 1]]])
+        try await withGateway(shared: images, jobDuration: .zero, adjust: { $0.upstreamTimeoutMilliseconds = 1000 }) { harness in
+            try await harness.setFaults(["calls": [["fault": "delay", "operation": "BatchUpdateMembers", "delay_ms": 3000, "count": 1]]])
             let answer = try await harness.post("/accept-images", json: Self.body(images), headers: [Self.wait])
             #expect(answer.status == 200)
             let result = try answer.result()
@@ -195,18 +197,18 @@ struct CallFaultOutcomeTests {
             // The slow submit was still handled once its delay passed, after the gateway had
             // given up on it: an extra job upstream that nobody waits for, as
             // docs/ARCHITECTURE.md, "Submitting" allows ("may leave an extra job upstream").
-            try await Task.sleep(for: .milliseconds(1000))
+            try await waitUntil("the slow submit's job") { try await harness.simulatorJobs().count == 2 }
             let jobs = try await harness.simulatorJobs()
             #expect(jobs.count == 2)
             #expect(jobs.filter { $0["job_id"] as? String == batch.jobID }.count == 1)
         }
     }
 
-    @Test("a poll slower than upstream.timeoutMs (300 ms): that poll fails, the wait goes on, 200")
+    @Test("a poll slower than upstream.timeoutMs (1 s, so that a loaded machine's other calls fit in it): that poll fails, the wait goes on, 200")
     func pollBeyondTimeout() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .zero, adjust: { $0.upstreamTimeoutMilliseconds = 300 }) { harness in
-            try await harness.setFaults(["calls": [["fault": "delay", "operation": "ShowJob", "delay_ms": 1000, "count": 1]]])
+        try await withGateway(shared: images, jobDuration: .zero, adjust: { $0.upstreamTimeoutMilliseconds = 1000 }) { harness in
+            try await harness.setFaults(["calls": [["fault": "delay", "operation": "ShowJob", "delay_ms": 3000, "count": 1]]])
             let answer = try await harness.post("/accept-images", json: Self.body(images), headers: [Self.wait])
             #expect(answer.status == 200)
             let batch = try #require(try answer.result().batches.first)

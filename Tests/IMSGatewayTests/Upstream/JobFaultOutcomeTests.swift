@@ -311,10 +311,11 @@ struct JobFaultOutcomeTests {
             #expect(try #require(job["polls"] as? Int) >= finalBatch.polls)
             let endedAt = try #require(job["ended_at"] as? Int)
             let seenFinal = try #require(job["first_final_poll_at"] as? Int)
-            // Shortly after: within the schedule's longest pause (400 ms) and some slack.
+            // Shortly after: within the schedule's longest pause (400 ms) and slack for a loaded
+            // machine's late timers; a loop that stopped or fell back to 10 s would miss both.
             #expect(seenFinal >= endedAt - 1)
-            #expect(seenFinal - endedAt <= 600)
-            #expect(seenAt - endedAt <= 1000)
+            #expect(seenFinal - endedAt <= 1500)
+            #expect(seenAt - endedAt <= 3000)
             #expect(try await harness.faultsInjected("duration") == 1)
             #expect(try await harness.simulatorCalls("BatchUpdateMembers") == 1)
         }
