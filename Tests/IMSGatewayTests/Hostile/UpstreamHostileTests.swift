@@ -37,13 +37,14 @@ struct UpstreamHostileTests {
         try await withGateway(
             shared: images, logger: capture.logger(),
             adjust: { configuration in
-                configuration.upstreamMaxPauseSeconds = 5
+                // 15 s: a loaded CI machine took more than 5 s between the fault and the reads below.
+                configuration.upstreamMaxPauseSeconds = 15
                 configuration.upstreamRate = 2
                 configuration.upstreamBurst = 10
                 configuration.probeProjectID = testProjectID
             }
         ) { harness in
-            for _ in 0..<100 where try await Self.readyz(harness).status != 200 { try await Task.sleep(for: .milliseconds(50)) }
+            for _ in 0..<600 where try await Self.readyz(harness).status != 200 { try await Task.sleep(for: .milliseconds(50)) }
             let before = try await Self.readyz(harness)
             #expect(before.status == 200)
             #expect(before.upstream["paused"] as? Bool == false)
@@ -64,21 +65,20 @@ struct UpstreamHostileTests {
             #expect(during.status == 200)
             #expect(during.upstream["paused"] as? Bool == true)
             #expect(during.upstream["retry_after"] as? String == "100000")
-            #expect((1...5).contains(during.upstream["resumes_in_seconds"] as? Int ?? -1))
+            #expect((1...15).contains(during.upstream["resumes_in_seconds"] as? Int ?? -1))
             let metrics = String(decoding: try await harness.get("/metrics").body, as: UTF8.self)
             #expect(metrics.contains("imsgw_upstream_pauses_total 1"))
-            // The 5 s pause (5 rather than a shorter one: a loaded machine can take seconds between the
-            // fault and these reads), partly gone by the time of the scrape (more on a loaded machine).
+            // The 15 s pause, partly gone by the time of the scrape (more on a loaded machine).
             let remaining = metrics.split(separator: "\n")
                 .first { $0.hasPrefix("imsgw_upstream_pause_remaining_seconds ") }
                 .flatMap { Double($0.split(separator: " ").last ?? "") }
-            #expect(remaining.map { $0 > 0 && $0 <= 5 } == true, "\(String(describing: remaining))")
+            #expect(remaining.map { $0 > 0 && $0 <= 15 } == true, "\(String(describing: remaining))")
 
             let answer = try await first.value
             let elapsed = started.duration(to: .now)
             #expect(answer.status == 200)
-            #expect(elapsed >= .milliseconds(4_900))
-            #expect(elapsed < .seconds(15))
+            #expect(elapsed >= .milliseconds(14_900))
+            #expect(elapsed < .seconds(30))
             #expect(capture.text.contains("IMS asked for a pause longer than upstream.maxPauseSeconds"))
             #expect(capture.text.contains("retry_after=100000"))
 
@@ -87,8 +87,8 @@ struct UpstreamHostileTests {
             let again = ContinuousClock.now
             let second = try await harness.post("/accept-images", json: Self.body([images[1]]), headers: [("Prefer", "wait=30")])
             #expect(second.status == 200)
-            // Under the 5 s pause it would rule out; the bucket restarting at 2/s alone takes about 1 s.
-            #expect(again.duration(to: .now) < .milliseconds(4_500))
+            // Well under the 15 s pause it rules out; the bucket restarting at 2/s alone takes about 1 s.
+            #expect(again.duration(to: .now) < .seconds(10))
             let after = try await Self.readyz(harness)
             #expect(after.status == 200)
             #expect(after.upstream["paused"] as? Bool == false)
@@ -209,14 +209,17 @@ struct UpstreamHostileTests {
             let requestID = try #require(answer.json["request_id"] as? String)
             let answeredPolls = try answer.result().batches[0].polls
             let jobID = try #require(try answer.result().batches[0].jobID)
-            try await Task.sleep(for: .milliseconds(1_500))
+            try await waitUntil("two background polls") {
+                try await harness.simulatorJob(jobID)["polls"] as? Int ?? 0 > answeredPolls + 1
+            }
+            let madeBefore = try await harness.simulatorJob(jobID)["polls"] as? Int ?? -1
             let running = try await harness.get("/accept-images/\(requestID)", key: testClientKey)
             #expect(running.status == 202)
             let shown = try running.result().batches[0].polls
-            let made = try await harness.simulatorJob(jobID)["polls"] as? Int ?? -1
+            let madeAfter = try await harness.simulatorJob(jobID)["polls"] as? Int ?? -1
             #expect(shown > answeredPolls)
             // At most the poll in flight while the GET was answered is not shown yet.
-            #expect(shown == made || shown == made - 1, "shown \(shown), IMS polled \(made)")
+            #expect(madeBefore - 1 <= shown && shown <= madeAfter, "shown \(shown), IMS polled \(madeBefore) to \(madeAfter)")
         }
     }
 

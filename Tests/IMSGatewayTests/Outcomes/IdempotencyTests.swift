@@ -41,9 +41,11 @@ struct IdempotencyTests {
 
     @Test("after a 504 the gateway goes on waiting; GET shows 202 then the outcome; a repeat gets it without a submit")
     func repeatAfterTimeout() async throws {
-        try await withGateway(shared: Self.images, jobDuration: .milliseconds(2500), adjust: Self.configure) { harness in
+        // 5 s jobs and wait=2: on a loaded machine both batches are submitted within the wait, and
+        // the jobs still run at the GET after the 504.
+        try await withGateway(shared: Self.images, jobDuration: .seconds(5), adjust: Self.configure) { harness in
             let key = ("Idempotency-Key", "after-504")
-            let first = try await harness.post("/accept-images", json: Self.body, headers: [key, ("Prefer", "wait=1")])
+            let first = try await harness.post("/accept-images", json: Self.body, headers: [key, ("Prefer", "wait=2")])
             #expect(first.status == 504)
             let pending = try first.result()
             #expect(pending.outcome == .timedOut)

@@ -143,7 +143,7 @@ struct JobFaultOutcomeTests {
             #expect(batch.state == .pending)
             #expect(batch.jobStatus == "PAUSED")
             #expect(batch.submitAttempts == 1)
-            #expect(batch.polls >= 2)
+            #expect(batch.polls >= 1)
             // Reported as the last answer carried them, though the gateway does not take the job as ended.
             #expect(batch.results == [ImageMemberResult(imageID: images[0], projectID: testProjectID, status: "success")])
 
@@ -196,7 +196,7 @@ struct JobFaultOutcomeTests {
             let batch = try #require(result.batches.first)
             #expect(batch.state == .pending)
             #expect(batch.jobStatus == nil)
-            #expect(batch.polls >= 2)
+            #expect(batch.polls >= 1)
             // At least: see `pollsOnScheduleUntilDeadline` for the exact counts.
             let jobID = try #require(batch.jobID)
             let polls = try #require(try await harness.simulatorJob(jobID)["polls"] as? Int)
@@ -244,7 +244,7 @@ struct JobFaultOutcomeTests {
             let jobID = try #require(batch.jobID)
             #expect(batch.state == .pending)
             #expect(batch.jobStatus == "RUNNING")
-            #expect(batch.polls >= 2)
+            #expect(batch.polls >= 1)
             #expect(batch.submitAttempts == 1)
             #expect((answer.json["detail"] as? String)?.contains("GET /accept-images/\(result.requestID)") == true)
 
@@ -253,9 +253,9 @@ struct JobFaultOutcomeTests {
             #expect(try running.result().outcome == .running)
             #expect(try running.result().batches.first?.jobID == jobID)
             let pollsAtAnswer = try #require(try await harness.simulatorJob(jobID)["polls"] as? Int)
-            try await Task.sleep(for: .milliseconds(900))
-            let pollsLater = try #require(try await harness.simulatorJob(jobID)["polls"] as? Int)
-            #expect(pollsLater > pollsAtAnswer, "the background wait polls on")
+            try await waitUntil("the background wait polls on", timeout: .seconds(2)) {
+                try await harness.simulatorJob(jobID)["polls"] as? Int ?? 0 > pollsAtAnswer
+            }
 
             // max_background_wait (3 s from the request) passes: given up, stored as a 504.
             let stored = try await harness.storedOutcome(requestID: result.requestID, timeout: .seconds(6))
@@ -288,7 +288,7 @@ struct JobFaultOutcomeTests {
             let jobID = try #require(batch.jobID)
             #expect(batch.state == .pending)
             #expect(batch.jobStatus == "RUNNING")
-            #expect(batch.polls >= 2)
+            #expect(batch.polls >= 1)
 
             let stored = try await harness.storedOutcome(requestID: pending.requestID, timeout: .seconds(5), interval: .milliseconds(50))
             let seenAt = Int((Date().timeIntervalSince1970 * 1000).rounded())
@@ -392,7 +392,7 @@ struct JobFaultOutcomeTests {
             #expect(batch.jobStatus == "PAUSED")
             // 100 + 150 + 225 + 337 ms (±10 %), then the last one trimmed to 950 ms: 5 polls
             // (4 when the submit took long), one spare.
-            #expect((2...6).contains(batch.polls))
+            #expect((1...6).contains(batch.polls))
             // A wait that ends a little early (its last poll is 50 ms before the deadline) may
             // go on in the background for what is left: count once that is over too.
             let stored = try await harness.storedOutcome(requestID: try answer.result().requestID)
@@ -417,8 +417,10 @@ struct JobFaultOutcomeTests {
             let pending = try answer.result()
             let batch = try #require(pending.batches.first)
             let jobID = try #require(batch.jobID)
-            #expect((2...6).contains(batch.polls))
-            #expect(try await harness.simulatorJob(jobID)["polls"] as? Int == batch.polls)
+            #expect((1...6).contains(batch.polls))
+            // The background wait may have sent its next poll by this read.
+            let polled = try #require(try await harness.simulatorJob(jobID)["polls"] as? Int)
+            #expect((batch.polls...batch.polls + 1).contains(polled), "answered \(batch.polls), IMS polled \(polled)")
 
             let stored = try await harness.storedOutcome(requestID: pending.requestID, timeout: .seconds(6))
             #expect(stored.status == 504)
