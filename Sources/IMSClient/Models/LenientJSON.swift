@@ -14,7 +14,9 @@ enum LenientJSON {
     /// megabyte in one field must not make every answer, stored outcome and log line that
     /// carries it a megabyte too.
     static func string(_ value: Any?, maxLength: Int) -> String? {
-        string(value).map { $0.count > maxLength ? String($0.prefix(maxLength)) : $0 }
+        // UTF-8 bytes bound the characters from above: most fields are checked without
+        // counting characters (grapheme breaking, the costly part).
+        string(value).map { $0.utf8.count <= maxLength || $0.count <= maxLength ? $0 : String($0.prefix(maxLength)) }
     }
 
     static func string(_ value: Any?) -> String? {

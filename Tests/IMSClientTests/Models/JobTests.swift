@@ -194,6 +194,12 @@ struct JobTests {
         #expect(job.failReason?.count == 2048)
         #expect(job.results?.count == 10_000)
         #expect(job.results?.first?.imageID?.count == 256)
+
+        // The limits are characters, not bytes: 1,500 two-byte characters (3,000 bytes) stay whole.
+        let accents = #"{"status": "FAIL", "fail_reason": "\#(String(repeating: "é", count: 1500))", "error_code": "\#(String(repeating: "é", count: 300))"}"#
+        let multibyte = try #require(Job.decode(Array(accents.utf8)))
+        #expect(multibyte.failReason == String(repeating: "é", count: 1500))
+        #expect(multibyte.errorCode == String(repeating: "é", count: 256))
     }
 
     @Test("an error body's code and request id are cut to 256 characters")
