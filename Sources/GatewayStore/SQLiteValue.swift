@@ -7,10 +7,9 @@ import GRDBSQLite
 /// Why not GRDB's `StatementArguments`: the store's writes run about 20 statements a request,
 /// and building the arguments (each value boxed as an existential, then converted to a
 /// `DatabaseValue`), checking them against the statement and binding them through nested
-/// closures cost about 150,000 instructions a request, more than SQLite's own work on the
-/// rows (BENCHMARKS.md, "The request path's CPU and memory per waiting caller"). The statements
-/// still come from GRDB's statement cache and its raw `sqliteStatement`, the documented way to
-/// call SQLite's C API on a GRDB connection.
+/// closures cost about 120,000 instructions a request, 5 % of the request path (BENCHMARKS.md,
+/// "The store's writes"). The statements still come from GRDB's statement cache, and its raw
+/// `sqliteStatement` is the documented way to call SQLite's C API on a GRDB connection.
 enum SQLiteValue {
     case text(String)
     case integer(Int64)
