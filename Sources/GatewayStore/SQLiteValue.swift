@@ -38,8 +38,10 @@ enum SQLiteValue {
                 guard let base = utf8.baseAddress, !utf8.isEmpty else {
                     return sqlite3_bind_text(statement, index, "", 0, Self.transient)
                 }
+                // The 64-bit call: a text too long for SQLite is SQLITE_TOOBIG, not a trap.
                 return base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
-                    sqlite3_bind_text(statement, index, $0, Int32(utf8.count), Self.transient)
+                    sqlite3_bind_text64(
+                        statement, index, $0, sqlite3_uint64(utf8.count), Self.transient, UInt8(SQLITE_UTF8))
                 }
             }
         case .integer(let value): return sqlite3_bind_int64(statement, index, value)
@@ -79,7 +81,7 @@ extension Database {
             case SQLITE_DONE:
                 return first
             case SQLITE_ROW:
-                if first == nil { first = StoreRow(raw) }
+                if first == nil { first = try StoreRow(raw) }
             default:
                 throw failure(code, sql: sql)
             }

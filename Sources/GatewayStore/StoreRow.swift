@@ -1,3 +1,4 @@
+import GRDB
 import GRDBSQLite
 
 /// The columns of one row a store statement gave, read before the next step: integers and
@@ -11,7 +12,10 @@ struct StoreRow {
         case null
     }
 
-    init(_ statement: OpaquePointer) {
+    /// Reads the current row of `statement`.
+    /// - Throws: `DatabaseError` `SQLITE_NOMEM` when SQLite cannot give a text it holds (a text
+    ///   read as "" would pass for a stored value).
+    init(_ statement: OpaquePointer) throws {
         let count = sqlite3_column_count(statement)
         columns.reserveCapacity(Int(count))
         for index in 0..<count {
@@ -21,9 +25,11 @@ struct StoreRow {
             case SQLITE_INTEGER:
                 columns.append(.integer(sqlite3_column_int64(statement, index)))
             default:
-                let bytes = sqlite3_column_text(statement, index)
+                guard let bytes = sqlite3_column_text(statement, index) else {
+                    throw DatabaseError(resultCode: .SQLITE_NOMEM, message: "a column's text could not be read")
+                }
                 let count = Int(sqlite3_column_bytes(statement, index))
-                columns.append(.text(bytes.map { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) } ?? ""))
+                columns.append(.text(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)))
             }
         }
     }
