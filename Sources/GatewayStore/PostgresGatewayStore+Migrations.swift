@@ -149,7 +149,7 @@ extension PostgresGatewayStore {
 /// milliseconds since the Unix epoch, as in SQLite.
 enum PostgresMigrations {
     /// Step n (from 1) brings the schema to version n.
-    static let steps: [[String]] = [version1, version2, version3, version4]
+    static let steps: [[String]] = [version1, version2, version3]
 
     /// Schema version 1: every table and index.
     static let version1 = [
@@ -298,12 +298,5 @@ enum PostgresMigrations {
         FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.client IS DISTINCT FROM NEW.client)
         EXECUTE FUNCTION gateway_count_requests()
         """,
-    ]
-
-    /// Schema version 4: `requests_client_state` goes, unused since `client_counts` (version 2)
-    /// counts each client's requests; every request wrote it twice. (The SQLite store's version
-    /// 4 also makes its child tables `WITHOUT ROWID`, a storage choice PostgreSQL has not.)
-    static let version4 = [
-        "DROP INDEX IF EXISTS requests_client_state",
     ]
 }

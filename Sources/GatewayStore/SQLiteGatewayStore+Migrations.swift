@@ -111,12 +111,6 @@ extension SQLiteGatewayStore {
             try db.execute(sql: Migrations.upsertMeta, arguments: ["schema_version", "3"])
             try db.execute(sql: Migrations.upsertMeta, arguments: ["min_gateway_version", StoreSchema.minimumGatewayVersion])
         }
-        migrator.registerMigration("4-lean-writes") { db in
-            for statement in Migrations.version4 {
-                try db.execute(sql: statement)
-            }
-            try db.execute(sql: Migrations.upsertMeta, arguments: ["schema_version", "4"])
-        }
         return migrator
     }
 
@@ -256,77 +250,6 @@ extension SQLiteGatewayStore {
         static let version3 = [
             "ALTER TABLE requests ADD COLUMN owner TEXT",
             "ALTER TABLE requests ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0",
-        ]
-
-        /// Schema version 4: fewer b-trees written per request (docs/ARCHITECTURE.md, "Schema").
-        /// `batches`, `submit_attempts` and `request_events` become `WITHOUT ROWID` tables, so
-        /// that a row lives in its primary key's b-tree alone instead of a rowid table plus a
-        /// primary-key index (every insert wrote both); `requests_client_state` goes, unused
-        /// since `client_counts` (version 2) counts each client's requests. Same columns in
-        /// the same order; rows are copied over. GRDB runs a migration with foreign keys off
-        /// and checks them after it.
-        static let version4 = [
-            "DROP INDEX requests_client_state",
-            """
-            CREATE TABLE batches_v4 (
-                request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
-                batch_index INTEGER NOT NULL,
-                images TEXT NOT NULL,
-                state TEXT NOT NULL,
-                job_id TEXT,
-                job_status TEXT,
-                polls INTEGER NOT NULL,
-                submit_attempts INTEGER NOT NULL,
-                error_code TEXT,
-                fail_reason TEXT,
-                begin_time TEXT,
-                end_time TEXT,
-                results_json TEXT,
-                submitted_at INTEGER,
-                PRIMARY KEY (request_id, batch_index)
-            ) WITHOUT ROWID
-            """,
-            """
-            INSERT INTO batches_v4 (
-                request_id, batch_index, images, state, job_id, job_status, polls, submit_attempts,
-                error_code, fail_reason, begin_time, end_time, results_json, submitted_at)
-            SELECT request_id, batch_index, images, state, job_id, job_status, polls, submit_attempts,
-                error_code, fail_reason, begin_time, end_time, results_json, submitted_at FROM batches
-            """,
-            "DROP TABLE batches",
-            "ALTER TABLE batches_v4 RENAME TO batches",
-            """
-            CREATE TABLE submit_attempts_v4 (
-                request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
-                batch_index INTEGER NOT NULL,
-                attempt INTEGER NOT NULL,
-                started_at INTEGER NOT NULL,
-                job_id TEXT,
-                PRIMARY KEY (request_id, batch_index, attempt)
-            ) WITHOUT ROWID
-            """,
-            """
-            INSERT INTO submit_attempts_v4 (request_id, batch_index, attempt, started_at, job_id)
-            SELECT request_id, batch_index, attempt, started_at, job_id FROM submit_attempts
-            """,
-            "DROP TABLE submit_attempts",
-            "ALTER TABLE submit_attempts_v4 RENAME TO submit_attempts",
-            """
-            CREATE TABLE request_events_v4 (
-                request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
-                id INTEGER NOT NULL,
-                kind TEXT NOT NULL,
-                data TEXT NOT NULL,
-                created_at INTEGER NOT NULL,
-                PRIMARY KEY (request_id, id)
-            ) WITHOUT ROWID
-            """,
-            """
-            INSERT INTO request_events_v4 (request_id, id, kind, data, created_at)
-            SELECT request_id, id, kind, data, created_at FROM request_events
-            """,
-            "DROP TABLE request_events",
-            "ALTER TABLE request_events_v4 RENAME TO request_events",
         ]
     }
 }

@@ -87,18 +87,12 @@ extension SQLiteGatewayStore {
             )
             """
 
-        /// A batch row, inserted or, when stored, changed in place (an upsert, not `OR REPLACE`,
-        /// which deletes the row and inserts it again): every column, in table order.
+        /// A batch row, inserted or replaced: every column, in table order.
         static let replaceBatch = """
-            INSERT INTO batches (
+            INSERT OR REPLACE INTO batches (
                 request_id, batch_index, images, state, job_id, job_status, polls, submit_attempts,
                 error_code, fail_reason, begin_time, end_time, results_json, submitted_at
             ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (request_id, batch_index) DO UPDATE SET
-                images = excluded.images, state = excluded.state, job_id = excluded.job_id,
-                job_status = excluded.job_status, polls = excluded.polls, submit_attempts = excluded.submit_attempts,
-                error_code = excluded.error_code, fail_reason = excluded.fail_reason, begin_time = excluded.begin_time,
-                end_time = excluded.end_time, results_json = excluded.results_json, submitted_at = excluded.submitted_at
             """
         /// A request's batches in index order: request id.
         static let selectBatches = "SELECT * FROM batches WHERE request_id = ? ORDER BY batch_index"

@@ -6,7 +6,7 @@ import Foundation
 /// version and the oldest gateway version that can work on them.
 public enum StoreSchema {
     /// The newest schema version this build knows (and migrates to).
-    public static let version = 4
+    public static let version = 3
     /// The oldest gateway version that can work on a store at ``version``; written to
     /// `store_meta.min_gateway_version` by the migrations. 0.6.0 since version 3: an older
     /// gateway would write requests without a lease, which replicas would take over at once.

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("SQLite store: opening and migrations")
 struct MigrationTests {
-    @Test("a new file gets schema version 4 and the minimum gateway version; migrating twice is a no-op")
+    @Test("a new file gets schema version 3 and the minimum gateway version; migrating twice is a no-op")
     func newFile() throws {
         let folder = try TemporaryFolder()
         let path = folder.file("store.sqlite")
@@ -14,14 +14,14 @@ struct MigrationTests {
         #expect(throws: StoreError.self) { try store.checkSchema() }
         try store.migrate()
         var versions = try store.storedVersions()
-        #expect(versions.schemaVersion == 4)
+        #expect(versions.schemaVersion == 3)
         #expect(versions.minimumGatewayVersion == "0.6.0")
-        #expect(SQLiteGatewayStore.schemaVersion == 4)
+        #expect(SQLiteGatewayStore.schemaVersion == 3)
         #expect(SQLiteGatewayStore.minimumGatewayVersion == "0.6.0")
         try store.checkSchema()
         try store.migrate()
         versions = try store.storedVersions()
-        #expect(versions.schemaVersion == 4)
+        #expect(versions.schemaVersion == 3)
         #expect(versions.minimumGatewayVersion == "0.6.0")
         try store.close()
 
@@ -29,7 +29,7 @@ struct MigrationTests {
         let migrations = try queue.read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(migrations == ["1-requests", "2-client-counts", "3-leases", "4-lean-writes"])
+        #expect(migrations == ["1-requests", "2-client-counts", "3-leases"])
         let tables = try queue.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
@@ -38,8 +38,6 @@ struct MigrationTests {
                 "batches", "client_counts", "grdb_migrations", "request_events", "requests", "store_meta",
                 "submit_attempts",
             ])
-        #expect(try Self.withoutRowIDTables(queue) == ["batches", "client_counts", "request_events", "submit_attempts"])
-        #expect(try Self.indexes(queue) == ["requests_client_idempotency_key", "requests_state_finished_at"])
         let journal = try queue.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
         try queue.close()
@@ -94,8 +92,8 @@ struct MigrationTests {
         try Fixture.store(path).close()
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
-            try db.execute(sql: "UPDATE store_meta SET value = '5' WHERE key = 'schema_version'")
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('5-future')")
+            try db.execute(sql: "UPDATE store_meta SET value = '4' WHERE key = 'schema_version'")
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('4-future')")
         }
         try queue.close()
         let store = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
@@ -103,10 +101,10 @@ struct MigrationTests {
             let error = try #require(throws: StoreError.self) { try operation() }
             #expect(error.kind == .incompatible)
             #expect(error.message.contains(path))
-            #expect(error.message.contains("schema version 5"))
-            #expect(error.message.contains("4"))
+            #expect(error.message.contains("schema version 4"))
+            #expect(error.message.contains("3"))
         }
-        #expect(try store.storedVersions().schemaVersion == 5)
+        #expect(try store.storedVersions().schemaVersion == 4)
         try store.close()
     }
 
@@ -124,7 +122,6 @@ struct MigrationTests {
         try store.close()
         // Back to what schema version 1 was: no counts table, no triggers.
         let queue = try DatabaseQueue(path: path)
-        try await queue.write { db in try Self.rollBackSchema4(db) }
         try await queue.write { db in
             for trigger in ["insert", "delete", "state", "client"] {
                 try db.execute(sql: "DROP TRIGGER requests_counted_\(trigger)")
@@ -141,104 +138,13 @@ struct MigrationTests {
         let error = try #require(throws: StoreError.self) { try old.checkSchema() }
         #expect(error.kind == .incompatible)
         try old.migrate()
-        #expect(try old.storedVersions().schemaVersion == 4)
+        #expect(try old.storedVersions().schemaVersion == 3)
         #expect(try await old.counts(client: "alpha") == ClientRequestCounts(stored: 3, running: 2))
         #expect(try await old.counts(client: "beta") == ClientRequestCounts(stored: 1, running: 1))
         #expect(try await old.counts(client: "gamma") == ClientRequestCounts(stored: 0, running: 0))
         #expect(try await Fixture.admit(old, Fixture.request("a4")) == .admitted)
         #expect(try await old.counts(client: "alpha") == ClientRequestCounts(stored: 4, running: 3))
         try old.close()
-    }
-
-    @Test("migrating a schema 3 store keeps every row, makes the child tables WITHOUT ROWID and drops requests_client_state")
-    func fromSchema3() async throws {
-        let folder = try TemporaryFolder()
-        let path = folder.file("store.sqlite")
-        let store = try Fixture.store(path)
-        var batch = Fixture.batch(0, state: "pending")
-        batch.jobID = "job-1"
-        batch.submitAttempts = 1
-        batch.resultsJSON = "[{\"image_id\":\"img-0-a\"}]"
-        #expect(
-            try await store.admit(
-                Fixture.request("a1"), batches: [Fixture.batch(0), Fixture.batch(1)],
-                attempts: [SubmitAttemptRecord(requestID: "a1", batchIndex: 0, attempt: 1, startedAt: Fixture.ms(1_780_000_000_500))],
-                limits: Fixture.limits, events: Fixture.events("admitted", "submitting")) == .admitted)
-        try await store.recordJobID(
-            "job-1", requestID: "a1", batchIndex: 0, attempt: 1, batch: batch, events: Fixture.events("job_id"))
-        #expect(try await Fixture.admit(store, Fixture.request("b1", client: "beta")) == .admitted)
-        try await store.update(
-            requestID: "b1", batches: [], change: RequestChange(state: .final, at: Fixture.ms(1_780_000_001_000)),
-            events: Fixture.events("result"))
-        let before = try #require(try await store.request(id: "a1"))
-        let eventsBefore = try await store.events(requestID: "a1", afterID: 0, limit: 10)
-        try store.close()
-
-        let queue = try DatabaseQueue(path: path)
-        try await queue.write { db in
-            try Self.rollBackSchema4(db)
-            try db.execute(sql: "UPDATE store_meta SET value = '3' WHERE key = 'schema_version'")
-        }
-        #expect(try Self.withoutRowIDTables(queue) == ["client_counts"])
-        try queue.close()
-
-        let old = try SQLiteGatewayStore(path: path, gatewayVersion: "0.6.0", logger: Fixture.logger)
-        #expect(throws: StoreError.self) { try old.checkSchema() }
-        try old.migrate()
-        #expect(try old.storedVersions().schemaVersion == 4)
-        #expect(try await old.request(id: "a1") == before)
-        #expect(try await old.events(requestID: "a1", afterID: 0, limit: 10) == eventsBefore)
-        #expect(eventsBefore.map(\.id) == [1, 2, 3])
-        #expect(try await old.counts(client: "alpha") == ClientRequestCounts(stored: 1, running: 1))
-        // The references still cascade: the reaper's delete takes the rows of the child tables.
-        #expect(try await old.deleteFinished(finishedBefore: Fixture.ms(1_780_000_002_000), limit: 10) == 1)
-        #expect(try await old.request(id: "b1") == nil)
-        try old.close()
-        let after = try DatabaseQueue(path: path)
-        #expect(try Self.withoutRowIDTables(after) == ["batches", "client_counts", "request_events", "submit_attempts"])
-        #expect(try Self.indexes(after) == ["requests_client_idempotency_key", "requests_state_finished_at"])
-        let orphans = try await after.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM request_events WHERE request_id = 'b1'")
-        }
-        #expect(orphans == 0)
-        #expect(try await after.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }.isEmpty)
-        try after.close()
-    }
-
-    /// Undoes migration 4 as schema version 3 had it: the child tables as rowid tables (rows
-    /// copied), `requests_client_state` back, the migration forgotten.
-    static func rollBackSchema4(_ db: Database) throws {
-        for table in ["batches", "submit_attempts", "request_events"] {
-            let sql = try #require(
-                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [table]))
-            let rowidTable = sql.replacingOccurrences(of: "WITHOUT ROWID", with: "")
-                .replacingOccurrences(of: "\"\(table)\"", with: "\(table)_v3")
-                .replacingOccurrences(of: "TABLE \(table) ", with: "TABLE \(table)_v3 ")
-            #expect(rowidTable.contains("\(table)_v3"))
-            try db.execute(sql: rowidTable)
-            try db.execute(sql: "INSERT INTO \(table)_v3 SELECT * FROM \(table)")
-            try db.execute(sql: "DROP TABLE \(table)")
-            try db.execute(sql: "ALTER TABLE \(table)_v3 RENAME TO \(table)")
-        }
-        try db.execute(sql: "CREATE INDEX requests_client_state ON requests (client, state)")
-        try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '4-lean-writes'")
-    }
-
-    /// The tables of the file declared `WITHOUT ROWID`, by name.
-    static func withoutRowIDTables(_ queue: DatabaseQueue) throws -> [String] {
-        try queue.read { db in
-            try String.fetchAll(
-                db,
-                sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID%' ORDER BY name")
-        }
-    }
-
-    /// The indexes made by the migrations (not SQLite's own), by name.
-    static func indexes(_ queue: DatabaseQueue) throws -> [String] {
-        try queue.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
-        }
     }
 
     @Test("dotted versions compare by their numbers")
