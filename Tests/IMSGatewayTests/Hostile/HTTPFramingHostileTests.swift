@@ -212,7 +212,8 @@ struct HTTPFramingHostileTests {
                     "POST /accept-images HTTP/1.1",
                     ["Host: gateway", Self.authorization, "Content-Type: application/json",
                      "Content-Length: \(Self.body.utf8.count)", "Expect: 100-continue"]))
-            let interim = try await connection.readResponse(timeout: .milliseconds(500))
+            // The body is not sent until the 100 comes: a long bound still proves it comes first.
+            let interim = try await connection.readResponse(timeout: .seconds(10))
             #expect(interim.status == 100, "\(interim)")
             try await connection.send(Self.body)
             let response = try await connection.readResponse()

@@ -98,17 +98,18 @@ struct CallFaultTests {
         try await withSimulatorClient { client in
             let auth = try await client.auth()
             let jobID = try await client.submitJob(auth: auth)
-            try await client.putFaults(["calls": [["fault": "delay", "operation": "ShowJob", "count": 2, "delay_ms": 400]]])
+            try await client.putFaults(["calls": [["fault": "delay", "operation": "ShowJob", "count": 2, "delay_ms": 1000]]])
             let clock = ContinuousClock()
             for _ in 0..<2 {
                 let start = clock.now
                 let answer = try await client.showJob(jobID, auth: auth)
                 #expect(answer.status == 200)
-                #expect(start.duration(to: clock.now) >= .milliseconds(400))
+                #expect(start.duration(to: clock.now) >= .milliseconds(1000))
             }
             let start = clock.now
             #expect(try await client.showJob(jobID, auth: auth).status == 200)
-            #expect(start.duration(to: clock.now) < .milliseconds(400))
+            // Loose: only "no delay any more" matters, on a loaded machine too.
+            #expect(start.duration(to: clock.now) < .milliseconds(1000))
             #expect(try await client.injected("delay") == 2)
         }
     }
