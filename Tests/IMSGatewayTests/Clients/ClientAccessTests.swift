@@ -100,7 +100,7 @@ struct ClientAccessTests {
         }
     }
 
-    @Test("20 simultaneous calls at rate 1/s burst 5, in real time: 5 (or 6) admitted, the rest 429 with headers")
+    @Test("20 simultaneous calls at rate 1/s burst 5, in real time: 5 to 8 admitted, the rest 429 with headers")
     func rateLimitInRealTime() async throws {
         let limited = "limited-key-0123456789abcdef"
         let other = "other-key-0123456789abcdef"
@@ -118,7 +118,8 @@ struct ClientAccessTests {
             }
             let admitted = answers.filter { $0.status == 400 }
             let refused = answers.filter { $0.status == 429 }
-            #expect((5...6).contains(admitted.count), "admitted \(admitted.count)")
+            // The burst, plus one a second for as long as the 20 calls take (loose: a loaded machine).
+            #expect((5...8).contains(admitted.count), "admitted \(admitted.count)")
             #expect(admitted.count + refused.count == 20)
             for answer in refused {
                 #expect(answer.header("Retry-After").flatMap(Int.init).map { $0 >= 1 } == true)

@@ -78,8 +78,9 @@ struct EventStreamTests {
     @Test("POST stream whose wait passes first: a timeout event with the 504 document and job ids ends it; GET events with Last-Event-ID resumes with no gap and no repeat until result")
     func timeoutThenResume() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .seconds(3)) { harness in
-            let stream = try await Self.postStream(harness, images: images, wait: 1)
+        // The job outlasts the wait by 4 s, room for a loaded machine.
+        try await withGateway(shared: images, jobDuration: .seconds(6)) { harness in
+            let stream = try await Self.postStream(harness, images: images, wait: 2)
             let events = try await stream.rest()
             #expect(events.first?.type == "admitted")
             let timeout = try #require(events.last)
@@ -114,7 +115,8 @@ struct EventStreamTests {
     @Test("another client's request is 404; a Last-Event-ID that is not an id is 400 naming it; streams over events.maxStreamsPerClient get 429 too-many-streams")
     func refusals() async throws {
         let images = testImages(1)
-        try await withGateway(shared: images, jobDuration: .seconds(3), adjust: { $0.eventsMaxStreamsPerClient = 1 }) {
+        // The first stream stays open (its job runs 6 s) while the others are refused.
+        try await withGateway(shared: images, jobDuration: .seconds(6), adjust: { $0.eventsMaxStreamsPerClient = 1 }) {
             harness in
             let first = try await Self.postStream(harness, images: images, wait: 30)
             let admitted = try #require(try await first.next())

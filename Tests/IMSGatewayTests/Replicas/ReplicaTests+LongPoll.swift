@@ -59,7 +59,7 @@ extension ReplicaTests {
 
             // B follows the request A runs; SIGTERM to B.
             let follower = fixture.send(Self.read(fixture, bBase, requestID, wait: 60))
-            try await Task.sleep(for: .milliseconds(1500))
+            try await waitUntil("B's follower waiting") { try await Self.metric("imsgw_callers_waiting", fixture, bBase) == 1 }
             let stopped = ContinuousClock.now
             b.signal(SIGTERM)
             guard case .success(let followed) = await follower.value else { throw ChildProcessError("B's follower got no answer") }
@@ -70,7 +70,7 @@ extension ReplicaTests {
 
             // A's own long poll, cut by A's drain: 202, never 504.
             let owner = fixture.send(Self.read(fixture, aBase, requestID, wait: 60))
-            try await Task.sleep(for: .milliseconds(1500))
+            try await waitUntil("A's long poll waiting") { try await Self.metric("imsgw_callers_waiting", fixture, aBase) == 1 }
             a.signal(SIGTERM)
             guard case .success(let joined) = await owner.value else { throw ChildProcessError("A's long poll got no answer") }
             #expect(joined.status == 202, "\(String(decoding: joined.body, as: UTF8.self))")
