@@ -182,7 +182,7 @@ struct ReplicaTests {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
-    /// The value of a counter without labels in `GET /metrics` of `base`; 0 when absent.
+    /// The value of a counter or gauge without labels in `GET /metrics` of `base`; 0 when absent.
     static func metric(_ name: String, _ fixture: CrashFixture, _ base: String) async throws -> Int {
         let response = try await fixture.http.execute(CurlHTTPRequest(method: "GET", url: base + "/metrics"))
         for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") {
