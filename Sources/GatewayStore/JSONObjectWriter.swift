@@ -15,10 +15,16 @@
 /// object.text   // {"index":0,"job_id":"ff8080814dbd65d7014dc2e13e6f1a3c"}
 /// ```
 public struct JSONObjectWriter: Sendable {
-    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private var bytes: [UInt8]
 
-    /// An empty object.
-    public init() {}
+    /// An empty object, with room for `capacity` bytes before its first reallocation (the
+    /// objects written here are a few hundred bytes; growing an array from nothing copies it
+    /// at each doubling).
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
+    }
 
     /// Adds `"key":"value"`.
     public mutating func add(_ key: String, _ value: String) {
@@ -86,7 +92,14 @@ public struct JSONObjectWriter: Sendable {
     }
 
     /// The object's JSON text.
-    public var text: String { String(decoding: utf8, as: UTF8.self) }
+    public var text: String {
+        // Written straight into the string's storage: no closed copy of the bytes first.
+        String(unsafeUninitializedCapacity: bytes.count + 1) { buffer in
+            let count = buffer.initialize(fromContentsOf: bytes)
+            buffer[count] = UInt8(ascii: "}")
+            return count + 1
+        }
+    }
 
     /// The object's JSON text as UTF-8 bytes.
     public var utf8: [UInt8] {
@@ -102,7 +115,11 @@ public struct JSONObjectWriter: Sendable {
     public static func appendString(_ string: String, to bytes: inout [UInt8]) {
         var string = string
         string.withUTF8 { utf8 in
-            bytes.reserveCapacity(bytes.count + utf8.count + 2)
+            // Room for the string unescaped, grown geometrically: `reserveCapacity` allocates
+            // exactly what it is asked, so asking for a few bytes more at every string copied
+            // the whole buffer at each one.
+            let needed = bytes.count + utf8.count + 2
+            if needed > bytes.capacity { bytes.reserveCapacity(Swift.max(needed, bytes.capacity * 2)) }
             bytes.append(UInt8(ascii: "\""))
             var runStart = 0
             var position = 0

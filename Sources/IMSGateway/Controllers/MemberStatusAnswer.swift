@@ -23,6 +23,8 @@ struct MemberStatusAnswer {
     var throttledRetryAfterSeconds: Int = 1
     /// How long IMS told the gateway to wait, for a 429, when it did.
     var throttledRetryAfter: Duration?
+    /// ``result`` already written as JSON (``MemberStatusResult/jsonUTF8``), if it was.
+    var documentJSON: [UInt8]?
 
     /// A `GET` of a request still running: 202 with its current state.
     func running() -> Response {
@@ -38,7 +40,7 @@ struct MemberStatusAnswer {
         var fields = headers
         switch result.httpStatus {
         case 200:
-            return ResponseFactory.json(status: 200, utf8: result.jsonUTF8, headers: fields)
+            return ResponseFactory.json(status: 200, utf8: documentJSON ?? result.jsonUTF8, headers: fields)
         case 502:
             var detail = "\(result.totals.failed + result.totals.submitFailed) of \(result.totals.batches) batch(es) failed; see batches[]"
             if result.batches.contains(where: { Self.authenticationCodes.contains($0.errorCode ?? "") }) {

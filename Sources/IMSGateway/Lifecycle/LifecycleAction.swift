@@ -55,4 +55,15 @@ struct CallerAnswer: Sendable, Equatable {
     /// not the request's state when the answer is delivered (which a poll may have settled
     /// in between).
     var isEnd = false
+    /// ``result`` as JSON (``MemberStatusResult/jsonUTF8``) when the driver already wrote it
+    /// for the store's `result` event, nil otherwise. A cache only: not part of the answer's
+    /// equality.
+    var documentJSON: [UInt8]? = nil
+
+    /// Equal when everything but ``documentJSON`` (the same document written or not) is.
+    static func == (lhs: CallerAnswer, rhs: CallerAnswer) -> Bool {
+        lhs.result == rhs.result && lhs.continuesInBackground == rhs.continuesInBackground
+            && lhs.cutByDrain == rhs.cutByDrain && lhs.isFinal == rhs.isFinal && lhs.retryAfter == rhs.retryAfter
+            && lhs.isEnd == rhs.isEnd
+    }
 }

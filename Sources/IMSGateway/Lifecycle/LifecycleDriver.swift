@@ -44,6 +44,10 @@ final class LifecycleDriver: Sendable {
         var lastWrite: Task<Void, Never>?
         /// Writes chained so far: tells whether ``lastWrite`` is still the last one.
         var writesChained = 0
+        /// The settled document and its JSON, as the final write stored it in the `result`
+        /// event: the callers answered with that document get the same bytes instead of a
+        /// second writing of them.
+        var settledJSON: (result: MemberStatusResult, json: [UInt8])?
     }
 
     /// What a `batch` event is stored for: a job id, a new job status word or a new state (a
@@ -263,9 +267,12 @@ final class LifecycleDriver: Sendable {
                     correlationID: request.correlationID, priority: priority, caller: request.upstreamCaller),
                 at: at, subscriber: "\(request.requestID)#\(index)",
                 deliver: { [self] outcome, now in send(.jobPolled(batch: index, outcome, now: now)) })
-        case .answer(let id, let answer):
+        case .answer(let id, var answer):
             let waiter = state.withLock { state in
                 if answer.isEnd, id == state.starter { state.starterGotSettled = true }
+                if answer.isEnd, let settled = state.settledJSON, settled.result == answer.result {
+                    answer.documentJSON = settled.json
+                }
                 state.deadlines[id] = nil
                 return state.waiters.removeValue(forKey: id)
             }
@@ -386,8 +393,10 @@ final class LifecycleDriver: Sendable {
              Self.unreported(&state))
         }
         let change = RequestChange(state: end, at: Date(), elapsedMs: result.elapsedMs, warnings: result.warnings)
+        let json = result.jsonUTF8
+        state.withLock { $0.settledJSON = (result, json) }
         // The batches that changed in this last step, then the result: one transaction.
-        let events = ended.map { RequestEvents.batch($0.result) } + [RequestEvents.result(result, state: end)]
+        let events = ended.map { RequestEvents.batch($0.result) } + [RequestEvents.result(result, json: json, state: end)]
         chain { [self, registry, request] in
             let write = { [store = registry.store] () async throws(StoreError) in
                 try await store.update(requestID: request.requestID, batches: batches, change: change, events: events)

@@ -45,8 +45,8 @@ public struct JSONLogHandler: LogHandler {
         let own = event.metadata ?? [:]
         var fields: [(key: String, value: Logger.MetadataValue)] = []
         fields.reserveCapacity(own.count + metadata.count + 5)
-        for (key, value) in own where !Self.reservedKeys.contains(key) { fields.append((key, value)) }
-        for (key, value) in metadata where own[key] == nil && !Self.reservedKeys.contains(key) {
+        for (key, value) in own where !Self.isReserved(key) { fields.append((key, value)) }
+        for (key, value) in metadata where !Self.isReserved(key) && own[key] == nil {
             fields.append((key, value))
         }
         let line = Self.line(
@@ -109,7 +109,7 @@ public struct JSONLogHandler: LogHandler {
     ) -> [UInt8] {
         line(
             label: label, level: level, message: message, source: source,
-            fields: metadata.filter { !reservedKeys.contains($0.key) }.map { ($0.key, $0.value) }, timestamp: timestamp)
+            fields: metadata.filter { !isReserved($0.key) }.map { ($0.key, $0.value) }, timestamp: timestamp)
     }
 
     /// ``line(label:level:message:source:metadata:timestamp:)`` of metadata fields already free
@@ -124,22 +124,34 @@ public struct JSONLogHandler: LogHandler {
         fields.append(("label", .string(label)))
         fields.append(("msg", .string(message)))
         fields.append(("source", .string(source)))
+        // Sorted in place: `sorted(by:)` would copy every key and value first.
+        fields.sort { $0.key < $1.key }
         var line: [UInt8] = []
-        line.reserveCapacity(512)
+        line.reserveCapacity(1024)
         writeObject(fields, to: &line)
         line.append(0x0A)
         return line
     }
 
-    /// Keys the handler writes itself; metadata of the same name is dropped.
-    private static let reservedKeys: Set<String> = ["ts", "level", "label", "msg", "source"]
+    /// Whether the handler writes `key` itself (`ts`, `level`, `label`, `msg`, `source`):
+    /// metadata of the same name is dropped. Compared by length first, without hashing the key
+    /// (two lines a request, about twenty keys each).
+    static func isReserved(_ key: String) -> Bool {
+        switch key.utf8.count {
+        case 2: return key == "ts"
+        case 3: return key == "msg"
+        case 5: return key == "level" || key == "label"
+        case 6: return key == "source"
+        default: return false
+        }
+    }
 
-    /// Writes `{"key":value,...}` with the keys in ascending order (so lines diff and grep
-    /// the same way every time). Written by hand: JSONSerialization's `.sortedKeys` compares
-    /// keys with the locale on Linux and cost most of a request's CPU (BENCHMARKS.md).
+    /// Writes `{"key":value,...}` of `fields` sorted by key, in ascending order (so lines diff
+    /// and grep the same way every time). Written by hand: JSONSerialization's `.sortedKeys`
+    /// compares keys with the locale on Linux and cost most of a request's CPU (BENCHMARKS.md).
     private static func writeObject(_ fields: [(key: String, value: Logger.MetadataValue)], to line: inout [UInt8]) {
         line.append(UInt8(ascii: "{"))
-        for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (index, field) in fields.enumerated() {
             if index > 0 { line.append(UInt8(ascii: ",")) }
             writeString(field.key, to: &line)
             line.append(UInt8(ascii: ":"))
@@ -162,7 +174,7 @@ public struct JSONLogHandler: LogHandler {
             }
             line.append(UInt8(ascii: "]"))
         case .dictionary(let dictionary):
-            writeObject(dictionary.map { ($0.key, $0.value) }, to: &line)
+            writeObject(dictionary.map { ($0.key, $0.value) }.sorted { $0.key < $1.key }, to: &line)
         }
     }
 

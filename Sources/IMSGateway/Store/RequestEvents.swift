@@ -36,10 +36,12 @@ enum RequestEvents {
 
     /// The request ended (or gave up): the HTTP status the synchronous call gets, the stored
     /// state and the whole answer document.
-    /// `{"document":{...},"state":"final","status":200}`
-    static func result(_ result: MemberStatusResult, state: RequestState) -> NewEvent {
-        var data = JSONObjectWriter()
-        data.addJSON("document", result.jsonUTF8)
+    /// `{"document":{...},"state":"final","status":200}`; `json` is the document's
+    /// ``MemberStatusResult/jsonUTF8`` when the caller already has it.
+    static func result(_ result: MemberStatusResult, json: [UInt8]? = nil, state: RequestState) -> NewEvent {
+        let document = json ?? result.jsonUTF8
+        var data = JSONObjectWriter(capacity: document.count + 64)
+        data.addJSON("document", document)
         data.add("state", state.rawValue)
         data.add("status", result.httpStatus)
         return NewEvent(kind: "result", data: data.text)

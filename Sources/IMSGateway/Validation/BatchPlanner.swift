@@ -25,7 +25,8 @@ public struct BatchPlanner: Sendable {
     /// Parses and validates `body`.
     /// - Returns: the plan, or every field error found.
     public func plan(body: [UInt8], memberStatus: MemberStatus) -> Result<MemberStatusPlan, FieldErrors> {
-        guard let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
+        // JSONReader accepts and refuses what JSONSerialization does, at a fraction of its cost.
+        guard let parsed = JSONReader.value(body) else {
             return .failure(FieldErrors([FieldError(field: "body", detail: "is not valid JSON")]))
         }
         guard let object = parsed as? [String: Any] else {

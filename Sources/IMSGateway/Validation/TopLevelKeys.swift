@@ -1,4 +1,5 @@
 import Foundation
+import IMSClient
 
 /// The member names of a JSON object's top level, in order, duplicates included.
 ///
@@ -40,8 +41,7 @@ enum TopLevelKeys {
             case UInt8(ascii: "\""):
                 guard let literal = stringLiteral() else { return nil }
                 if depth == 1 && expectingName {
-                    guard let name = try? JSONSerialization.jsonObject(with: Data(literal), options: [.fragmentsAllowed]) as? String
-                    else { return nil }
+                    guard let name = literal.withUnsafeBufferPointer({ JSONReader.value(in: $0) }) as? String else { return nil }
                     names.append(name)
                     expectingName = false
                 }

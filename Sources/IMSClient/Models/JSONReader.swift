@@ -1,0 +1,277 @@
+import Foundation
+
+/// Reads JSON text (RFC 8259) into the values `JSONSerialization.jsonObject(with:options:
+/// [.fragmentsAllowed])` gives: `[String: Any]`, `[Any]`, `String`, `NSNumber` (integers that
+/// fit in 64 bits as integers, other numbers as doubles, `true` and `false` as booleans) and
+/// `NSNull`; integers above `Int64.max` that fit in `UInt64` as such. It accepts and refuses the same texts (tests compare the two on a corpus and on
+/// mutated upstream bodies): UTF-8 only, a UTF-8 byte order mark skipped, a comma allowed
+/// before a closing bracket or brace (as `JSONSerialization` on Linux allows it), no comments
+/// or unquoted keys, strings without raw control characters, escapes checked (a `\u`
+/// surrogate must be paired), at most ``maxDepth`` nested arrays and objects; a repeated key
+/// keeps its last value.
+///
+/// Why not `JSONSerialization` itself: on Linux it builds every string through
+/// `String(bytes:encoding:)`, whose generic path instantiates type metadata at each call, and
+/// reading the ShowJob answer of a one-image job took 60,000 instructions, 3 % of a request
+/// (BENCHMARKS.md, "JSON read without JSONSerialization"). This reader takes a fraction of
+/// that. It reads what IMS and IAM answer (``LenientJSON``) and the body of an accept or
+/// reject request (the gateway's `BatchPlanner`).
+public enum JSONReader {
+    /// Arrays and objects nested deeper than this are refused, as `JSONSerialization` refuses them.
+    public static let maxDepth = 512
+
+    /// The value `bytes` hold (see ``JSONReader`` for the types), or nil when they are not
+    /// one JSON text. Never throws or traps, whatever the bytes.
+    public static func value(_ bytes: [UInt8]) -> Any? {
+        bytes.withUnsafeBufferPointer { value(in: $0) }
+    }
+
+    /// ``value(_:)`` of the bytes of `buffer`.
+    public static func value(in buffer: UnsafeBufferPointer<UInt8>) -> Any? {
+        var reader = Cursor(bytes: buffer)
+        if buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { reader.position = 3 }
+        guard let value = reader.value(depth: 0) else { return nil }
+        reader.skipWhitespace()
+        return reader.position == buffer.count ? value : nil
+    }
+
+    /// The reading position in the text; each `read` returns nil on the first byte that is not
+    /// where the grammar allows it.
+    private struct Cursor {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var position = 0
+
+        init(bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
+        }
+
+        mutating func skipWhitespace() {
+            while position < bytes.count {
+                switch bytes[position] {
+                case 0x20, 0x09, 0x0A, 0x0D: position += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func value(depth: Int) -> Any? {
+            skipWhitespace()
+            guard position < bytes.count else { return nil }
+            switch bytes[position] {
+            case UInt8(ascii: "{"): return object(depth: depth + 1)
+            case UInt8(ascii: "["): return array(depth: depth + 1)
+            case UInt8(ascii: "\""): return string()
+            case UInt8(ascii: "t"): return literal("true", NSNumber(value: true))
+            case UInt8(ascii: "f"): return literal("false", NSNumber(value: false))
+            case UInt8(ascii: "n"): return literal("null", NSNull())
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return number()
+            default: return nil
+            }
+        }
+
+        private mutating func literal(_ word: StaticString, _ value: Any) -> Any? {
+            let count = word.utf8CodeUnitCount
+            guard bytes.count - position >= count else { return nil }
+            for offset in 0..<count where bytes[position + offset] != word.utf8Start[offset] { return nil }
+            position += count
+            return value
+        }
+
+        private mutating func object(depth: Int) -> Any? {
+            guard depth <= JSONReader.maxDepth else { return nil }
+            position += 1
+            // Room for the members of an upstream answer's object without rehashing as it grows.
+            var object: [String: Any] = Dictionary(minimumCapacity: 8)
+            skipWhitespace()
+            if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+                position += 1
+                return object
+            }
+            while true {
+                skipWhitespace()
+                // A comma before the closing brace, as JSONSerialization allows it.
+                if object.count > 0, position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+                    position += 1
+                    return object
+                }
+                guard position < bytes.count, bytes[position] == UInt8(ascii: "\""), let key = string() else { return nil }
+                skipWhitespace()
+                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
+                position += 1
+                guard let value = value(depth: depth) else { return nil }
+                object[key] = value
+                skipWhitespace()
+                guard position < bytes.count else { return nil }
+                switch bytes[position] {
+                case UInt8(ascii: ","): position += 1
+                case UInt8(ascii: "}"):
+                    position += 1
+                    return object
+                default: return nil
+                }
+            }
+        }
+
+        private mutating func array(depth: Int) -> Any? {
+            guard depth <= JSONReader.maxDepth else { return nil }
+            position += 1
+            var array: [Any] = []
+            skipWhitespace()
+            if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+                position += 1
+                return array
+            }
+            while true {
+                skipWhitespace()
+                // A comma before the closing bracket, as JSONSerialization allows it.
+                if !array.isEmpty, position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+                    position += 1
+                    return array
+                }
+                guard let element = value(depth: depth) else { return nil }
+                array.append(element)
+                skipWhitespace()
+                guard position < bytes.count else { return nil }
+                switch bytes[position] {
+                case UInt8(ascii: ","): position += 1
+                case UInt8(ascii: "]"):
+                    position += 1
+                    return array
+                default: return nil
+                }
+            }
+        }
+
+        /// A string from its opening quote: the bytes up to the closing quote taken at once
+        /// when none is escaped, else built escape by escape. Invalid UTF-8 is refused.
+        private mutating func string() -> String? {
+            position += 1
+            let start = position
+            var ascii = true
+            while position < bytes.count {
+                let byte = bytes[position]
+                if byte == UInt8(ascii: "\"") {
+                    let utf8 = UnsafeBufferPointer(rebasing: bytes[start..<position])
+                    position += 1
+                    // ASCII is valid UTF-8 as it is: only other text needs the (generic, and
+                    // so much slower) validating initializer.
+                    return ascii ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+                }
+                if byte == UInt8(ascii: "\\") { return escapedString(from: start) }
+                if byte < 0x20 { return nil }
+                if byte >= 0x80 { ascii = false }
+                position += 1
+            }
+            return nil
+        }
+
+        private mutating func escapedString(from start: Int) -> String? {
+            var utf8: [UInt8] = Array(bytes[start..<position])
+            while position < bytes.count {
+                let byte = bytes[position]
+                position += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    return String(validating: utf8, as: UTF8.self)
+                case UInt8(ascii: "\\"):
+                    guard position < bytes.count else { return nil }
+                    let escape = bytes[position]
+                    position += 1
+                    switch escape {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
+                    case UInt8(ascii: "b"): utf8.append(0x08)
+                    case UInt8(ascii: "f"): utf8.append(0x0C)
+                    case UInt8(ascii: "n"): utf8.append(0x0A)
+                    case UInt8(ascii: "r"): utf8.append(0x0D)
+                    case UInt8(ascii: "t"): utf8.append(0x09)
+                    case UInt8(ascii: "u"):
+                        guard let scalar = unicodeEscape() else { return nil }
+                        utf8.append(contentsOf: String(Character(scalar)).utf8)
+                    default: return nil
+                    }
+                case 0..<0x20:
+                    return nil
+                default:
+                    utf8.append(byte)
+                }
+            }
+            return nil
+        }
+
+        /// The scalar of `\uXXXX` (the `\u` read), with the `\uXXXX` of its low surrogate
+        /// when it is a high one; nil for a lone or reversed surrogate.
+        private mutating func unicodeEscape() -> Unicode.Scalar? {
+            guard let unit = hex4() else { return nil }
+            switch unit {
+            case 0xD800...0xDBFF:
+                guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"),
+                    bytes[position + 1] == UInt8(ascii: "u")
+                else { return nil }
+                position += 2
+                guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+            case 0xDC00...0xDFFF:
+                return nil
+            default:
+                return Unicode.Scalar(unit)
+            }
+        }
+
+        private mutating func hex4() -> UInt32? {
+            guard bytes.count - position >= 4 else { return nil }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[position]
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                value = value << 4 | UInt32(digit)
+                position += 1
+            }
+            return value
+        }
+
+        /// A number (RFC 8259 section 6): an integer that fits in `Int64` as one, anything
+        /// else (a fraction, an exponent, a larger integer) as a `Double`.
+        private mutating func number() -> Any? {
+            let start = position
+            var integral = true
+            if bytes[position] == UInt8(ascii: "-") { position += 1 }
+            guard position < bytes.count else { return nil }
+            if bytes[position] == UInt8(ascii: "0") {
+                position += 1
+            } else {
+                guard skipDigits() else { return nil }
+            }
+            if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+                integral = false
+                position += 1
+                guard skipDigits() else { return nil }
+            }
+            if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
+                integral = false
+                position += 1
+                if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                    position += 1
+                }
+                guard skipDigits() else { return nil }
+            }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            if integral, let integer = Int64(text) { return NSNumber(value: integer) }
+            if integral, let integer = UInt64(text) { return NSNumber(value: integer) }
+            guard let double = Double(text), double.isFinite else { return nil }
+            return NSNumber(value: double)
+        }
+
+        /// Skips one or more digits; false when there is none.
+        private mutating func skipDigits() -> Bool {
+            let start = position
+            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
+            return position > start
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+@testable import IMSClient
+
+/// ``JSONReader`` must accept and refuse what `JSONSerialization` accepts and refuses, and give
+/// the same values: every case is run through both and compared.
+@Suite("JSONReader")
+struct JSONReaderTests {
+    /// `JSONSerialization`'s reading of `bytes` (nil: refused).
+    private static func foundation(_ bytes: [UInt8]) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+    }
+
+    /// Whether two readings are the same value: the same kinds, keys and elements, numbers
+    /// equal as numbers and booleans as booleans.
+    private static func same(_ a: Any?, _ b: Any?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case (let a as [String: Any], let b as [String: Any]):
+            return a.count == b.count && a.allSatisfy { key, value in b[key].map { same(value, $0) } ?? false }
+        case (let a as [Any], let b as [Any]):
+            return a.count == b.count && zip(a, b).allSatisfy { same($0, $1) }
+        case (let a as String, let b as String):
+            return Array(a.unicodeScalars) == Array(b.unicodeScalars)
+        case (is NSNull, is NSNull):
+            return true
+        case (let a as NSNumber, let b as NSNumber):
+            // A boolean is an NSNumber of type "c" (char), on Linux as on Darwin.
+            let aBool = String(cString: a.objCType) == "c", bBool = String(cString: b.objCType) == "c"
+            return aBool == bBool && a == b
+        default:
+            return false
+        }
+    }
+
+    private static func check(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        check(Array(text.utf8), label: text, sourceLocation: sourceLocation)
+    }
+
+    private static func check(_ bytes: [UInt8], label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let expected = foundation(bytes)
+        let actual = JSONReader.value(bytes)
+        #expect(
+            same(actual, expected), "\(label): JSONReader \(String(describing: actual)), JSONSerialization \(String(describing: expected))",
+            sourceLocation: sourceLocation)
+    }
+
+    @Test("an IMS job answer reads as the same values", arguments: [
+        JobTests.assumedFailBody,
+        #"{"status":"SUCCESS","job_id":"ff8080814dbd65d7014dc1e1b9e40a7d","job_type":"imsUpdateImageMembersJob","begin_time":"2026-12-07T23:50:00.123Z","end_time":"","error_code":null,"fail_reason":null,"entities":{"results":[{"image_id":"3f8a2b1c-1111-2222-3333-444455556666","project_id":"0123456789abcdef0123456789abcdef","status":"success"}]}}"#,
+        #"{"job_id":"ff8080814dbd65d7014dc2e13e6f1a3c"}"#,
+        #"{"error":{"code":"IMG.0001","message":"The request is invalid."},"request_id":"a1b2"}"#,
+        "  {\r\n\t\"status\" : \"RUNNING\" ,\n \"entities\" : { } }  \n",
+    ])
+    func upstreamAnswers(_ text: String) throws {
+        Self.check(text)
+        #expect(JSONReader.value(Array(text.utf8)) is [String: Any])
+    }
+
+    @Test("values of every kind", arguments: [
+        "{}", "[]", "[[]]", #"{"a":{}}"#, "true", "false", "null", #""""#, #""text""#,
+        "0", "-0", "7", "-7", "10", "1.5", "-1.5e3", "2E+2", "3e-2", "0.000001",
+        "9223372036854775807", "-9223372036854775808", "9223372036854775808", "18446744073709551615",
+        "18446744073709551616", "1e308", "123456789012345678901234567890",
+        #"[1,"two",true,false,null,{"k":[]}]"#,
+        #"{"a":1,"a":2}"#, "[1,]", "[1 , ]", #"{"a":1,}"#, #"{"a":1 , }"#, "[[],]", #"{"":""}"#, #"{"a":[1,{"b":null}]}"#,
+    ])
+    func valuesOfEveryKind(_ text: String) {
+        Self.check(text)
+    }
+
+    @Test("escapes and characters in strings", arguments: [
+        #""\"\\\/\b\f\n\r\t""#, #""\u0041\u00e9\u4e2d""#, #""\u0000""#, #""\uD83D\uDE00""#,
+        "\"é中😀\"", #""a\u0022b""#, #""\u00""#, #""\uD83D""#, #""\uDE00""#, #""\uD83Dx""#,
+        #""\uD83D\u0041""#, #""\x""#, #""\uGGGG""#, #""abc"#, #""\"#, "\"a\tb\"", "\"a\nb\"", "\"\u{7F}\"",
+    ])
+    func strings(_ text: String) {
+        Self.check(text)
+    }
+
+    @Test("texts both refuse", arguments: [
+        "", " ", "{", "}", "[", "]", "[,]", "{,}", "[1,,]", "[,1]", "{\"a\":1,,}", "{a:1}", "{'a':1}", "[1 2]", "{\"a\" 1}", "{\"a\":}",
+        "01", "-", "1.", ".5", "1e", "1e+", "+1", "0x10", "NaN", "Infinity", "-Infinity", "1e400", "tru", "nul",
+        "truex", "[true false]", "{} {}", "[] x", "// c\n{}", "/* c */{}", "{\"a\":1}/", "\u{00A0}{}",
+    ])
+    func refused(_ text: String) {
+        Self.check(text)
+        #expect(JSONReader.value(Array(text.utf8)) == nil, "\(text)")
+    }
+
+    @Test("invalid UTF-8, byte order marks and raw bytes")
+    func bytes() {
+        let cases: [[UInt8]] = [
+            [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xC0, 0xAF, 0x22],
+            [0xEF, 0xBB, 0xBF] + Array("{}".utf8), [0xEF, 0xBB, 0xBF], [0x7B, 0x00, 0x7D], [0x00],
+            Array("[\"a\"]".utf8) + [0x00],
+        ]
+        for bytes in cases { Self.check(bytes, label: "\(bytes)") }
+    }
+
+    @Test("nesting: as deep as JSONSerialization reads, and no deeper")
+    func nesting() {
+        for depth in [100, 510, 511, 512, 513, 514, 2_000] {
+            Self.check(Array(String(repeating: "[", count: depth).utf8) + Array(String(repeating: "]", count: depth).utf8), label: "[ x \(depth)")
+            let objects = String(repeating: #"{"a":"#, count: depth) + "1" + String(repeating: "}", count: depth)
+            Self.check(Array(objects.utf8), label: "{ x \(depth)")
+        }
+        // Deep nesting that never closes is refused without exhausting the stack.
+        #expect(JSONReader.value(Array(String(repeating: "[", count: 100_000).utf8)) == nil)
+    }
+
+    /// Every single-byte change of a real answer (each byte replaced by a few others, or
+    /// removed), read by both: a hostile or broken upstream gets the same reading as before.
+    @Test("mutated job answers read as JSONSerialization reads them")
+    func mutations() {
+        let body = Array(JobTests.assumedFailBody.utf8)
+        let replacements: [UInt8] = [0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x30, 0x20, 0x0A, 0x00, 0x41, 0xC3, 0xFF]
+        var disagreements: [String] = []
+        for index in body.indices {
+            var removed = body
+            removed.remove(at: index)
+            var variants = [removed]
+            for byte in replacements where byte != body[index] {
+                var changed = body
+                changed[index] = byte
+                variants.append(changed)
+            }
+            for variant in variants where !Self.same(JSONReader.value(variant), Self.foundation(variant)) {
+                disagreements.append(String(decoding: variant, as: UTF8.self))
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.count) disagreements, first: \(disagreements.first ?? "")")
+    }
+}
