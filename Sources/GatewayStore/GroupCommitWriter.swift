@@ -103,11 +103,11 @@ final class GroupCommitWriter: Sendable {
         var leftOver: [Pending] = []
         do {
             try pool.writeWithoutTransaction { db in
-                try db.cachedStatement(sql: Statements.beginImmediate).execute()
+                try db.storeStatement(Statements.beginImmediate).execute()
                 do {
                     let savepoints = group.count > 1
                     for (position, write) in group.enumerated() {
-                        if savepoints { try db.cachedStatement(sql: Statements.savepoint).execute() }
+                        if savepoints { try db.storeStatement(Statements.savepoint).execute() }
                         do {
                             try write.apply(db)
                         } catch {
@@ -119,15 +119,15 @@ final class GroupCommitWriter: Sendable {
                                 try? db.rollback()
                                 return
                             }
-                            try db.cachedStatement(sql: Statements.rollbackToSavepoint).execute()
-                            try db.cachedStatement(sql: Statements.releaseSavepoint).execute()
+                            try db.storeStatement(Statements.rollbackToSavepoint).execute()
+                            try db.storeStatement(Statements.releaseSavepoint).execute()
                             results.append(error)
                             continue
                         }
-                        if savepoints { try db.cachedStatement(sql: Statements.releaseSavepoint).execute() }
+                        if savepoints { try db.storeStatement(Statements.releaseSavepoint).execute() }
                         results.append(nil)
                     }
-                    try db.cachedStatement(sql: Statements.commit).execute()
+                    try db.storeStatement(Statements.commit).execute()
                     transactions.add(1, ordering: .relaxed)
                 } catch {
                     // A savepoint statement or COMMIT failed: the writer connection is never

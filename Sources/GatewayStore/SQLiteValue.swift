@@ -1,5 +1,6 @@
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// One value bound to a `?` of a store statement run by ``GRDB/Database/run(_:_:)``: the SQLite
 /// storage classes the store uses (TEXT, INTEGER, REAL, NULL).
@@ -59,7 +60,7 @@ extension Database {
     ///   statement's values are never part of it).
     @discardableResult
     func run(_ sql: String, _ values: [SQLiteValue]) throws -> StoreRow? {
-        let statement = try cachedStatement(sql: sql)
+        let statement = try storeStatement(sql)
         let raw = statement.sqliteStatement
         // The result of a reset repeats the last step's error, if any; the statement is reset
         // either way and ready to run again.
@@ -88,8 +89,78 @@ extension Database {
         }
     }
 
+    /// GRDB's cached statement for `sql` on this connection (`cachedStatement(sql:)`), found
+    /// without hashing the whole text: GRDB's cache is a dictionary keyed by the SQL, and
+    /// hashing the store's statements (a few hundred bytes each, about twenty a request) cost
+    /// 19,000 instructions a request (BENCHMARKS.md, "JSON read without JSONSerialization").
+    /// This index holds GRDB's statements weakly: GRDB still owns and finalizes them (when it
+    /// clears its cache or closes the connection, the entry reads as empty and is looked up
+    /// again).
+    /// - Throws: GRDB's `DatabaseError` when SQLite cannot prepare `sql`.
+    func storeStatement(_ sql: String) throws -> Statement {
+        let key = StoreStatementIndex.Key(connection: ObjectIdentifier(self), sql: sql)
+        if let statement = StoreStatementIndex.entries.withLock({ $0[key]?.statement }) { return statement }
+        let statement = try cachedStatement(sql: sql)
+        StoreStatementIndex.entries.withLock { entries in
+            // Connections come and go (GRDB may close idle readers): stale entries stay
+            // bounded.
+            if entries.count >= StoreStatementIndex.maxEntries { entries.removeAll() }
+            entries[key] = StoreStatementIndex.Entry(statement: statement)
+        }
+        return statement
+    }
+
     private func failure(_ code: Int32, sql: String) -> DatabaseError {
         let message = sqliteConnection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
         return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
     }
+}
+
+/// The index of ``GRDB/Database/storeStatement(_:)``: GRDB's statements by connection and SQL
+/// text, held weakly.
+private enum StoreStatementIndex {
+    /// A statement's connection and text. Hashed by the text's length and its first and last
+    /// eight bytes only (the store's statements differ there; a text whose bytes are not
+    /// contiguous is hashed whole); equal only when the whole text is.
+    struct Key: Hashable {
+        let connection: ObjectIdentifier
+        let sql: String
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(connection)
+            // The store's statements are native strings, whose bytes are contiguous.
+            let words = sql.utf8.withContiguousStorageIfAvailable { utf8 -> (UInt64, UInt64) in
+                guard utf8.count >= 8, let base = utf8.baseAddress else { return (UInt64(utf8.count), 0) }
+                let raw = UnsafeRawPointer(base)
+                return (
+                    raw.loadUnaligned(as: UInt64.self) ^ UInt64(utf8.count),
+                    raw.loadUnaligned(fromByteOffset: utf8.count - 8, as: UInt64.self))
+            }
+            if let (first, last) = words {
+                hasher.combine(first)
+                hasher.combine(last)
+            } else {
+                hasher.combine(sql)
+            }
+        }
+
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            lhs.connection == rhs.connection && lhs.sql == rhs.sql
+        }
+    }
+
+    /// A weak reference to a statement of GRDB's cache.
+    final class Entry: @unchecked Sendable {
+        weak var statement: Statement?
+
+        init(statement: Statement) {
+            self.statement = statement
+        }
+    }
+
+    /// Entries kept before the index starts again (a few connections times the store's
+    /// statements fit many times over).
+    static let maxEntries = 1_024
+
+    static let entries = Mutex<[Key: Entry]>([:])
 }

@@ -75,4 +75,39 @@ struct SQLiteValueTests {
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t") == 2)
         }
     }
+
+    @Test("storeStatement: GRDB's cached statement, found again; texts alike at both ends and of one length are told apart")
+    func statementIndex() throws {
+        try Self.withTable { db in
+            let first = try db.storeStatement("SELECT 'aa' AS v")
+            #expect(try db.storeStatement("SELECT 'aa' AS v") === first)
+            #expect(try db.cachedStatement(sql: "SELECT 'aa' AS v") === first, "the statement of GRDB's own cache")
+            // The same length, first and last eight bytes: the index must still compare the whole text.
+            let alike = [
+                "SELECT 1 AS v, 'x1' AS w, 'tail'", "SELECT 1 AS v, 'y2' AS w, 'tail'", "SELECT 1 AS v, 'z3' AS w, 'tail'",
+            ]
+            for (index, sql) in alike.enumerated() {
+                let row = try #require(try db.run(sql, []))
+                #expect(row.text(1) == ["x1", "y2", "z3"][index], "\(sql)")
+            }
+            let one = try db.storeStatement(alike[0]), other = try db.storeStatement(alike[1])
+            #expect(one !== other)
+        }
+    }
+
+    @Test("storeStatement holds GRDB's statements weakly: the connection closes (no unfinalized statement), a new one prepares its own")
+    func statementIndexLetsConnectionsClose() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("index.sqlite")
+        let sql = "SELECT 41 + ? AS v"
+        for _ in 0..<3 {
+            let queue = try DatabaseQueue(path: path)
+            let value = try queue.inDatabase { db in try db.run(sql, [.integer(1 as Int64?)])?.integer(0) }
+            #expect(value == 42)
+            // sqlite3_close refuses to close a connection with a statement still alive: a
+            // strong reference kept by the index would make this throw SQLITE_BUSY.
+            try queue.close()
+        }
+    }
 }
+
