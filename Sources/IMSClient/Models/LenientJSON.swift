@@ -4,7 +4,7 @@ import Foundation
 /// absent, numbers read as strings where a string is wanted, unknown fields are ignored.
 enum LenientJSON {
     /// The top-level object of `bytes`, or nil when it is not a JSON object (read by
-    /// ``JSONReader``, which gives what `JSONSerialization` gives, at a tenth of its cost).
+    /// ``JSONReader``, which gives what `JSONSerialization` gives, at a fraction of its cost).
     static func object(_ bytes: [UInt8]) -> [String: Any]? {
         guard !bytes.isEmpty else { return nil }
         return JSONReader.value(bytes) as? [String: Any]

@@ -533,6 +533,20 @@ enum RequestIdentifier {
         return nil
     }
 
-    /// A new request id: a lower-case UUID.
-    static func make() -> String { UUID().uuidString.lowercased() }
+    /// A new request id: a random (version 4) UUID in lower case, `8-4-4-4-12` hexadecimal
+    /// digits. Its 122 random bits come from `SystemRandomNumberGenerator` (`getrandom(2)` on
+    /// Linux): Foundation's `UUID()` on Linux opens, reads and closes `/dev/urandom` for each
+    /// one, three system calls a request (BENCHMARKS.md, "JSON read without JSONSerialization").
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high: UInt64 = generator.next(), low: UInt64 = generator.next()
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { raw in
+            raw.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            raw[6] = raw[6] & 0x0F | 0x40  // version 4 (RFC 9562, section 5.4)
+            raw[8] = raw[8] & 0x3F | 0x80  // the RFC's variant
+        }
+        return UUID(uuid: uuid).uuidString.lowercased()
+    }
 }
