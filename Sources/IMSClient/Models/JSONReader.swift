@@ -1,17 +1,18 @@
 import Foundation
 
 /// Reads JSON text (RFC 8259) into the values `JSONSerialization.jsonObject(with:options:
-/// [.fragmentsAllowed])` gives: `[String: Any]`, `[Any]`, `String`, `NSNumber` (integers that
-/// fit in 64 bits as integers, larger ones that fit in `UInt64` as such, other numbers as
-/// doubles, `true` and `false` as booleans) and `NSNull`.
+/// [.fragmentsAllowed])` gives on Linux: `[String: Any]`, `[Any]`, `String`, `NSNumber`
+/// (numbers as ``number(_:)`` makes them, `true` and `false` as booleans) and `NSNull`.
 ///
 /// It accepts and refuses the texts `JSONSerialization` accepts and refuses (tests compare the
 /// two on a corpus, on every one-byte change of an upstream answer and on random texts), but
 /// one kind: it reads UTF-8 only (RFC 8259, section 8.1), where `JSONSerialization` also
 /// guesses UTF-16 and UTF-32 from NUL bytes (`3\0` reads there as `3` in UTF-16LE); here a
 /// NUL byte outside an escape is refused. Like `JSONSerialization` on Linux: a UTF-8 byte
-/// order mark is skipped, a comma is allowed before a closing bracket or brace, a repeated key
-/// keeps its last value, and more than ``maxDepth`` nested arrays and objects are refused. Not
+/// order mark is skipped (before the text, and at the start of a string or right after one of
+/// its escapes), a comma is allowed before a closing bracket or brace, a repeated key keeps
+/// its last value (and a number too large for any `NSNumber` that it replaced does not refuse
+/// the text), and more than ``maxDepth`` nested arrays and objects are refused. Not
 /// allowed: comments, unquoted keys, raw control characters in strings, unknown escapes, a
 /// `\u` surrogate without its pair.
 ///
@@ -35,10 +36,58 @@ public enum JSONReader {
     /// ``value(_:)`` of the bytes of `buffer`.
     public static func value(in buffer: UnsafeBufferPointer<UInt8>) -> Any? {
         var reader = Cursor(bytes: buffer)
-        if buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { reader.position = 3 }
+        if reader.byteOrderMark(at: 0) { reader.position = 3 }
         guard let value = reader.value(depth: 0) else { return nil }
         reader.skipWhitespace()
-        return reader.position == buffer.count ? value : nil
+        // A number too large for a Double refuses the text only where it stays in it: a
+        // repeated key may have replaced it, as JSONSerialization converts numbers after
+        // parsing the whole text.
+        return reader.position == buffer.count && reader.unrepresentable == 0 ? value : nil
+    }
+
+    /// The place of a number that no `NSNumber` can hold (`1e400`), until a repeated key
+    /// replaces it.
+    private final class Unrepresentable: Sendable {
+        static let number = Unrepresentable()
+    }
+
+    /// The unrepresentable numbers in `value` (``Unrepresentable``), at any depth.
+    private static func unrepresentableNumbers(in value: Any) -> Int {
+        switch value {
+        case is Unrepresentable: return 1
+        case let object as [String: Any]: return object.values.reduce(0) { $0 + unrepresentableNumbers(in: $1) }
+        case let array as [Any]: return array.reduce(0) { $0 + unrepresentableNumbers(in: $1) }
+        default: return 0
+        }
+    }
+
+    /// The number JSON text `text` (RFC 8259 section 6, already checked) stands for, made as
+    /// JSONSerialization on Linux makes it (swift-corelibs-foundation's
+    /// `NSNumber.fromJSONNumber`), so that its value and its `stringValue` are the same: an
+    /// integer as `Int64` (negative, at most 19 characters) or `UInt64` (at most 20); a text of
+    /// more than 17 characters before its exponent (a lower-case `e`, as there), with an
+    /// exponent from -128 to 127, as an `NSDecimalNumber` (it keeps every digit: a 23-digit job
+    /// id reads back as itself); else a finite `Double`. Nil when none holds it (`1e400`).
+    static func number(_ text: String) -> NSNumber? {
+        let utf8 = text.utf8
+        let exponentMark = utf8.firstIndex(of: UInt8(ascii: "e"))
+        let integral = exponentMark == nil && !utf8.contains(UInt8(ascii: "."))
+        // The text is ASCII: its characters are its bytes.
+        let digitCount = utf8.distance(from: utf8.startIndex, to: exponentMark ?? utf8.endIndex)
+        if integral {
+            if utf8.first == UInt8(ascii: "-") {
+                if digitCount <= 19, let integer = Int64(text) { return NSNumber(value: integer) }
+            } else if digitCount <= 20, let integer = UInt64(text) {
+                return NSNumber(value: integer)
+            }
+        }
+        var exponent = 0
+        if let exponentMark, let parsed = Int(text[utf8.index(after: exponentMark)...]) { exponent = parsed }
+        if digitCount > 17, (-128...127).contains(exponent), let decimal = Decimal(string: text), decimal.isFinite {
+            return NSDecimalNumber(decimal: decimal)
+        }
+        if let double = Double(text), double.isFinite { return NSNumber(value: double) }
+        return nil
     }
 
     /// The reading position in the text; each `read` returns nil on the first byte that is not
@@ -47,8 +96,16 @@ public enum JSONReader {
         let bytes: UnsafeBufferPointer<UInt8>
         var position = 0
 
+        /// Numbers read that no `NSNumber` holds, still in the value (``Unrepresentable``).
+        var unrepresentable = 0
+
         init(bytes: UnsafeBufferPointer<UInt8>) {
             self.bytes = bytes
+        }
+
+        /// Whether a UTF-8 byte order mark (EF BB BF) starts at `offset`.
+        func byteOrderMark(at offset: Int) -> Bool {
+            bytes.count - offset >= 3 && bytes[offset] == 0xEF && bytes[offset + 1] == 0xBB && bytes[offset + 2] == 0xBF
         }
 
         mutating func skipWhitespace() {
@@ -86,13 +143,15 @@ public enum JSONReader {
         private mutating func object(depth: Int) -> Any? {
             guard depth <= JSONReader.maxDepth else { return nil }
             position += 1
-            // Room for the members of an upstream answer's object without rehashing as it grows.
-            var object: [String: Any] = Dictionary(minimumCapacity: 8)
+            var object: [String: Any] = [:]
             skipWhitespace()
             if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
                 position += 1
                 return object
             }
+            // Room for the members of an upstream answer's object without rehashing as it
+            // grows (not for an empty one, which takes no storage).
+            object.reserveCapacity(8)
             while true {
                 skipWhitespace()
                 // A comma before the closing brace, as JSONSerialization allows it.
@@ -105,7 +164,9 @@ public enum JSONReader {
                 guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
                 position += 1
                 guard let value = value(depth: depth) else { return nil }
-                object[key] = value
+                if let replaced = object.updateValue(value, forKey: key), unrepresentable > 0 {
+                    unrepresentable -= JSONReader.unrepresentableNumbers(in: replaced)
+                }
                 skipWhitespace()
                 guard position < bytes.count else { return nil }
                 switch bytes[position] {
@@ -149,9 +210,13 @@ public enum JSONReader {
         }
 
         /// A string from its opening quote: the bytes up to the closing quote taken at once
-        /// when none is escaped, else built escape by escape. Invalid UTF-8 is refused.
+        /// when none is escaped, else built escape by escape. Invalid UTF-8 is refused. A byte
+        /// order mark that starts the string, or follows an escape, is dropped, as
+        /// JSONSerialization on Linux drops it (it makes each run between escapes through
+        /// `String(bytes:encoding:)`, which drops a leading one).
         private mutating func string() -> String? {
             position += 1
+            if byteOrderMark(at: position) { position += 3 }
             let start = position
             var ascii = true
             while position < bytes.count {
@@ -195,6 +260,7 @@ public enum JSONReader {
                         utf8.append(contentsOf: String(Character(scalar)).utf8)
                     default: return nil
                     }
+                    if byteOrderMark(at: position) { position += 3 }
                 case 0..<0x20:
                     return nil
                 default:
@@ -241,11 +307,10 @@ public enum JSONReader {
             return value
         }
 
-        /// A number (RFC 8259 section 6): an integer that fits in `Int64` as one, anything
-        /// else (a fraction, an exponent, a larger integer) as a `Double`.
+        /// A number (RFC 8259 section 6) as ``JSONReader/number(_:)`` makes it; one it cannot
+        /// hold is counted in ``unrepresentable`` and read as ``Unrepresentable/number``.
         private mutating func number() -> Any? {
             let start = position
-            var integral = true
             if bytes[position] == UInt8(ascii: "-") { position += 1 }
             guard position < bytes.count else { return nil }
             if bytes[position] == UInt8(ascii: "0") {
@@ -254,12 +319,10 @@ public enum JSONReader {
                 guard skipDigits() else { return nil }
             }
             if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
-                integral = false
                 position += 1
                 guard skipDigits() else { return nil }
             }
             if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
-                integral = false
                 position += 1
                 if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
                     position += 1
@@ -267,10 +330,9 @@ public enum JSONReader {
                 guard skipDigits() else { return nil }
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-            if integral, let integer = Int64(text) { return NSNumber(value: integer) }
-            if integral, let integer = UInt64(text) { return NSNumber(value: integer) }
-            guard let double = Double(text), double.isFinite else { return nil }
-            return NSNumber(value: double)
+            if let number = JSONReader.number(text) { return number }
+            unrepresentable += 1
+            return Unrepresentable.number
         }
 
         /// Skips one or more digits; false when there is none.

@@ -8,7 +8,8 @@ import IMSClient
 /// them and another to the gateway must be refused, so the planner asks this scanner first.
 enum TopLevelKeys {
     /// The decoded names of the top-level object's members, or nil when `bytes` does not start
-    /// (after white space) with `{` or a name cannot be decoded; the full parse reports those.
+    /// (after a byte order mark and white space) with `{` or a name cannot be decoded; the full
+    /// parse reports those.
     static func names(in bytes: [UInt8]) -> [String]? {
         var index = 0
         func skipWhitespace() {
@@ -29,6 +30,9 @@ enum TopLevelKeys {
             }
             return nil
         }
+        // A UTF-8 byte order mark before the text, which the parser skips too: a body that
+        // starts with one must not slip a repeated name past this scan.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
         index += 1

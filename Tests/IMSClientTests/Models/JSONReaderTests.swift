@@ -23,13 +23,15 @@ struct JSONReaderTests {
         case (let a as [Any], let b as [Any]):
             return a.count == b.count && zip(a, b).allSatisfy { same($0, $1) }
         case (let a as String, let b as String):
-            return Array(a.unicodeScalars) == Array(b.unicodeScalars)
+            return Array(a.utf8) == Array(b.utf8)
         case (is NSNull, is NSNull):
             return true
         case (let a as NSNumber, let b as NSNumber):
-            // A boolean is an NSNumber of type "c" (char), on Linux as on Darwin.
-            let aBool = String(cString: a.objCType) == "c", bBool = String(cString: b.objCType) == "c"
-            return aBool == bBool && a == b
+            // The same kind (a boolean is an NSNumber of type "c"; Int64 "q", UInt64 "Q",
+            // Double "d"; a decimal number its own class) and the same text: numbers that are
+            // equal as numbers can still read back differently (`stringValue`).
+            return String(cString: a.objCType) == String(cString: b.objCType)
+                && (a is NSDecimalNumber) == (b is NSDecimalNumber) && a.stringValue == b.stringValue
         default:
             return false
         }
@@ -65,7 +67,15 @@ struct JSONReaderTests {
         "9223372036854775807", "-9223372036854775808", "9223372036854775808", "18446744073709551615",
         "18446744073709551616", "1e308", "123456789012345678901234567890",
         #"[1,"two",true,false,null,{"k":[]}]"#,
-        #"{"a":1,"a":2}"#, "[1,]", "[1 , ]", #"{"a":1,}"#, #"{"a":1 , }"#, "[[],]", #"{"":""}"#, #"{"a":[1,{"b":null}]}"#,
+        #"{"a":1,"a":2}"#, "[1,]", "[1 , ]", #"{"a":1,}"#, #"{"a":1 , }"#, "[[],]",
+        // Long numbers: JSONSerialization keeps every digit of a text of more than 17
+        // characters before its (lower-case) exponent, as a decimal number.
+        "12345678901234567890123", "1234567890123456789e0", "0.30000000000000004", "-1234567890123456789",
+        "-12345678901234567890", "123456789012345678.5e127", "123456789012345678.5e128", "123456789012345678E2",
+        "1.5E3", "-0.0", "1e-400", "123456789012345678901234567890e-129",
+        // A number no NSNumber holds, replaced by a repeated key, does not refuse the text.
+        #"{"a":1e400,"a":1}"#, #"{"a":[1e400],"a":1}"#, #"{"a":{"b":[1,1e400]},"a":2}"#, #"{"a":1,"a":1e400}"#,
+        #"{"a":1e400,"b":1e400,"a":1}"#, "[1e400]", #"{"a":1e400}"#, #"{"":""}"#, #"{"a":[1,{"b":null}]}"#,
     ])
     func valuesOfEveryKind(_ text: String) {
         Self.check(text)
@@ -74,6 +84,9 @@ struct JSONReaderTests {
     @Test("escapes and characters in strings", arguments: [
         #""\"\\\/\b\f\n\r\t""#, #""\u0041\u00e9\u4e2d""#, #""\u0000""#, #""\uD83D\uDE00""#,
         "\"é中😀\"", #""a\u0022b""#, #""\u00""#, #""\uD83D""#, #""\uDE00""#, #""\uD83Dx""#,
+        // A byte order mark that starts a string or follows an escape is dropped, as there.
+        "\"\u{FEFF}a\"", "\"\\n\u{FEFF}a\"", "\"a\u{FEFF}\"", "\"\u{FEFF}\"", "{\"\u{FEFF}k\":1}", "\"\u{FEFF}\u{FEFF}a\"",
+        "\"\\u0041\u{FEFF}b\"",
         #""\uD83D\u0041""#, #""\x""#, #""\uGGGG""#, #""abc"#, #""\"#, "\"a\tb\"", "\"a\nb\"", "\"\u{7F}\"",
     ])
     func strings(_ text: String) {
@@ -109,6 +122,12 @@ struct JSONReaderTests {
         }
         // Deep nesting that never closes is refused without exhausting the stack.
         #expect(JSONReader.value(Array(String(repeating: "[", count: 100_000).utf8)) == nil)
+    }
+
+    @Test("a job id IMS sends as a long number reads back with every digit")
+    func longNumberAsText() {
+        let object = LenientJSON.object(Array(#"{"job_id":12345678901234567890123}"#.utf8))
+        #expect(LenientJSON.string(object?["job_id"]) == "12345678901234567890123")
     }
 
     /// Every single-byte change of a real answer (each byte replaced by a few others, or

@@ -82,6 +82,10 @@ struct InvalidRequestTests {
             body: #"{"project_id":"00000000000000000000000000000000","project_id":"\#(testProjectID)","images":["\#(valid)"]}"#,
             fields: ["project_id"]),
         Case(
+            description: "project_id given twice behind a UTF-8 byte order mark", path: "/accept-images",
+            body: "\u{FEFF}" + #"{"project_id":"00000000000000000000000000000000","project_id":"\#(testProjectID)","images":["\#(valid)"]}"#,
+            fields: ["project_id"]),
+        Case(
             description: "images given twice, one spelled with an escape", path: "/accept-images",
             body: #"{"project_id":"\#(testProjectID)","images":["zzz"],"imag\u0065s":["\#(valid)"]}"#,
             fields: ["images"]),

@@ -20,6 +20,11 @@ struct TopLevelKeysTests {
         #expect(Self.names(#"{"imag\u0065s":[],"images":[]}"#) == ["images", "images"])
     }
 
+    @Test("a UTF-8 byte order mark before the object is skipped, as the parser skips it")
+    func byteOrderMark() {
+        #expect(TopLevelKeys.names(in: [0xEF, 0xBB, 0xBF] + Array(#" {"a":1,"a":2}"#.utf8)) == ["a", "a"])
+    }
+
     @Test func notAnObject() {
         #expect(Self.names("[1,2]") == nil)
         #expect(Self.names("") == nil)
