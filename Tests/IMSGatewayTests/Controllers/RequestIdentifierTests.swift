@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import IMSGateway
@@ -14,6 +15,7 @@ struct RequestIdentifierTests {
             #expect(id.allSatisfy { "0123456789abcdef-".contains($0) }, "\(id)")
             #expect(groups[2].first == "4", "version 4: \(id)")
             #expect(groups[3].first.map { "89ab".contains($0) } == true, "variant: \(id)")
+            #expect(UUID(uuidString: id)?.uuidString.lowercased() == id, "Foundation reads it as the same UUID: \(id)")
             seen.insert(id)
         }
         #expect(seen.count == 10_000)
