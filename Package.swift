@@ -51,10 +51,16 @@ let package = Package(
             dependencies: ["CCurl"],
             swiftSettings: swiftSettings
         ),
+        // JSON text written and read by hand, where Foundation's cost showed (BENCHMARKS.md).
+        .target(
+            name: "JSONText",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "IMSClient",
             dependencies: [
                 "CurlHTTP",
+                "JSONText",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,6 +83,7 @@ let package = Package(
         .target(
             name: "GatewayStore",
             dependencies: [
+                "JSONText",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the store's hot writes (SQLiteValue.swift).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -92,6 +99,7 @@ let package = Package(
             dependencies: [
                 "IMSClient",
                 "GatewayStore",
+                "JSONText",
                 "CurlHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -154,6 +162,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "JSONTextTests",
+            dependencies: ["JSONText"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

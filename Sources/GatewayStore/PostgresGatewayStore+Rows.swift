@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import JSONText
 
 extension PostgresGatewayStore {
     /// The columns of `requests`, in ``requestRecord(_:)``'s order.

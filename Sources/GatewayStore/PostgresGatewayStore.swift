@@ -4,6 +4,7 @@ import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import JSONText
 
 /// The gateway's store on a PostgreSQL database (``GatewayStore``), for gateways that run as
 /// several replicas (docs/ARCHITECTURE.md, "Replicas"): the SQLite store's tables and rules,

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Foundation
 import GRDB
+import JSONText
 import Logging
 import Synchronization
 

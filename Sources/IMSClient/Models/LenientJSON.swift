@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Reads upstream JSON without trusting its shape: a field of an unexpected type reads as
 /// absent, numbers read as strings where a string is wanted, unknown fields are ignored.

@@ -3,6 +3,7 @@ import GatewayStore
 import HTTPTypes
 import IMSClient
 import Hummingbird
+import JSONText
 
 /// Progress as Server-Sent Events (docs/ARCHITECTURE.md, "Progress events"):
 /// `GET <route>/{request_id}/events` (resumed after `Last-Event-ID`) and `POST <route>` with

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayStore
 import IMSClient
+import JSONText
 
 extension LifecycleBatch {
     /// The batch as the store keeps it (docs/ARCHITECTURE.md, "Tables"): its phase as the

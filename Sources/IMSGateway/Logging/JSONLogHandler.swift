@@ -1,7 +1,7 @@
 import Foundation
-import GatewayStore
 import Logging
 import Synchronization
+import JSONText
 
 /// One JSON object per line on standard error: `ts` (ISO 8601 UTC, milliseconds), `level`,
 /// `label`, `msg`, `source`, then every metadata key (values as strings, nested metadata as

@@ -1,5 +1,5 @@
-import GatewayStore
 import IMSClient
+import JSONText
 
 extension MemberStatusResult {
     /// The document as the bytes of compact JSON with sorted keys, written by hand: the same

@@ -1,5 +1,6 @@
 import GatewayStore
 import IMSClient
+import JSONText
 
 /// The events appended to a request's log in the store, one per transition
 /// (docs/ARCHITECTURE.md, "Progress events"), which `GET .../{request_id}/events` serves as

@@ -1,5 +1,6 @@
 import Foundation
 import IMSClient
+import JSONText
 
 /// Validates an accept/reject body and splits its images into batches, before any upstream
 /// call. Every problem is reported, each naming its field; nothing invalid reaches IMS or a

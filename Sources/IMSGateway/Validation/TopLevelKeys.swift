@@ -1,5 +1,5 @@
 import Foundation
-import IMSClient
+import JSONText
 
 /// The member names of a JSON object's top level, in order, duplicates included.
 ///

@@ -245,21 +245,7 @@ public enum JSONReader {
                 case UInt8(ascii: "\""):
                     return String(validating: utf8, as: UTF8.self)
                 case UInt8(ascii: "\\"):
-                    guard position < bytes.count else { return nil }
-                    let escape = bytes[position]
-                    position += 1
-                    switch escape {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
-                    case UInt8(ascii: "b"): utf8.append(0x08)
-                    case UInt8(ascii: "f"): utf8.append(0x0C)
-                    case UInt8(ascii: "n"): utf8.append(0x0A)
-                    case UInt8(ascii: "r"): utf8.append(0x0D)
-                    case UInt8(ascii: "t"): utf8.append(0x09)
-                    case UInt8(ascii: "u"):
-                        guard let scalar = unicodeEscape() else { return nil }
-                        utf8.append(contentsOf: String(Character(scalar)).utf8)
-                    default: return nil
-                    }
+                    do { try JSONEscape.decode(bytes, at: &position, into: &utf8) } catch { return nil }
                     if byteOrderMark(at: position) { position += 3 }
                 case 0..<0x20:
                     return nil
@@ -268,43 +254,6 @@ public enum JSONReader {
                 }
             }
             return nil
-        }
-
-        /// The scalar of `\uXXXX` (the `\u` read), with the `\uXXXX` of its low surrogate
-        /// when it is a high one; nil for a lone or reversed surrogate.
-        private mutating func unicodeEscape() -> Unicode.Scalar? {
-            guard let unit = hex4() else { return nil }
-            switch unit {
-            case 0xD800...0xDBFF:
-                guard bytes.count - position >= 6, bytes[position] == UInt8(ascii: "\\"),
-                    bytes[position + 1] == UInt8(ascii: "u")
-                else { return nil }
-                position += 2
-                guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
-                return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
-            case 0xDC00...0xDFFF:
-                return nil
-            default:
-                return Unicode.Scalar(unit)
-            }
-        }
-
-        private mutating func hex4() -> UInt32? {
-            guard bytes.count - position >= 4 else { return nil }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[position]
-                let digit: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-                default: return nil
-                }
-                value = value << 4 | UInt32(digit)
-                position += 1
-            }
-            return value
         }
 
         /// A number (RFC 8259 section 6) as ``JSONReader/number(_:)`` makes it; one it cannot

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import GatewayStore
+@testable import JSONText
 
 @Suite("JSONStringArray: the warnings and images columns")
 struct JSONStringArrayTests {

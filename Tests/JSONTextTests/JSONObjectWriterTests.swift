@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import GatewayStore
+@testable import JSONText
 
 @Suite("JSONObjectWriter: the data of a request's events")
 struct JSONObjectWriterTests {

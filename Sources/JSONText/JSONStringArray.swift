@@ -7,9 +7,9 @@
 /// character as UTF-8, which any JSON reader (`JSONDecoder` of an older gateway too) reads
 /// back. ``decode(_:)`` reads any JSON array of strings: what ``encode(_:)`` writes and what
 /// `JSONEncoder` wrote before (`\/`, `\uXXXX` with surrogate pairs, white space between tokens).
-enum JSONStringArray {
+public enum JSONStringArray {
     /// `strings` as one JSON array.
-    static func encode(_ strings: [String]) -> String {
+    public static func encode(_ strings: [String]) -> String {
         var capacity = 2 + strings.count * 3
         for string in strings { capacity += string.utf8.count }
         var bytes: [UInt8] = []
@@ -25,7 +25,7 @@ enum JSONStringArray {
 
     /// The strings of the JSON array `text`.
     /// - Throws: `DecodingError.dataCorrupted` when `text` is not a JSON array of strings.
-    static func decode(_ text: String) throws -> [String] {
+    public static func decode(_ text: String) throws -> [String] {
         var text = text
         return try text.withUTF8 { bytes throws(DecodingError) in
             var reader = Reader(bytes: bytes)
@@ -89,7 +89,7 @@ enum JSONStringArray {
                 case UInt8(ascii: "\""):
                     return String(decoding: value, as: UTF8.self)
                 case UInt8(ascii: "\\"):
-                    try escape(into: &value)
+                    do { try JSONEscape.decode(bytes, at: &position, into: &value) } catch { throw Self.corrupt(error.rawValue) }
                 case 0..<0x20:
                     throw Self.corrupt("a control character in a string")
                 default:
@@ -97,57 +97,6 @@ enum JSONStringArray {
                 }
             }
             throw Self.corrupt("an unfinished string")
-        }
-
-        /// One escape, after its backslash, appended to `value` as UTF-8.
-        private mutating func escape(into value: inout [UInt8]) throws(DecodingError) {
-            guard let letter = peek() else { throw Self.corrupt("an unfinished escape") }
-            position += 1
-            switch letter {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): value.append(letter)
-            case UInt8(ascii: "b"): value.append(0x08)
-            case UInt8(ascii: "f"): value.append(0x0C)
-            case UInt8(ascii: "n"): value.append(0x0A)
-            case UInt8(ascii: "r"): value.append(0x0D)
-            case UInt8(ascii: "t"): value.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = UInt32(try hex4())
-                if (0xD800..<0xDC00).contains(scalar) {
-                    // A high surrogate: its low half must follow as another \u escape.
-                    guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
-                        bytes[position + 1] == UInt8(ascii: "u")
-                    else { throw Self.corrupt("a lone surrogate") }
-                    position += 2
-                    let low = UInt32(try hex4())
-                    guard (0xDC00..<0xE000).contains(low) else { throw Self.corrupt("a lone surrogate") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00..<0xE000).contains(scalar) {
-                    throw Self.corrupt("a lone surrogate")
-                }
-                guard let unicode = Unicode.Scalar(scalar) else { throw Self.corrupt("an invalid \\u escape") }
-                value.append(contentsOf: UTF8.encode(unicode)!)
-            default:
-                throw Self.corrupt("an unknown escape")
-            }
-        }
-
-        /// Four hex digits of a `\u` escape.
-        private mutating func hex4() throws(DecodingError) -> UInt16 {
-            guard position + 4 <= bytes.count else { throw Self.corrupt("an unfinished \\u escape") }
-            var number: UInt16 = 0
-            for _ in 0..<4 {
-                let byte = bytes[position]
-                let digit: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-                default: throw Self.corrupt("an invalid \\u escape")
-                }
-                number = number << 4 | UInt16(digit)
-                position += 1
-            }
-            return number
         }
 
         private func peek() -> UInt8? {
