@@ -8,14 +8,6 @@ extension MemberStatusPlan {
     public var fingerprint: String {
         var text = "\(memberStatus.rawValue)\n\(projectID)\n\(vaultID ?? "")\n"
         text += images.joined(separator: "\n")
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Array(text.utf8)) {
-            hex.append(Self.hexDigits[Int(byte >> 4)])
-            hex.append(Self.hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        return LowercaseHex.string(SHA256.hash(data: Array(text.utf8)))
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
